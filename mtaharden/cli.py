@@ -1,0 +1,129 @@
+"""The ``mtaharden`` command. Exit codes: 0 ok, 1 findings, 2 bad input or usage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .policy import Policy, PolicyError, load_policy
+from .policy.model import Policy as PolicyModel
+from .render import RenderedFile, RenderError, render_plan, write_outputs
+from .targets.base import Plan, Target, registered
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print an error for the user and exit with the bad-input code."""
+    err_console.print(message, markup=False)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _load(path: str) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        fail(str(exc))
+
+
+def _targets(choice: str) -> list[Target]:
+    targets = registered()
+    if choice == "all":
+        return list(targets.values())
+    if choice not in targets:
+        fail(f"unknown target {choice!r} (fix: choose one of {', '.join(targets)} or all)")
+    return [targets[choice]]
+
+
+def _target_option() -> click.Option:
+    return click.option("--target", "-t", default="all", show_default=True,
+                        help=f"target to use: {', '.join(registered())} or all")  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mtaharden")
+def main() -> None:
+    """One mail hardening policy, rendered into native MTA configs and proven with a relay probe."""
+
+
+@main.command()
+@click.argument("policy", type=click.Path(dir_okay=False))
+def validate(policy: str) -> None:
+    """Check POLICY and report every problem with file:line:col and a fix."""
+    loaded = _load(policy)
+    out_console.print(
+        f"{policy}: valid (role {loaded.role}, {len(loaded.domains.local)} local and "
+        f"{len(loaded.domains.relay)} relay domains, {len(loaded.networks.trusted)} trusted networks)",
+        markup=False,
+    )
+
+
+@main.command()
+@click.argument("policy", type=click.Path(dir_okay=False))
+@_target_option()
+@click.option("--out", "-o", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
+              help="output folder; one sub-folder per target")
+def render(policy: str, target: str, out_dir: str) -> None:
+    """Render POLICY into native configuration under OUT/<target>/."""
+    loaded = _load(policy)
+    rendered: dict[str, list[RenderedFile]] = {}
+    for chosen in _targets(target):
+        plan = _plan(chosen, loaded)
+        try:
+            rendered[chosen.name] = render_plan(plan, chosen, policy)
+        except (RenderError, ValueError) as exc:
+            fail(f"{policy}: {chosen.name}: {exc}")
+    try:
+        write_outputs(Path(out_dir), rendered)
+    except OSError as exc:
+        fail(f"cannot write to {out_dir}: {exc} (fix: choose a writable --out folder)")
+    for name, files in rendered.items():
+        out_console.print(f"{name}: {len(files)} files in {Path(out_dir) / name}", markup=False)
+
+
+def _plan(target: Target, policy: Policy) -> Plan:
+    plan = target.plan(policy)
+    options = getattr(policy.targets, target.name)
+    gaps = plan.unwaived_gaps(options.allow_unsupported)
+    if gaps:
+        lines = [f"  {gap.element}: {gap.detail}" for gap in gaps]
+        fail(f"{target.name} cannot enforce:\n" + "\n".join(lines) + "\n(fix: change the policy, or list these "
+             f"elements under targets.{target.name}.allow_unsupported to accept them unenforced)")
+    return plan
+
+
+@main.command()
+@click.argument("policy", type=click.Path(dir_okay=False))
+@_target_option()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(policy: str, target: str, fmt: str) -> None:
+    """Show, per target, how each policy element is enforced, approximated or unsupported."""
+    loaded = _load(policy)
+    plans = {chosen.name: chosen.plan(loaded) for chosen in _targets(target)}
+    if fmt == "json":
+        data = {name: [vars(item) for item in plan.coverage] for name, plan in plans.items()}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for name, plan in plans.items():
+        table = Table(title=f"{name}: coverage of {policy}", show_lines=False)
+        for column in ("element", "status", "how"):
+            table.add_column(column)
+        for item in plan.coverage:
+            table.add_row(item.element, item.status, item.detail)
+        out_console.print(table)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the policy (contract version 1)."""
+    click.echo(json.dumps(PolicyModel.model_json_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,191 @@
+"""Load a policy file: YAML (ruamel, for locations) → pydantic model → cross-field rules.
+
+Every failure becomes a :class:`Problem` at ``file:line:col`` with a fix. YAML aliases, anchors and
+custom tags are refused before anything is built, so an alias bomb costs nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+
+from . import rules
+from .errors import PolicyError, Problem
+from .model import Policy
+from .types import PolicyValueError
+
+MAX_POLICY_BYTES = 16 * 2**20
+MAX_DEPTH = 32
+STANDARD_TAGS = {None, "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
+                 "tag:yaml.org,2002:null", "tag:yaml.org,2002:float", "tag:yaml.org,2002:seq",
+                 "tag:yaml.org,2002:map"}
+
+_GENERIC_HINTS = {
+    "missing": "add this key",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "literal_error": "use one of the values listed",
+    "list_type": "write a list, e.g. [a, b] or one '- item' per line",
+    "model_type": "write a mapping of keys to values",
+    "model_attributes_type": "write a mapping of keys to values",
+    "dict_type": "write a mapping of keys to values",
+    "string_type": "write text",
+    "too_short": "add at least one item",
+    "string_pattern_mismatch": "use letters, digits and . _ / - only",
+}
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate the policy at ``path``; raise :class:`PolicyError` with every problem."""
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_POLICY_BYTES + 1)
+    except OSError as exc:
+        raise PolicyError([Problem(source, 1, 1, "", f"cannot read the policy: {exc.strerror}",
+                                   "check the path and its permissions")]) from None
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError([Problem(source, 1, 1, "", "policy file is larger than 16 MiB",
+                                   "keep the policy small; long lists belong in separate files")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PolicyError([Problem(source, line, 1, "", "policy is not valid UTF-8",
+                                   "save the file as UTF-8")]) from None
+    return load_policy_text(text, source)
+
+
+def load_policy_text(text: str, source: str = "<policy>") -> Policy:
+    """Validate policy YAML given as text; ``source`` names it in error messages."""
+    document = _parse(text, source)
+    if document is None:
+        document = CommentedMap()
+    if not isinstance(document, CommentedMap):
+        raise PolicyError([Problem(source, 1, 1, "", "the policy must be a mapping of keys (version, domains, …)",
+                                   "start from examples/policy.yml")])
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        raise PolicyError([_problem_from_pydantic(err, document, source) for err in exc.errors()]) from None
+    findings = rules.check(policy)
+    if findings:
+        raise PolicyError([_locate(document, f.path, source, f.message, f.hint) for f in findings])
+    return policy
+
+
+def _parse(text: str, source: str) -> Any:
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        _refuse_unsafe_constructs(yaml.parse(io.StringIO(text)), source)
+        return yaml.load(text)
+    except PolicyError:
+        raise
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = (exc.problem or str(exc)).strip()
+        hint = "give each key once" if "duplicate" in what else "fix the YAML syntax at this place"
+        raise PolicyError([Problem(source, line, column, "", f"YAML: {what}", hint)]) from None
+    except (YAMLError, RecursionError) as exc:
+        raise PolicyError([Problem(source, 1, 1, "", f"YAML: {exc}", "fix the YAML syntax")]) from None
+
+
+def _refuse_unsafe_constructs(events: Iterable[Any], source: str) -> None:
+    depth = 0
+    for event in events:
+        mark = event.start_mark
+        where = (mark.line + 1, mark.column + 1)
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+            raise PolicyError([Problem(source, *where, "", "YAML anchors, aliases and merge keys are not allowed",
+                                       "write the value out in full where it is used")])
+        tag = getattr(event, "tag", None)
+        if isinstance(event, ScalarEvent | CollectionStartEvent) and tag not in STANDARD_TAGS:
+            raise PolicyError([Problem(source, *where, "", f"YAML tag {tag} is not allowed",
+                                       "remove the tag; write a plain value")])
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise PolicyError([Problem(source, *where, "", "the policy is nested too deeply",
+                                           "the policy is at most a few levels deep; check the indentation")])
+        elif type(event).__name__ in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+
+
+def _problem_from_pydantic(err: ErrorDetails, document: CommentedMap, source: str) -> Problem:
+    path = tuple(err["loc"])
+    kind = err["type"]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, PolicyValueError):
+        return _locate(document, path, source, str(cause), cause.hint)
+    if kind == "extra_forbidden":
+        return _locate(document, path, source, f"unknown key {path[-1]!r}", _did_you_mean(path), at_key=True)
+    message = err["msg"].removeprefix("Value error, ")
+    return _locate(document, path, source, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))
+
+
+def _did_you_mean(path: tuple[Any, ...]) -> str:
+    model = _model_at(path[:-1])
+    known = sorted(model.model_fields) if model else []
+    close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "remove it; known keys here: " + ", ".join(known) if known else "remove it"
+
+
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Policy
+    for step in path:
+        if isinstance(step, int) or model is None:
+            continue
+        field = model.model_fields.get(step)
+        model = _find_model(field.annotation) if field else None
+    return model
+
+
+def _find_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _find_model(arg)
+            if found:
+                return found
+    return None
+
+
+def _locate(document: Any, path: tuple[Any, ...], source: str, message: str, hint: str,
+            *, at_key: bool = False) -> Problem:
+    """Find the line and column of ``path`` in the YAML, falling back to the nearest existing parent."""
+    line, column = 0, 0
+    node = document
+    for position, step in enumerate(path):
+        last = position == len(path) - 1
+        if isinstance(node, CommentedMap) and step in node:
+            key_line, key_col = node.lc.key(step)
+            value_line, value_col = node.lc.value(step)
+            line, column = (key_line, key_col) if at_key and last else (value_line, value_col)
+            node = node[step]
+        elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
+            line, column = node.lc.item(step)
+            node = node[step]
+        else:
+            break
+    dotted = ".".join(str(step) for step in path)
+    return Problem(source, line + 1, column + 1, dotted, message, hint)

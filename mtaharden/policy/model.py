@@ -1,0 +1,215 @@
+"""The policy contract, version 1, as pydantic models.
+
+Field defaults are the safe choice: an empty policy describes a server that relays for nobody but
+itself. Cross-field rules (which need the whole policy) live in :mod:`mtaharden.policy.rules`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .types import (
+    AbsolutePath,
+    AddressPattern,
+    BannerText,
+    DnsblFilter,
+    DnsblMessage,
+    DomainName,
+    DomainPattern,
+    HeaderName,
+    HeaderRegex,
+    HeloName,
+    HostName,
+    IPNetwork,
+    ListenAddress,
+    MessageText,
+    SizeBytes,
+)
+
+Role = Literal["mx", "submission", "mx+submission", "relay-only", "null-client"]
+AccessAction = Literal["reject", "defer", "permit"]
+Port = int
+
+
+class StrictModel(BaseModel):
+    """Base: unknown keys are errors, values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Domains(StrictModel):
+    local: list[DomainPattern] = Field(default_factory=list, description="final destination domains")
+    relay: list[DomainPattern] = Field(
+        default_factory=list, description="domains accepted and forwarded (backup MX / gateway)"
+    )
+
+
+DEFAULT_TRUSTED = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+class Networks(StrictModel):
+    trusted: list[IPNetwork] = Field(
+        default_factory=lambda: list(DEFAULT_TRUSTED), description="clients that may relay without AUTH"
+    )
+    allow_wide_trusted: bool = Field(
+        False, description="acknowledge a trusted network wider than /8 (IPv4) or /32 (IPv6): an open relay risk"
+    )
+
+
+class Submission(StrictModel):
+    port: Port | None = Field(587, ge=1, le=65535, description="STARTTLS submission port, or null")
+    smtps_port: Port | None = Field(465, ge=1, le=65535, description="implicit-TLS submission port, or null")
+
+
+class Cyrus(StrictModel):
+    pwcheck_method: Literal["saslauthd", "auxprop"] = "saslauthd"
+    sasldb_path: AbsolutePath | None = Field(None, description="sasldb file for pwcheck_method auxprop")
+
+
+class Auth(StrictModel):
+    enabled: bool = False
+    backend: Literal["cyrus", "dovecot"] = "cyrus"
+    mechanisms: list[Literal["PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]] = Field(
+        default_factory=lambda: ["PLAIN", "LOGIN"], min_length=1
+    )
+    require_tls: bool = Field(True, description="offer and accept AUTH only after STARTTLS")
+    submission: Submission = Field(default_factory=Submission)
+    cyrus: Cyrus = Field(default_factory=Cyrus)
+    dovecot_socket: str = Field(
+        "private/auth", pattern=r"^[A-Za-z0-9._/-]+$", description="dovecot auth socket, relative to the queue"
+    )
+
+
+DEFAULT_DNSBL_FILTER = "127.0.0.[2..255]"
+
+
+class DnsblEntry(StrictModel):
+    zone: DomainName
+    match: list[DnsblFilter] = Field(
+        default_factory=list,
+        description=f"return codes that count as listed; empty means {DEFAULT_DNSBL_FILTER}",
+    )
+    action: Literal["reject", "defer"] = "reject"
+    message: DnsblMessage = "Blocked: {client} listed at {zone}"
+
+    @property
+    def filters(self) -> list[str]:
+        """The return-code filters to apply (the safe default when none are given)."""
+        return list(self.match) or [DEFAULT_DNSBL_FILTER]
+
+
+class _Rule(StrictModel):
+    action: AccessAction
+    message: MessageText | None = None
+
+
+class ClientRule(_Rule):
+    match: IPNetwork
+
+
+class HeloRule(_Rule):
+    match: HeloName
+
+
+class AddressRule(_Rule):
+    match: AddressPattern
+
+
+class Access(StrictModel):
+    """Access rules per SMTP stage; within a list the first match wins. ``permit`` never allows relaying."""
+
+    clients: list[ClientRule] = Field(default_factory=list)
+    helo: list[HeloRule] = Field(default_factory=list)
+    senders: list[AddressRule] = Field(default_factory=list)
+    recipients: list[AddressRule] = Field(default_factory=list)
+
+
+class HeaderCheck(StrictModel):
+    header: HeaderName
+    pattern: HeaderRegex
+    action: Literal["reject", "discard", "hold", "warn"] = "reject"
+    message: MessageText | None = None
+
+
+class Smtp(StrictModel):
+    banner: BannerText = "{hostname} ESMTP"
+    disable_vrfy: bool = True
+    disable_expn: bool = True
+    require_helo: bool = True
+    strict_envelopes: bool = True
+    max_message_size: SizeBytes = 25 * 2**20
+    max_recipients: int = Field(100, ge=1, le=100_000)
+    max_connections_per_client: int = Field(20, ge=1, le=10_000)
+
+
+class Tls(StrictModel):
+    cert: AbsolutePath
+    key: AbsolutePath
+    inbound: Literal["may", "encrypt"] = "may"
+    min_protocol: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+
+
+class _TargetOptions(StrictModel):
+    allow_unsupported: list[str] = Field(
+        default_factory=list,
+        description="policy elements (dotted, e.g. header_checks) this target may leave unenforced",
+    )
+
+
+class PostfixOptions(_TargetOptions):
+    config_dir: AbsolutePath = "/etc/postfix"
+    smtp_port: Port = Field(25, ge=1, le=65535, description="port of the public smtpd service")
+    inet_interfaces: list[ListenAddress] = Field(
+        default_factory=lambda: ["all"], description="'all', 'loopback-only' or addresses to listen on"
+    )
+    inet_protocols: Literal["all", "ipv4", "ipv6"] = "all"
+    chroot: bool = Field(True, description="run smtpd services chrooted (Debian's default)")
+
+
+class SendmailOptions(_TargetOptions):
+    pass
+
+
+class QmailOptions(_TargetOptions):
+    home: AbsolutePath = "/var/qmail"
+
+
+class ExchangeOptions(_TargetOptions):
+    servers: list[HostName] = Field(default_factory=list)
+    edge: bool = False
+
+
+class Targets(StrictModel):
+    postfix: PostfixOptions = Field(default_factory=PostfixOptions)
+    sendmail: SendmailOptions = Field(default_factory=SendmailOptions)
+    qmail: QmailOptions = Field(default_factory=QmailOptions)
+    exchange: ExchangeOptions = Field(default_factory=ExchangeOptions)
+
+
+class Policy(StrictModel):
+    """A site's mail hardening policy (contract version 1)."""
+
+    version: Literal[1] = 1
+    hostname: DomainName | None = Field(None, description="the MTA's own name; the system's name when unset")
+    role: Role = "mx"
+    domains: Domains = Field(default_factory=Domains)
+    networks: Networks = Field(default_factory=Networks)
+    auth: Auth = Field(default_factory=Auth)
+    dnsbl: list[DnsblEntry] = Field(default_factory=list)
+    access: Access = Field(default_factory=Access)
+    header_checks: list[HeaderCheck] = Field(default_factory=list)
+    smtp: Smtp = Field(default_factory=Smtp)
+    tls: Tls | None = None
+    targets: Targets = Field(default_factory=Targets)
+
+    @property
+    def accepts_inbound(self) -> bool:
+        """Whether a public port-25 listener is part of this role."""
+        return self.role in ("mx", "mx+submission", "relay-only")
+
+    @property
+    def offers_submission(self) -> bool:
+        return self.role in ("submission", "mx+submission")

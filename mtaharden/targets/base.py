@@ -1,0 +1,103 @@
+"""What every target produces: a typed Plan (files, post-install steps, coverage), and the registry.
+
+A target lowers a :class:`~mtaharden.policy.Policy` into a :class:`Plan`. All decisions happen in
+the target's Python; templates under ``templates/<target>/`` only lay the Plan's data out as text.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..policy import Policy
+
+Status = Literal["enforced", "approximated", "unsupported"]
+CommentStyle = Literal["hash", "markdown", "none"]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How one policy element is carried out by a target."""
+
+    element: str
+    status: Status
+    detail: str
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One output file: where it goes (relative to the target's output folder) and what lays it out."""
+
+    path: str
+    template: str
+    context: Mapping[str, Any]
+    mode: int = 0o644
+    comment: CommentStyle = "hash"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A command to run after the files are installed, and why."""
+
+    argv: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    files: tuple[PlannedFile, ...]
+    steps: tuple[Step, ...]
+    coverage: tuple[Coverage, ...]
+    apply: Literal["reload", "restart"] = "reload"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def unwaived_gaps(self, waived: list[str]) -> list[Coverage]:
+        """Unsupported elements the policy did not allow this target to leave unenforced."""
+        return [
+            item
+            for item in self.coverage
+            if item.status == "unsupported" and not any(_covers(w, item.element) for w in waived)
+        ]
+
+
+def _covers(waiver: str, element: str) -> bool:
+    return element == waiver or element.startswith(waiver + ".") or element.startswith(waiver + "[")
+
+
+def coverage_file(target: str, coverage: tuple[Coverage, ...]) -> PlannedFile:
+    """The COVERAGE.md every target writes beside its files."""
+    return PlannedFile("COVERAGE.md", "COVERAGE.md.j2", {"target": target, "coverage": coverage}, comment="markdown")
+
+
+class Target(ABC):
+    """A mail server kind mtaharden can render for."""
+
+    name: str
+    description: str
+
+    @abstractmethod
+    def plan(self, policy: Policy) -> Plan:
+        """Lower the policy into this target's Plan."""
+
+    def filters(self) -> Mapping[str, Callable[..., str]]:
+        """Jinja filters that quote or escape values for this target's file formats."""
+        return {}
+
+
+_REGISTRY: dict[str, Target] = {}
+
+
+def register(target_class: type[Target]) -> type[Target]:
+    """Class decorator: make a target available to the CLI under its ``name``."""
+    _REGISTRY[target_class.name] = target_class()
+    return target_class
+
+
+def registered() -> dict[str, Target]:
+    """All registered targets by name, in name order."""
+    from . import postfix  # noqa: F401  (imports register the built-in targets)
+
+    return dict(sorted(_REGISTRY.items()))

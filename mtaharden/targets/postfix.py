@@ -1,0 +1,435 @@
+"""Postfix: main.cf, master.cf, access maps, header checks, DNSBL replies and Cyrus SASL config.
+
+Every relay-relevant parameter is written explicitly; nothing relies on ``compatibility_level``.
+Access rules never enter ``smtpd_relay_restrictions``, so no ``permit`` rule can open a relay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from ..policy import Policy
+from ..policy.model import AccessAction, DnsblEntry, HeaderCheck
+from .base import Coverage, Plan, PlannedFile, Step, Target, coverage_file, register
+
+CONFIG = "$config_directory"
+
+# Debian 12's default master.cf services (the optional pipe transports are left out).
+# (name, type, private, unpriv, chroot, wakeup, maxproc, command, extra args)
+INTERNAL_SERVICES: tuple[tuple[str, str, str, str, str, str, str, str, tuple[str, ...]], ...] = (
+    ("pickup", "unix", "n", "-", "y", "60", "1", "pickup", ()),
+    ("cleanup", "unix", "n", "-", "y", "-", "0", "cleanup", ()),
+    ("qmgr", "unix", "n", "-", "n", "300", "1", "qmgr", ()),
+    ("tlsmgr", "unix", "-", "-", "y", "1000?", "1", "tlsmgr", ()),
+    ("rewrite", "unix", "-", "-", "y", "-", "-", "trivial-rewrite", ()),
+    ("bounce", "unix", "-", "-", "y", "-", "0", "bounce", ()),
+    ("defer", "unix", "-", "-", "y", "-", "0", "bounce", ()),
+    ("trace", "unix", "-", "-", "y", "-", "0", "bounce", ()),
+    ("verify", "unix", "-", "-", "y", "-", "1", "verify", ()),
+    ("flush", "unix", "n", "-", "y", "1000?", "0", "flush", ()),
+    ("proxymap", "unix", "-", "-", "n", "-", "-", "proxymap", ()),
+    ("proxywrite", "unix", "-", "-", "n", "-", "1", "proxymap", ()),
+    ("smtp", "unix", "-", "-", "y", "-", "-", "smtp", ()),
+    ("relay", "unix", "-", "-", "y", "-", "-", "smtp", ("-o syslog_name=postfix/$service_name",)),
+    ("showq", "unix", "n", "-", "y", "-", "-", "showq", ()),
+    ("error", "unix", "-", "-", "y", "-", "-", "error", ()),
+    ("retry", "unix", "-", "-", "y", "-", "-", "error", ()),
+    ("discard", "unix", "-", "-", "y", "-", "-", "discard", ()),
+    ("local", "unix", "-", "n", "n", "-", "-", "local", ()),
+    ("virtual", "unix", "-", "n", "n", "-", "-", "virtual", ()),
+    ("lmtp", "unix", "-", "-", "y", "-", "-", "lmtp", ()),
+    ("anvil", "unix", "-", "-", "y", "-", "1", "anvil", ()),
+    ("scache", "unix", "-", "-", "y", "-", "1", "scache", ()),
+    ("postlog", "unix-dgram", "n", "-", "n", "-", "1", "postlogd", ()),
+)
+
+# Parameters whose change needs a full restart rather than `postfix reload` (see postconf(5)).
+RESTART_PARAMETERS = frozenset({"inet_interfaces", "inet_protocols"})
+
+ACCESS_VERBS: Mapping[AccessAction, str] = {"reject": "REJECT", "defer": "DEFER", "permit": "OK"}
+HEADER_VERBS = {"reject": "REJECT", "discard": "DISCARD", "hold": "HOLD", "warn": "WARN"}
+DNSBL_CODES = {"reject": "554 5.7.1", "defer": "450 4.7.1"}
+DNSBL_PLACEHOLDERS = {"client": "${client_address}", "zone": "${rbl_domain}"}
+
+Value = str | list[str]
+Section = tuple[str, list[tuple[str, Value]]]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A lookup table file: its name in the config folder, Postfix map type and key/value lines."""
+
+    name: str
+    kind: str
+    lines: tuple[tuple[str, str], ...]
+
+    @property
+    def reference(self) -> str:
+        return f"{self.kind}:{CONFIG}/{self.name}"
+
+    @property
+    def needs_postmap(self) -> bool:
+        return self.kind in ("hash", "lmdb", "btree", "cdb")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    kind: str
+    private: str
+    unpriv: str
+    chroot: str
+    wakeup: str
+    maxproc: str
+    command: str
+    args: tuple[str, ...] = ()
+
+
+@register
+class PostfixTarget(Target):
+    name = "postfix"
+    description = "Postfix 3.6+ (main.cf, master.cf, maps)"
+
+    def plan(self, policy: Policy) -> Plan:
+        tables = _tables(policy)
+        options = policy.targets.postfix
+        files = [
+            PlannedFile("main.cf", "main.cf.j2", {"sections": _main_cf(policy, tables)}),
+            PlannedFile("master.cf", "master.cf.j2", {"services": _master_cf(policy)}),
+            *(PlannedFile(t.name, "table.j2", {"lines": t.lines}) for t in tables.values()),
+        ]
+        if policy.auth.enabled and policy.auth.backend == "cyrus":
+            files.append(PlannedFile("sasl/smtpd.conf", "smtpd.conf.j2", _cyrus_conf(policy)))
+        coverage = tuple(_coverage(policy))
+        files.append(coverage_file(self.name, coverage))
+        steps = tuple(
+            Step(("postmap", f"{t.kind}:{options.config_dir}/{t.name}"), f"index {t.name} for {t.kind}: lookups")
+            for t in tables.values()
+            if t.needs_postmap
+        ) + (
+            Step(("postfix", "-c", options.config_dir, "check"), "let Postfix verify files and permissions"),
+            Step(("postfix", "-c", options.config_dir, "reload"), "load the new configuration"),
+        )
+        return Plan(self.name, tuple(files), steps, coverage, apply="reload")
+
+    def filters(self) -> Mapping[str, Callable[..., str]]:
+        return {"postfix_value": postfix_value}
+
+
+def postfix_value(value: object) -> str:
+    """Refuse any value that could end a main.cf/master.cf/map line early (defence in depth)."""
+    text = str(value)
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        raise ValueError(f"refusing to write a control character into a Postfix file: {text!r}")
+    return text
+
+
+def escape_dollar(text: str) -> str:
+    """Literal text for a Postfix parameter or reply template: ``$`` means expansion, so double it."""
+    return text.replace("$", "$$")
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def _tables(policy: Policy) -> dict[str, Table]:
+    access = policy.access
+    tables: dict[str, Table] = {}
+
+    def add(key: str, table: Table) -> None:
+        if table.lines:
+            tables[key] = table
+
+    add("clients", Table("client_access.cidr", "cidr", tuple(
+        (rule.match.with_prefixlen, _access_value(rule.action, rule.message)) for rule in access.clients)))
+    add("helo", Table("helo_access", "hash", tuple(
+        (key, _access_value(rule.action, rule.message)) for rule in access.helo for key in _helo_keys(rule.match))))
+    add("senders", Table("sender_access", "hash", tuple(
+        (_address_key(rule.match), _access_value(rule.action, rule.message)) for rule in access.senders)))
+    add("recipients", Table("recipient_access", "hash", tuple(
+        (_address_key(rule.match), _access_value(rule.action, rule.message)) for rule in access.recipients)))
+    add("header_checks", Table("header_checks.pcre", "pcre", tuple(_header_line(c) for c in policy.header_checks)))
+    add("rbl_reply", Table("rbl_reply", "texthash", tuple(_rbl_reply_lines(policy.dnsbl))))
+    return tables
+
+
+def _access_value(action: AccessAction, message: str | None) -> str:
+    verb = ACCESS_VERBS[action]
+    return f"{verb} {message}" if message and action != "permit" else verb
+
+
+def _helo_keys(match: str) -> list[str]:
+    """An IP in HELO may arrive bare or as an address literal; a host name as written."""
+    if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", match) and ("." in match or ":" in match) and not match[0].isalpha():
+        return [match, f"[{match}]"]
+    return [match]
+
+
+def _address_key(match: str) -> str:
+    """Postfix access keys: user@domain, domain (whole domain) or user@ (any domain)."""
+    return match[1:] if match.startswith("@") else match
+
+
+def _header_line(check: HeaderCheck) -> tuple[str, str]:
+    pattern = f"/^(?i:{check.header}):(?:.*?)(?:{escape_delimiter(check.pattern)})/i"
+    verb = HEADER_VERBS[check.action]
+    text = check.message or ("message content rejected" if check.action == "reject" else "")
+    return pattern, f"{verb} {text}".rstrip()
+
+
+def escape_delimiter(pattern: str, delimiter: str = "/") -> str:
+    """Escape every unescaped ``delimiter`` in a regex, leaving already-escaped ones alone."""
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if char == delimiter and not escaped:
+            out.append("\\")
+        out.append(char)
+        escaped = char == "\\" and not escaped
+    return "".join(out)
+
+
+def _rbl_reply_lines(entries: Iterable[DnsblEntry]) -> Iterable[tuple[str, str]]:
+    for entry in entries:
+        text = escape_dollar(entry.message)
+        for name, variable in DNSBL_PLACEHOLDERS.items():
+            text = text.replace("{" + name + "}", variable)
+        yield entry.zone, f"{DNSBL_CODES[entry.action]} {text}"
+
+
+# --- main.cf ----------------------------------------------------------------------------------
+
+
+def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
+    options = policy.targets.postfix
+    auth, tls, smtp = policy.auth, policy.tls, policy.smtp
+    trusted = [_postfix_network(n) for n in policy.networks.trusted]
+    local_domains = [] if policy.role == "null-client" else ["$myhostname", "localhost", *policy.domains.local]
+
+    identity: list[tuple[str, Value]] = [("compatibility_level", "3.6")]
+    if policy.hostname:
+        identity.append(("myhostname", policy.hostname))
+    identity += [
+        ("myorigin", "$myhostname"),
+        ("smtpd_banner", escape_dollar(smtp.banner).replace("{hostname}", "$myhostname")),
+        ("biff", "no"),
+        ("append_dot_mydomain", "no"),
+        ("readme_directory", "no"),
+        ("inet_interfaces", "loopback-only" if policy.role == "null-client" else ", ".join(options.inet_interfaces)),
+        ("inet_protocols", options.inet_protocols),
+    ]
+    relay: list[tuple[str, Value]] = [
+        ("mydestination", ", ".join(local_domains)),
+        ("relay_domains", ", ".join(policy.domains.relay)),
+        ("mynetworks_style", "host"),
+        ("mynetworks", ", ".join(trusted)),
+        ("parent_domain_matches_subdomains", ""),
+        ("smtpd_relay_restrictions", _relay_restrictions(policy)),
+        ("allow_untrusted_routing", "no"),
+        ("allow_percent_hack", "yes"),
+        ("swap_bangpath", "yes"),
+        ("resolve_dequoted_address", "yes"),
+        ("resolve_null_domain", "no"),
+        ("permit_mx_backup_networks", ""),
+        ("smtpd_authorized_xclient_hosts", ""),
+        ("smtpd_authorized_xforward_hosts", ""),
+    ]
+    if policy.role == "null-client":
+        relay.append(("local_transport", "error:local delivery is disabled"))
+    restrictions: list[tuple[str, Value]] = [
+        ("smtpd_delay_reject", "yes"),
+        ("smtpd_client_restrictions", ""),
+        ("smtpd_helo_restrictions", ""),
+        ("smtpd_sender_restrictions", ""),
+        ("smtpd_recipient_restrictions", _recipient_restrictions(policy, tables)),
+        ("smtpd_data_restrictions", "reject_unauth_pipelining"),
+        ("smtpd_reject_unlisted_recipient", "yes"),
+        ("smtpd_reject_unlisted_sender", "no"),
+        ("header_checks", tables["header_checks"].reference if "header_checks" in tables else ""),
+        ("rbl_reply_maps", tables["rbl_reply"].reference if "rbl_reply" in tables else ""),
+    ]
+    protocol: list[tuple[str, Value]] = [
+        ("smtpd_helo_required", _yes(smtp.require_helo)),
+        ("disable_vrfy_command", _yes(smtp.disable_vrfy)),
+        ("strict_rfc821_envelopes", _yes(smtp.strict_envelopes)),
+        ("message_size_limit", str(smtp.max_message_size)),
+        ("mailbox_size_limit", "0"),
+        ("smtpd_recipient_limit", str(smtp.max_recipients)),
+        ("smtpd_client_connection_count_limit", str(smtp.max_connections_per_client)),
+    ]
+    sasl: list[tuple[str, Value]] = [("smtpd_sasl_auth_enable", _yes(auth.enabled and policy.accepts_inbound))]
+    if auth.enabled:
+        sasl += [
+            ("smtpd_sasl_type", auth.backend),
+            ("smtpd_sasl_path", "smtpd" if auth.backend == "cyrus" else auth.dovecot_socket),
+            ("smtpd_sasl_security_options", "noanonymous"),
+            ("smtpd_sasl_tls_security_options", "noanonymous"),
+            ("smtpd_sasl_mechanism_filter", ", ".join(m.lower() for m in auth.mechanisms)),
+            ("broken_sasl_auth_clients", "no"),
+        ]
+        if auth.backend == "cyrus":
+            sasl.append(("cyrus_sasl_config_path", f"{CONFIG}/sasl"))
+    tls_params: list[tuple[str, Value]]
+    if tls is None:
+        tls_params = [("smtpd_tls_security_level", "none"), ("smtpd_tls_auth_only", "no")]
+    else:
+        tls_params = [
+            ("smtpd_tls_cert_file", tls.cert),
+            ("smtpd_tls_key_file", tls.key),
+            ("smtpd_tls_security_level", tls.inbound),
+            ("smtpd_tls_protocols", f">={tls.min_protocol}"),
+            ("smtpd_tls_mandatory_protocols", f">={tls.min_protocol}"),
+            ("smtpd_tls_auth_only", _yes(auth.require_tls)),
+            ("smtpd_tls_received_header", "yes"),
+        ]
+    return [
+        ("Identity and listeners", identity),
+        ("Relay control (every parameter explicit; no compatibility_level defaults)", relay),
+        ("Access restrictions (first match wins within each list)", restrictions),
+        ("SMTP protocol hardening and limits", protocol),
+        ("SMTP AUTH", sasl),
+        ("TLS", tls_params),
+    ]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _postfix_network(network: object) -> str:
+    text = network.with_prefixlen  # type: ignore[attr-defined]
+    if ":" in text:
+        address, prefix = text.split("/")
+        return f"[{address}]/{prefix}"
+    return str(text)
+
+
+def _relay_restrictions(policy: Policy) -> list[str]:
+    steps = ["permit_mynetworks"]
+    if policy.auth.enabled:
+        steps.append("permit_sasl_authenticated")
+    return [*steps, "reject_unauth_destination"]
+
+
+def _recipient_restrictions(policy: Policy, tables: Mapping[str, Table]) -> list[str]:
+    """One ordered list, evaluated at RCPT: explicit rules, then trusted/AUTH bypass, then DNSBLs."""
+    steps: list[str] = []
+    if "clients" in tables:
+        steps.append(f"check_client_access {tables['clients'].reference}")
+    if "recipients" in tables:
+        steps.append(f"check_recipient_access {tables['recipients'].reference}")
+    if policy.smtp.require_helo:
+        steps.append("reject_invalid_helo_hostname")
+    if "helo" in tables:
+        steps.append(f"check_helo_access {tables['helo'].reference}")
+    if policy.smtp.strict_envelopes:
+        steps += ["reject_non_fqdn_sender", "reject_non_fqdn_recipient"]
+    if "senders" in tables:
+        steps.append(f"check_sender_access {tables['senders'].reference}")
+    steps.append("permit_mynetworks")
+    if policy.auth.enabled:
+        steps.append("permit_sasl_authenticated")
+    steps += [f"reject_rbl_client {entry.zone}={f}" for entry in policy.dnsbl for f in entry.filters]
+    return [*steps, "permit"]
+
+
+# --- master.cf --------------------------------------------------------------------------------
+
+
+def _master_cf(policy: Policy) -> list[Service]:
+    options = policy.targets.postfix
+    chroot = "y" if options.chroot else "n"
+    services: list[Service] = []
+    if policy.accepts_inbound:
+        name = "smtp" if options.smtp_port == 25 else str(options.smtp_port)
+        services.append(Service(name, "inet", "n", "-", chroot, "-", "-", "smtpd"))
+    if policy.offers_submission:
+        submission = policy.auth.submission
+        if submission.port is not None:
+            name = "submission" if submission.port == 587 else str(submission.port)
+            services.append(_submission_service(policy, name, wrapper=False, chroot=chroot))
+        if submission.smtps_port is not None:
+            name = "smtps" if submission.smtps_port == 465 else str(submission.smtps_port)
+            services.append(_submission_service(policy, name, wrapper=True, chroot=chroot))
+    for entry in INTERNAL_SERVICES:
+        service = Service(*entry)
+        if service.chroot == "y" and not options.chroot:
+            service = Service(*entry[:4], "n", *entry[5:])
+        services.append(service)
+    return services
+
+
+def _submission_service(policy: Policy, name: str, *, wrapper: bool, chroot: str) -> Service:
+    tls_level = "encrypt" if policy.tls is not None else "none"
+    args = [f"-o syslog_name=postfix/{'smtps' if wrapper else 'submission'}"]
+    if wrapper:
+        args.append("-o smtpd_tls_wrappermode=yes")
+    args += [
+        f"-o smtpd_tls_security_level={tls_level}",
+        "-o smtpd_sasl_auth_enable=yes",
+        f"-o smtpd_tls_auth_only={_yes(policy.auth.require_tls)}",
+        "-o smtpd_client_restrictions=",
+        "-o smtpd_helo_restrictions=",
+        "-o smtpd_sender_restrictions=",
+        "-o smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+        "-o smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+    ]
+    return Service(name, "inet", "n", "-", chroot, "-", "-", "smtpd", tuple(args))
+
+
+# --- SASL -------------------------------------------------------------------------------------
+
+
+def _cyrus_conf(policy: Policy) -> dict[str, object]:
+    cyrus = policy.auth.cyrus
+    lines = [("pwcheck_method", cyrus.pwcheck_method), ("mech_list", " ".join(policy.auth.mechanisms))]
+    if cyrus.pwcheck_method == "auxprop":
+        lines += [("auxprop_plugin", "sasldb"), ("sasldb_path", cyrus.sasldb_path or "/etc/sasldb2")]
+    return {"lines": lines}
+
+
+# --- coverage ---------------------------------------------------------------------------------
+
+
+def _coverage(policy: Policy) -> Iterable[Coverage]:
+    def enforced(element: str, how: str) -> Coverage:
+        return Coverage(element, "enforced", how)
+
+    yield enforced("role", f"{policy.role}: listeners in master.cf, relay rules in main.cf")
+    yield enforced("hostname", "myhostname" if policy.hostname else "the system host name (myhostname unset)")
+    yield enforced("domains.local", "mydestination")
+    yield enforced("domains.relay", "relay_domains; recipients are not verified (no relay_recipient_maps)")
+    yield enforced("networks.trusted", "mynetworks + permit_mynetworks in smtpd_relay_restrictions")
+    if policy.auth.enabled:
+        yield enforced("auth", f"SASL ({policy.auth.backend}); permit_sasl_authenticated; "
+                               f"smtpd_sasl_mechanism_filter; smtpd_tls_auth_only={_yes(policy.auth.require_tls)}")
+    else:
+        yield enforced("auth", "SMTP AUTH disabled (smtpd_sasl_auth_enable = no)")
+    for index, entry in enumerate(policy.dnsbl):
+        yield enforced(f"dnsbl[{index}]", f"reject_rbl_client {entry.zone} with filter(s) "
+                                          f"{', '.join(entry.filters)}; reply from rbl_reply_maps")
+    for stage, table in (("clients", "client_access.cidr (cidr)"), ("helo", "helo_access (hash)"),
+                         ("senders", "sender_access (hash)"), ("recipients", "recipient_access (hash)")):
+        if getattr(policy.access, stage):
+            yield enforced(f"access.{stage}", f"{table} in smtpd_recipient_restrictions; OK never relays")
+    for index, check in enumerate(policy.header_checks):
+        yield enforced(f"header_checks[{index}]", f"header_checks.pcre: {check.header} ({check.action})")
+    smtp = policy.smtp
+    yield enforced("smtp.banner", "smtpd_banner")
+    yield enforced("smtp.disable_vrfy", f"disable_vrfy_command = {_yes(smtp.disable_vrfy)}")
+    if smtp.disable_expn:
+        yield enforced("smtp.disable_expn", "Postfix has no EXPN command")
+    else:
+        yield Coverage("smtp.disable_expn", "approximated", "Postfix has no EXPN command; it stays off")
+    yield enforced("smtp.require_helo", f"smtpd_helo_required = {_yes(smtp.require_helo)}")
+    yield enforced("smtp.strict_envelopes", "strict_rfc821_envelopes, reject_non_fqdn_sender/recipient"
+                   if smtp.strict_envelopes else "strict_rfc821_envelopes = no")
+    yield enforced("smtp.max_message_size", "message_size_limit")
+    yield enforced("smtp.max_recipients", "smtpd_recipient_limit")
+    yield enforced("smtp.max_connections_per_client", "smtpd_client_connection_count_limit (anvil)")
+    if policy.tls:
+        yield enforced("tls", f"smtpd_tls_* (security level {policy.tls.inbound}, >= {policy.tls.min_protocol})")
+    else:
+        yield enforced("tls", "no TLS (smtpd_tls_security_level = none)")
