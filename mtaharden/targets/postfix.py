@@ -105,7 +105,7 @@ class PostfixTarget(Target):
         coverage = tuple(_coverage(policy))
         files.append(coverage_file(self.name, coverage))
         steps = tuple(
-            Step(("postmap", f"{t.kind}:{options.config_dir}/{t.name}"), f"index {t.name} for {t.kind}: lookups")
+            Step(("postmap", "-c", options.config_dir, f"{t.kind}:{options.config_dir}/{t.name}"), f"index {t.name} for {t.kind}: lookups")
             for t in tables.values()
             if t.needs_postmap
         ) + (

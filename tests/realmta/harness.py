@@ -1,0 +1,219 @@
+"""Start, wait for and stop real MTAs (and helpers such as rbldnsd) on loopback for tests.
+
+Reusable by every target's behaviour tests and by the Ansible tests: each daemon gets a private
+directory and a free loopback port, optionally inside a network namespace, and is always stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WAIT_SECONDS = 20.0
+
+
+class HarnessError(AssertionError):
+    """A real daemon did not behave (failed to start, logged a fatal error, warned on check)."""
+
+
+def run(argv: Sequence[str], *, netns: str | None = None, check: bool = True, timeout: float = 60,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command (inside ``netns`` when given) and capture its output."""
+    full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+    result = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input_text, check=False)
+    if check and result.returncode != 0:
+        raise HarnessError(f"{' '.join(full)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@contextlib.contextmanager
+def daemon_dir(prefix: str) -> Iterator[Path]:
+    """A private folder that unprivileged daemon users can traverse (pytest's tmp is 0700), removed after."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=f"mtaharden-{prefix}-"))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``address`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(address: str, port: int, *, netns: str | None = None, seconds: float = WAIT_SECONDS) -> None:
+    """Wait until something accepts TCP connections on ``address:port``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if netns:
+            probe = run(["bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"], netns=netns, check=False, timeout=5)
+            if probe.returncode == 0:
+                return
+        else:
+            with contextlib.suppress(OSError), socket.create_connection((address, port), timeout=1):
+                return
+        time.sleep(0.1)
+    raise HarnessError(f"nothing listens on {address}:{port} after {seconds} s")
+
+
+@dataclass
+class Netns:
+    """A network namespace with loopback up and its own resolv.conf (``ip netns exec`` mounts it)."""
+
+    name: str
+    nameserver: str = "127.0.0.53"
+
+    def __enter__(self) -> Netns:
+        run(["ip", "netns", "add", self.name])
+        run(["ip", "link", "set", "lo", "up"], netns=self.name)
+        etc = Path("/etc/netns") / self.name
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(f"nameserver {self.nameserver}\noptions timeout:1 attempts:1\n")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        run(["ip", "netns", "del", self.name], check=False)
+        shutil.rmtree(Path("/etc/netns") / self.name, ignore_errors=True)
+
+
+@dataclass
+class Rbldnsd:
+    """rbldnsd serving one ip4set zone from ``listed`` addresses, with a TXT reason."""
+
+    base: Path
+    zone: str
+    listed: Sequence[str]
+    reason: str
+    address: str = "127.0.0.53"
+    netns: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Rbldnsd:
+        self.base.mkdir(parents=True, exist_ok=True)
+        lines = [f"$SOA 60 ns.{self.zone}. hostmaster.{self.zone}. 1 3600 600 86400 60",
+                 f"$NS 60 ns.{self.zone}.", f":127.0.0.2:{self.reason}", *self.listed]
+        (self.base / "zone").write_text("\n".join(lines) + "\n")
+        os.chmod(self.base, 0o755)
+        argv = ["rbldnsd", "-n", "-r", str(self.base), "-b", f"{self.address}/53", f"{self.zone}:ip4set:zone"]
+        full = ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+        self.process = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + WAIT_SECONDS
+        query = ["dig", "+short", "+time=1", "+tries=1", f"@{self.address}", f"{self.zone}", "SOA"]
+        while time.monotonic() < deadline:
+            if run(query, netns=self.netns, check=False, timeout=5).stdout.strip():
+                return self
+            time.sleep(0.1)
+        self.__exit__()
+        raise HarnessError("rbldnsd did not answer")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class Postfix:
+    """A private Postfix instance whose config folder holds mtaharden's rendered files.
+
+    The rendered files are used as they are; the harness adds only what a sandbox needs and
+    production has elsewhere (private queue and data folders, a log file, no aliases).
+    """
+
+    config_dir: Path
+    port: int
+    address: str = "127.0.0.1"
+    netns: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> Path:
+        return self.config_dir.parent
+
+    @property
+    def log(self) -> Path:
+        return self.base / "maillog"
+
+    def sandbox(self) -> None:
+        """Point the instance at private folders and a log file (what /etc and /var give in production)."""
+        for name in ("spool", "data"):
+            (self.base / name).mkdir(exist_ok=True)
+        shutil.chown(self.base / "data", "postfix", "postfix")
+        settings = {
+            "queue_directory": str(self.base / "spool"),
+            "data_directory": str(self.base / "data"),
+            "maillog_file": str(self.log),
+            "maillog_file_prefixes": str(self.base),
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "local_transport": "discard:",
+            "default_transport": "discard:",
+            "smtpd_peername_lookup": "no",
+            **self.extra,
+        }
+        run(["postconf", "-c", str(self.config_dir), "-e", *(f"{k}={v}" for k, v in settings.items())])
+
+    def run_steps(self, steps: Sequence[Sequence[str]]) -> None:
+        """Run the plan's post-install steps that index maps (reload/check are done by start())."""
+        for argv in steps:
+            if argv[0] == "postmap":
+                run(argv)
+
+    def check(self) -> None:
+        """postconf -n / -M and postfix check must be silent: any warning is a failure."""
+        for args in (["-n"], ["-M"]):
+            result = run(["postconf", "-c", str(self.config_dir), *args])
+            if result.stderr.strip():
+                raise HarnessError(f"postconf {' '.join(args)} warned:\n{result.stderr}")
+        # postfix(1) prints its messages only to a terminal, so give it one.
+        result = run(["script", "-qec", f"postfix -c {self.config_dir} check", "/dev/null"], check=False)
+        if result.returncode != 0 or any(w in result.stdout for w in ("warning", "fatal", "error")):
+            raise HarnessError(f"postfix check failed (rc {result.returncode}):\n{result.stdout}")
+
+    def start(self) -> None:
+        started = run(["script", "-qec", f"postfix -c {self.config_dir} start", "/dev/null"],
+                      netns=self.netns, check=False)
+        if started.returncode != 0:
+            raise HarnessError(f"postfix start failed:\n{started.stdout}\n{self.log_text()}")
+        wait_for_port(self.address, self.port, netns=self.netns)
+        self.assert_log_clean()
+
+    def assert_log_clean(self) -> None:
+        text = self.log.read_text() if self.log.exists() else ""
+        bad = [line for line in text.splitlines() if " fatal: " in line or " panic: " in line]
+        if bad:
+            raise HarnessError("Postfix logged:\n" + "\n".join(bad))
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop(self) -> None:
+        run(["postfix", "-c", str(self.config_dir), "stop"], netns=self.netns, check=False)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            status = run(["postfix", "-c", str(self.config_dir), "status"], netns=self.netns, check=False)
+            if status.returncode != 0:
+                return
+            time.sleep(0.1)
+        raise HarnessError("Postfix did not stop")
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Postfix]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
