@@ -217,7 +217,46 @@ def header_regex(value: Any) -> str:
         re.compile(text)
     except re.error as exc:
         raise PolicyValueError(f"pattern does not compile: {exc}", "fix the regular expression") from None
+    start = len(leading_flags(text))
+    if any(position != start for position in _anchor_positions(text)) or "\\A" in text.replace("\\\\", ""):
+        raise PolicyValueError(
+            "pattern anchors with ^ or \\A somewhere other than its very start",
+            "put ^ only first (it means: the header value starts with); use (?:^a|b) forms as ^(?:a|b)",
+        )
     return text
+
+
+_FLAGS_PREFIX = re.compile(r"^\(\?[a-zA-Z]+\)")
+
+
+def leading_flags(pattern: str) -> str:
+    """The inline flag group a pattern starts with, e.g. ``(?i)``, or an empty string."""
+    match = _FLAGS_PREFIX.match(pattern)
+    return match.group(0) if match else ""
+
+
+def _anchor_positions(pattern: str) -> list[int]:
+    """Positions of ``^`` used as an anchor (not escaped, not inside or negating a character class)."""
+    positions: list[int] = []
+    escaped = in_class = False
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]" or pattern[index - 1] in "[^" and _class_start(pattern, index)
+        elif char == "[":
+            in_class = True
+        elif char == "^":
+            positions.append(index)
+    return positions
+
+
+def _class_start(pattern: str, index: int) -> bool:
+    """Whether the ``]`` at ``index`` is a literal first member of its class (``[]...]`` or ``[^]...]``)."""
+    before = pattern[:index]
+    return before.endswith("[") or before.endswith("[^")
 
 
 _OCTET = r"(?:\d{1,3}|\[\d{1,3}\.\.\d{1,3}\]|\[\d{1,3}(?:;\d{1,3})*\])"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..policy import Policy
 from ..policy.model import AccessAction, DnsblEntry, HeaderCheck
+from ..policy.types import leading_flags
 from .base import Coverage, Plan, PlannedFile, Step, Target, coverage_file, register
 
 CONFIG = "$config_directory"
@@ -173,10 +174,18 @@ def _address_key(match: str) -> str:
 
 
 def _header_line(check: HeaderCheck) -> tuple[str, str]:
-    pattern = f"/^(?i:{check.header}):(?:.*?)(?:{escape_delimiter(check.pattern)})/i"
+    """``/^Name: … pattern/``: the policy pattern searched in the value, or anchored at its start with ^."""
+    pattern = escape_delimiter(check.pattern)
+    flags = leading_flags(pattern)
+    if pattern[len(flags):].startswith("^"):
+        value = f"[ \\t]*(?:{flags}{pattern[len(flags) + 1:]})"
+    else:
+        value = f"(?:.*?)(?:{pattern})"
+    # Postfix pcre tables match case-insensitively unless the i flag toggles that off, as here, so
+    # the policy pattern keeps its own case rules; the header name is matched case-insensitively.
     verb = HEADER_VERBS[check.action]
     text = check.message or ("message content rejected" if check.action == "reject" else "")
-    return pattern, f"{verb} {text}".rstrip()
+    return f"/^(?i:{check.header}):{value}/i", f"{verb} {text}".rstrip()
 
 
 def escape_delimiter(pattern: str, delimiter: str = "/") -> str:
@@ -196,7 +205,9 @@ def _rbl_reply_lines(entries: Iterable[DnsblEntry]) -> Iterable[tuple[str, str]]
         text = escape_dollar(entry.message)
         for name, variable in DNSBL_PLACEHOLDERS.items():
             text = text.replace("{" + name + "}", variable)
-        yield entry.zone, f"{DNSBL_CODES[entry.action]} {text}"
+        # smtpd looks the reply up under the restriction's full argument, "zone=filter".
+        for return_filter in entry.filters:
+            yield f"{entry.zone}={return_filter}", f"{DNSBL_CODES[entry.action]} {text}"
 
 
 # --- main.cf ----------------------------------------------------------------------------------

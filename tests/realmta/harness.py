@@ -24,10 +24,11 @@ class HarnessError(AssertionError):
 
 
 def run(argv: Sequence[str], *, netns: str | None = None, check: bool = True, timeout: float = 60,
-        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        input_text: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command (inside ``netns`` when given) and capture its output."""
     full = ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
-    result = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input_text, check=False)
+    result = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input_text, check=False,
+                            cwd=cwd)
     if check and result.returncode != 0:
         raise HarnessError(f"{' '.join(full)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result

@@ -47,7 +47,8 @@ def behaviour_policy(config_dir: Path, port: int, submission_port: int, tls_dir:
             "recipients": [{"match": "closed@example.test", "action": "reject", "message": "Mailbox closed"}],
         },
         "header_checks": [
-            {"header": "Subject", "pattern": "(?i)make money fast", "action": "reject", "message": "No spam here"}
+            {"header": "Subject", "pattern": "(?i)make money fast", "action": "reject", "message": "No spam here"},
+            {"header": "X-Mailer", "pattern": "^Mass/Mailer", "action": "reject", "message": "No bulk mailers"},
         ],
         "tls": {"cert": str(tls_dir / "cert.pem"), "key": str(tls_dir / "key.pem")},
         "targets": {"postfix": {"config_dir": str(config_dir), "smtp_port": port,
@@ -157,6 +158,15 @@ def test_header_check_rejects_at_end_of_data(postfix: Postfix) -> None:
     assert talk.replies[-2][0] == 354
     code, text = talk.replies[-1]
     assert code == 550 and "No spam here" in text
+
+
+@pytest.mark.parametrize(("mailer", "code"), [("Mass/Mailer 2.0", 550), ("Not a Mass/Mailer", 250),
+                                              ("mass/mailer", 250)])
+def test_anchored_header_pattern_matches_the_start_of_the_value(postfix: Postfix, mailer: str, code: int) -> None:
+    message = Body(f"Subject: hi\nX-Mailer: {mailer}\nFrom: a@client.test\n\nbody")
+    talk = converse(postfix.address, postfix.port, UNTRUSTED,
+                    ["EHLO client.test", "MAIL FROM:<a@client.test>", "RCPT TO:<user@example.test>", "DATA", message])
+    assert talk.replies[-1][0] == code
 
 
 def test_clean_message_is_accepted(postfix: Postfix) -> None:
