@@ -45,9 +45,8 @@ def _targets(choice: str) -> list[Target]:
     return [targets[choice]]
 
 
-def _target_option() -> click.Option:
-    return click.option("--target", "-t", default="all", show_default=True,
-                        help=f"target to use: {', '.join(registered())} or all")  # type: ignore[return-value]
+target_option = click.option("--target", "-t", default="all", show_default=True,
+                             help=f"target to use: {', '.join(registered())} or all")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,7 +69,7 @@ def validate(policy: str) -> None:
 
 @main.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
-@_target_option()
+@target_option
 @click.option("--out", "-o", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="output folder; one sub-folder per target")
 def render(policy: str, target: str, out_dir: str) -> None:
@@ -104,7 +103,7 @@ def _plan(target: Target, policy: Policy) -> Plan:
 
 @main.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
-@_target_option()
+@target_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def explain(policy: str, target: str, fmt: str) -> None:
     """Show, per target, how each policy element is enforced, approximated or unsupported."""

@@ -32,6 +32,8 @@ from .types import (
 Role = Literal["mx", "submission", "mx+submission", "relay-only", "null-client"]
 AccessAction = Literal["reject", "defer", "permit"]
 Port = int
+Mechanism = Literal["PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]
+DEFAULT_MECHANISMS: tuple[Mechanism, ...] = ("PLAIN", "LOGIN")
 
 
 class StrictModel(BaseModel):
@@ -72,9 +74,7 @@ class Cyrus(StrictModel):
 class Auth(StrictModel):
     enabled: bool = False
     backend: Literal["cyrus", "dovecot"] = "cyrus"
-    mechanisms: list[Literal["PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]] = Field(
-        default_factory=lambda: ["PLAIN", "LOGIN"], min_length=1
-    )
+    mechanisms: list[Mechanism] = Field(default_factory=lambda: list(DEFAULT_MECHANISMS), min_length=1)
     require_tls: bool = Field(True, description="offer and accept AUTH only after STARTTLS")
     submission: Submission = Field(default_factory=Submission)
     cyrus: Cyrus = Field(default_factory=Cyrus)

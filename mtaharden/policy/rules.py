@@ -73,13 +73,13 @@ def _auth_and_tls(policy: Policy) -> Iterator[Finding]:
             "implicit-TLS submission needs a TLS certificate",
             "add tls.cert and tls.key, or set auth.submission.smtps_port: null",
         )
-    if auth.enabled and auth.backend == "cyrus" and auth.cyrus.pwcheck_method == "auxprop":
-        if auth.cyrus.sasldb_path is None:
-            yield Finding(
-                ("auth", "cyrus", "sasldb_path"),
-                "pwcheck_method auxprop reads a sasldb file, but sasldb_path is not set",
-                "set auth.cyrus.sasldb_path, e.g. /etc/sasldb2",
-            )
+    cyrus = auth.cyrus
+    if auth.enabled and auth.backend == "cyrus" and cyrus.pwcheck_method == "auxprop" and cyrus.sasldb_path is None:
+        yield Finding(
+            ("auth", "cyrus", "sasldb_path"),
+            "pwcheck_method auxprop reads a sasldb file, but sasldb_path is not set",
+            "set auth.cyrus.sasldb_path, e.g. /etc/sasldb2",
+        )
 
 
 def _domains(policy: Policy) -> Iterator[Finding]:

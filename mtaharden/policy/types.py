@@ -245,7 +245,7 @@ def _anchor_positions(pattern: str) -> list[int]:
         elif char == "\\":
             escaped = True
         elif in_class:
-            in_class = char != "]" or pattern[index - 1] in "[^" and _class_start(pattern, index)
+            in_class = char != "]" or (pattern[index - 1] in "[^" and _class_start(pattern, index))
         elif char == "[":
             in_class = True
         elif char == "^":

@@ -105,13 +105,12 @@ class PostfixTarget(Target):
             files.append(PlannedFile("sasl/smtpd.conf", "smtpd.conf.j2", _cyrus_conf(policy)))
         coverage = tuple(_coverage(policy))
         files.append(coverage_file(self.name, coverage))
-        steps = tuple(
-            Step(("postmap", "-c", options.config_dir, f"{t.kind}:{options.config_dir}/{t.name}"), f"index {t.name} for {t.kind}: lookups")
-            for t in tables.values()
-            if t.needs_postmap
-        ) + (
-            Step(("postfix", "-c", options.config_dir, "check"), "let Postfix verify files and permissions"),
-            Step(("postfix", "-c", options.config_dir, "reload"), "load the new configuration"),
+        config_dir = options.config_dir
+        steps = (
+            *(Step(("postmap", "-c", config_dir, f"{t.kind}:{config_dir}/{t.name}"), f"index {t.name} for lookups")
+              for t in tables.values() if t.needs_postmap),
+            Step(("postfix", "-c", config_dir, "check"), "let Postfix verify files and permissions"),
+            Step(("postfix", "-c", config_dir, "reload"), "load the new configuration"),
         )
         return Plan(self.name, tuple(files), steps, coverage, apply="reload")
 

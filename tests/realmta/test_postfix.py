@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import need_real_mta, render_policy
+from tests.conftest import EXAMPLE_POLICY, need_real_mta, render_policy
 from tests.realmta.harness import Postfix, daemon_dir, free_port, run
 from tests.realmta.smtp_client import Body, converse
 
@@ -226,3 +226,23 @@ def test_rendered_sasldb_key_and_config_stay_private(postfix: Postfix) -> None:
     mode = (postfix.base / "sasldb2").stat().st_mode & 0o777
     assert mode & 0o007 == 0, oct(mode)
     assert subprocess.run(["test", "-r", str(postfix.config_dir / "main.cf")], check=False).returncode == 0
+
+
+def test_example_policy_passes_postfix_own_checks() -> None:
+    """The bundled example, as rendered, draws no warning from postconf -n/-M or postfix check."""
+    need_real_mta("postfix", "postconf", "script")
+    with daemon_dir("example") as work:
+        plan, rendered = render_policy(_example_with_config_dir(work / "etc"), work / "r")
+        shutil.copytree(rendered, work / "etc")
+        instance = Postfix(work / "etc", 25)
+        instance.sandbox()
+        instance.run_steps([step.argv for step in plan.steps])
+        instance.check()
+
+
+def _example_with_config_dir(config_dir: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(EXAMPLE_POLICY.read_text())
+    data["targets"]["postfix"]["config_dir"] = str(config_dir)
+    return dict(data)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install mtaharden into ./.venv on Debian 12. With --test, also install what the test suite runs
+# for real: Postfix (preseeded "No configuration", so no system instance starts), Cyrus SASL tools,
+# rbldnsd, dig, ucspi-tcp, nmap, and the Python test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=no
+[ "${1:-}" = "--test" ] && with_tests=yes
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+packages=(python3 python3-venv python3-pip)
+if [ "$with_tests" = yes ]; then
+  packages+=(postfix postfix-pcre sasl2-bin libsasl2-modules rbldnsd dnsutils iproute2 openssl
+             ucspi-tcp nmap swaks m4 bsdutils shellcheck)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo_cmd[@]}" debconf-set-selections
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "$with_tests" = yes ]; then
+  .venv/bin/python -m pip install -q -e '.[test]'
+else
+  .venv/bin/python -m pip install -q -e .
+fi
