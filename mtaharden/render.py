@@ -94,7 +94,10 @@ def _write_tree(root: Path, files: list[RenderedFile]) -> None:
     os.chmod(root, 0o755)
     for item in files:
         path = root / item.path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        for folder in reversed(path.relative_to(root).parents[:-1]):
+            if not (root / folder).is_dir():
+                (root / folder).mkdir()
+                os.chmod(root / folder, 0o755)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, item.mode)
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(item.content)

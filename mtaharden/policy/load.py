@@ -28,9 +28,7 @@ from .types import PolicyValueError
 
 MAX_POLICY_BYTES = 16 * 2**20
 MAX_DEPTH = 32
-STANDARD_TAGS = {None, "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
-                 "tag:yaml.org,2002:null", "tag:yaml.org,2002:float", "tag:yaml.org,2002:seq",
-                 "tag:yaml.org,2002:map"}
+IMPLICIT_TAGS = {None, "!"}
 
 _GENERIC_HINTS = {
     "missing": "add this key",
@@ -112,13 +110,14 @@ def _refuse_unsafe_constructs(events: Iterable[Any], source: str) -> None:
     for event in events:
         mark = event.start_mark
         where = (mark.line + 1, mark.column + 1)
-        if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+        merge_key = isinstance(event, ScalarEvent) and event.value == "<<" and event.style is None
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None) or merge_key:
             raise PolicyError([Problem(source, *where, "", "YAML anchors, aliases and merge keys are not allowed",
                                        "write the value out in full where it is used")])
         tag = getattr(event, "tag", None)
-        if isinstance(event, ScalarEvent | CollectionStartEvent) and tag not in STANDARD_TAGS:
+        if isinstance(event, ScalarEvent | CollectionStartEvent) and tag not in IMPLICIT_TAGS:
             raise PolicyError([Problem(source, *where, "", f"YAML tag {tag} is not allowed",
-                                       "remove the tag; write a plain value")])
+                                       "remove the tag; quote a value to make it text")])
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -177,15 +176,25 @@ def _locate(document: Any, path: tuple[Any, ...], source: str, message: str, hin
     node = document
     for position, step in enumerate(path):
         last = position == len(path) - 1
-        if isinstance(node, CommentedMap) and step in node:
-            key_line, key_col = node.lc.key(step)
-            value_line, value_col = node.lc.value(step)
-            line, column = (key_line, key_col) if at_key and last else (value_line, value_col)
-            node = node[step]
-        elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
-            line, column = node.lc.item(step)
-            node = node[step]
-        else:
+        position_of = _map_position if isinstance(node, CommentedMap) else _seq_position
+        found = position_of(node, step, key=at_key and last)
+        if found is None:
             break
+        (line, column), node = found, node[step]
     dotted = ".".join(str(step) for step in path)
     return Problem(source, line + 1, column + 1, dotted, message, hint)
+
+
+def _map_position(node: Any, step: Any, *, key: bool) -> tuple[int, int] | None:
+    if not isinstance(node, CommentedMap) or step not in node:
+        return None
+    try:
+        return tuple(node.lc.key(step) if key else node.lc.value(step))
+    except (KeyError, TypeError):
+        return None
+
+
+def _seq_position(node: Any, step: Any, *, key: bool) -> tuple[int, int] | None:
+    if not isinstance(node, CommentedSeq) or not isinstance(step, int) or not 0 <= step < len(node):
+        return None
+    return tuple(node.lc.item(step))

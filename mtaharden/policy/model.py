@@ -37,9 +37,9 @@ DEFAULT_MECHANISMS: tuple[Mechanism, ...] = ("PLAIN", "LOGIN")
 
 
 class StrictModel(BaseModel):
-    """Base: unknown keys are errors, values are immutable once validated."""
+    """Base: unknown keys are errors, no coercion (a quoted "yes" is not a boolean), values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Domains(StrictModel):

@@ -39,7 +39,7 @@ def _check_labels(name: str, what: str, *, min_labels: int) -> str:
         raise PolicyValueError(f"{what} {name[:40]!r}… is longer than 253 characters", "shorten it")
     labels = name.split(".")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise PolicyValueError(f"{what} {name!r} has an invalid label {label!r}", _IDNA_HINT)
     if len(labels) < min_labels:
         raise PolicyValueError(
@@ -111,7 +111,7 @@ def address_pattern(value: Any) -> str:
         return domain_name(text)
     if not local and not domain:
         raise PolicyValueError("address '@' matches nothing", hint)
-    if local and not _LOCAL_PART.match(local):
+    if local and not _LOCAL_PART.fullmatch(local):
         raise PolicyValueError(
             f"local part {local!r} has characters that are not allowed",
             "use letters, digits and . _ + = - in the part before '@'",
@@ -128,7 +128,7 @@ MESSAGE_MAX = 200
 def message_text(value: Any) -> str:
     """SMTP reply text: printable ASCII on one line, at most 200 characters."""
     text = _require_str(value, "message")
-    if not _MESSAGE_CHARS.match(text):
+    if not _MESSAGE_CHARS.fullmatch(text):
         bad = next(c for c in text if not ("\x20" <= c <= "\x7e"))
         raise PolicyValueError(
             f"message contains the character {bad!r}",
@@ -167,12 +167,12 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 1
 
 def size_bytes(value: Any) -> int:
     """A size in bytes: a whole number or a number with a unit (25MiB, 10MB, 512KiB)."""
-    if isinstance(value, bool):
-        raise PolicyValueError("size must be a number", "write a size such as 25MiB or 10485760")
+    if isinstance(value, bool | float):
+        raise PolicyValueError(f"{value!r} is not a whole number of bytes", "write a size such as 25MiB or 10485760")
     if isinstance(value, int):
         number = value
     else:
-        match = _SIZE.match(_require_str(value, "size"))
+        match = _SIZE.fullmatch(_require_str(value, "size"))
         if not match:
             raise PolicyValueError(f"{value!r} is not a size", "write a size such as 25MiB, 10MB or 10485760")
         number = int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
@@ -189,7 +189,7 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
 def header_name(value: Any) -> str:
     """A message header field name such as ``Subject`` or ``X-Mailer``."""
     text = _require_str(value, "header name").strip().removesuffix(":")
-    if not _HEADER_NAME.match(text):
+    if not _HEADER_NAME.fullmatch(text):
         raise PolicyValueError(
             f"{text!r} is not a header name", "write the field name without the colon, e.g. Subject or X-Mailer"
         )
@@ -197,7 +197,7 @@ def header_name(value: Any) -> str:
 
 
 _FORBIDDEN_REGEX = (
-    (re.compile(r"\(\?[a-zA-Z]*[aLu]"), "the Python-only flags a, L and u"),
+    (re.compile(r"\(\?[a-zA-Z]*[aLux]"), "the flags a, L, u (Python-only) or x (verbose)"),
     (re.compile(r"\\N\{"), "\\N{...} named characters"),
 )
 
@@ -205,7 +205,7 @@ _FORBIDDEN_REGEX = (
 def header_regex(value: Any) -> str:
     """A PCRE-compatible regular expression matched against a header's value (portable subset)."""
     text = _require_str(value, "pattern")
-    if not text or not _MESSAGE_CHARS.match(text):
+    if not text or not _MESSAGE_CHARS.fullmatch(text):
         raise PolicyValueError(
             "pattern is empty or contains a control character or non-ASCII",
             "write the pattern on one line in printable ASCII; use \\x escapes for other bytes",
@@ -278,7 +278,7 @@ def dnsbl_filter(value: Any) -> str:
     """A DNSBL return-code filter in Postfix's d.d.d.d form (``127.0.0.[2..11]``, ``127.0.0.[2;4]``)."""
     text = _require_str(value, "return-code filter").strip()
     hint = "write a filter such as 127.0.0.2, 127.0.0.[2..11] or 127.0.0.[2;4;10]"
-    if not _DNSBL_FILTER.match(text):
+    if not _DNSBL_FILTER.fullmatch(text):
         raise PolicyValueError(f"{text!r} is not a return-code filter", hint)
     octets = [_octet_values(part) for part in re.findall(_OCTET, text)]
     if any(v > 255 for values in octets for v in values):
@@ -318,7 +318,7 @@ def banner_text(value: Any) -> str:
 def absolute_path(value: Any) -> str:
     """An absolute file-system path without control characters, spaces or shell/config metacharacters."""
     text = _require_str(value, "path")
-    if not re.match(r"^/[A-Za-z0-9._/+@-]*$", text) or "/../" in text + "/":
+    if not re.fullmatch(r"/[A-Za-z0-9._/+@-]*", text) or "/../" in text + "/":
         raise PolicyValueError(
             f"{text!r} is not a plain absolute path",
             "write an absolute path such as /etc/ssl/private/mx1.key (letters, digits, . _ - + @ and /)",

@@ -6,6 +6,7 @@ Access rules never enter ``smtpd_relay_restrictions``, so no ``permit`` rule can
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -161,10 +162,14 @@ def _access_value(action: AccessAction, message: str | None) -> str:
 
 
 def _helo_keys(match: str) -> list[str]:
-    """An IP in HELO may arrive bare or as an address literal; a host name as written."""
-    if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", match) and ("." in match or ":" in match) and not match[0].isalpha():
-        return [match, f"[{match}]"]
-    return [match]
+    """An IP in HELO may arrive bare or as an address literal (``[IPv6:…]`` for IPv6); a name as written."""
+    try:
+        address = ipaddress.ip_address(match)
+    except ValueError:
+        return [match]
+    if address.version == 6:
+        return [match, f"[{match}]", f"[ipv6:{match}]"]
+    return [match, f"[{match}]"]
 
 
 def _address_key(match: str) -> str:
@@ -183,7 +188,8 @@ def _header_line(check: HeaderCheck) -> tuple[str, str]:
     # Postfix pcre tables match case-insensitively unless the i flag toggles that off, as here, so
     # the policy pattern keeps its own case rules; the header name is matched case-insensitively.
     verb = HEADER_VERBS[check.action]
-    text = check.message or ("message content rejected" if check.action == "reject" else "")
+    # $n in a pcre result is a substitution: a literal $ must be doubled.
+    text = escape_dollar(check.message or ("message content rejected" if check.action == "reject" else ""))
     return f"/^(?i:{check.header}):{value}/i", f"{verb} {text}".rstrip()
 
 
