@@ -97,7 +97,12 @@ def register(target_class: type[Target]) -> type[Target]:
 
 
 def registered() -> dict[str, Target]:
-    """All registered targets by name, in name order."""
-    from . import postfix  # noqa: F401  (imports register the built-in targets)
+    """All registered targets by name, in name order (every module in this package registers itself)."""
+    import importlib
+    import pkgutil
 
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name != "base":
+            importlib.import_module(f"{package}.{module.name}")
     return dict(sorted(_REGISTRY.items()))
