@@ -14,6 +14,7 @@ from rich.table import Table
 from . import __version__
 from .policy import Policy, PolicyError, load_policy
 from .policy.model import Policy as PolicyModel
+from .probe.cli import probe
 from .render import RenderedFile, RenderError, render_plan, write_outputs
 from .targets.base import Plan, Target, registered
 
@@ -126,3 +127,6 @@ def explain(policy: str, target: str, fmt: str) -> None:
 def schema() -> None:
     """Print the JSON Schema of the policy (contract version 1)."""
     click.echo(json.dumps(PolicyModel.model_json_schema(), indent=2, sort_keys=True))
+
+
+main.add_command(probe)

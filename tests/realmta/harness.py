@@ -211,6 +211,17 @@ class Postfix:
             time.sleep(0.1)
         raise HarnessError("Postfix did not stop")
 
+    @classmethod
+    def install(cls, rendered: Path, config_dir: Path, port: int, steps: Sequence[Sequence[str]], *,
+                netns: str | None = None, extra: dict[str, str] | None = None) -> Postfix:
+        """Copy rendered files into ``config_dir``, sandbox them, run the plan's map steps, check all."""
+        shutil.copytree(rendered, config_dir)
+        instance = cls(config_dir, port, netns=netns, extra=dict(extra or {}))
+        instance.sandbox()
+        instance.run_steps(steps)
+        instance.check()
+        return instance
+
     @contextlib.contextmanager
     def running(self) -> Iterator[Postfix]:
         self.start()

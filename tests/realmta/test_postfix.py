@@ -75,15 +75,11 @@ def _start_postfix(work: Path) -> Iterator[Postfix]:
     make_certificate(work / "tls")
     config_dir = work / "etc"
     plan, rendered = render_policy(behaviour_policy(config_dir, port, submission_port, work / "tls"), work / "r")
-    shutil.copytree(rendered, config_dir)
     sasldb = work / "sasldb2"
     run(["saslpasswd2", "-p", "-f", str(sasldb), "-c", "-u", REALM, USER], input_text=PASSWORD)
     shutil.chown(sasldb, "postfix")
-    instance = Postfix(config_dir, port)
+    instance = Postfix.install(rendered, config_dir, port, [step.argv for step in plan.steps])
     instance.submission_port = submission_port  # type: ignore[attr-defined]
-    instance.sandbox()
-    instance.run_steps([step.argv for step in plan.steps])
-    instance.check()
     with instance.running():
         yield instance
     instance.assert_log_clean()
@@ -233,11 +229,7 @@ def test_example_policy_passes_postfix_own_checks() -> None:
     need_real_mta("postfix", "postconf", "script")
     with daemon_dir("example") as work:
         plan, rendered = render_policy(_example_with_config_dir(work / "etc"), work / "r")
-        shutil.copytree(rendered, work / "etc")
-        instance = Postfix(work / "etc", 25)
-        instance.sandbox()
-        instance.run_steps([step.argv for step in plan.steps])
-        instance.check()
+        Postfix.install(rendered, work / "etc", 25, [step.argv for step in plan.steps])
 
 
 def _example_with_config_dir(config_dir: Path) -> dict[str, Any]:

@@ -7,7 +7,6 @@ Postfix, rbldnsd and the SMTP client all run in the namespace, whose /etc/resolv
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,11 +36,7 @@ def netns_postfix() -> Iterator[Postfix]:
                                     "inet_interfaces": ["127.0.0.1"], "inet_protocols": "ipv4"}},
         }
         plan, rendered = render_policy(policy, work / "r")
-        shutil.copytree(rendered, config_dir)
-        instance = Postfix(config_dir, PORT, netns=netns.name)
-        instance.sandbox()
-        instance.run_steps([step.argv for step in plan.steps])
-        instance.check()
+        instance = Postfix.install(rendered, config_dir, PORT, [step.argv for step in plan.steps], netns=netns.name)
         with Rbldnsd(work / "rbl", ZONE, [LISTED], "test listing", netns=netns.name), instance.running():
             yield instance
 

@@ -1,0 +1,164 @@
+"""Benchmark the relay probe; prints figures, asserts nothing.
+
+(b) fleet: N closed fake servers on distinct loopback addresses (127.0.1.1 … , one port), served by a
+    separate process so the servers do not share the probe's CPU and event loop; the full matrix at
+    concurrency 1, 50 and 200 (hosts/second), then nmap's smtp-open-relay on the same set if nmap is
+    installed.
+(a) real MTA: :func:`bench_real_mta` runs the full matrix against one HOST:PORT (e.g. a default-config
+    Postfix started by the realmta harness) and nmap against the same, and returns the figures.
+
+    python bench/probe.py                     # (b) with 200 endpoints
+    python bench/probe.py --hosts 500
+    python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import multiprocessing
+import shutil
+import socket
+import subprocess
+import time
+from collections import Counter
+from typing import Any
+
+from mtaharden.probe import CASES, Endpoint, ProbeOptions, SessionOptions, parse_endpoint, probe_fleet
+
+NMAP = shutil.which("nmap")
+
+
+async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any) -> None:
+    """A minimal Postfix-like closed server: 250 to everything but foreign RCPTs (554)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(b"220 mx.bench.test ESMTP\r\n")
+            while line := await reader.readline():
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    writer.write(b"250-mx.bench.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                elif verb == b"RCPT":
+                    writer.write(b"554 5.7.1 Relay access denied\r\n")
+                elif verb == b"QUIT":
+                    writer.write(b"221 2.0.0 Bye\r\n")
+                    break
+                else:
+                    writer.write(b"250 2.0.0 Ok\r\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    servers = [await asyncio.start_server(handle, address, port, backlog=512) for address in addresses]
+    ready.set()
+    while not stop.is_set():
+        await asyncio.sleep(0.1)
+    for server in servers:
+        server.close()
+
+
+def _serve(addresses: list[str], port: int, ready: Any, stop: Any) -> None:
+    asyncio.run(_closed_server(addresses, port, ready, stop))
+
+
+def _free_port(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+async def _probe_all(endpoints: list[Endpoint], concurrency: int) -> tuple[float, Counter[str]]:
+    options = ProbeOptions(session=SessionOptions(timeout=10, banner_timeout=10), deadline=120)
+    started = time.perf_counter()
+    results = await probe_fleet(endpoints, options, concurrency=concurrency)
+    return time.perf_counter() - started, Counter(result.status.value for result in results)
+
+
+def _nmap(addresses: list[str], port: int, source_address: str | None = None) -> tuple[float, int]:
+    """Wall time of one nmap run over every address, and how many hosts it reported as not open.
+
+    With ``source_address`` nmap binds there too (``-S``; ``-e lo`` for a loopback source)."""
+    assert NMAP is not None
+    source = ["-S", source_address] if source_address else []
+    if source_address and ipaddress.ip_address(source_address).is_loopback:
+        source += ["-e", "lo"]
+    started = time.perf_counter()
+    done = subprocess.run([NMAP, "-Pn", "-n", "-p", str(port), *source, "--script", "+smtp-open-relay", *addresses],
+                          capture_output=True, text=True, timeout=1800, check=False)
+    elapsed = time.perf_counter() - started
+    return elapsed, done.stdout.count("doesn't seem to be an open relay")
+
+
+def bench_fleet(count: int, concurrencies: tuple[int, ...] = (1, 50, 200)) -> None:
+    addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
+    port = _free_port("127.0.0.1")
+    ready, stop = multiprocessing.Event(), multiprocessing.Event()
+    server = multiprocessing.Process(target=_serve, args=(addresses, port, ready, stop), daemon=True)
+    server.start()
+    try:
+        if not ready.wait(30):
+            raise SystemExit("the fake servers did not start")
+        endpoints = [Endpoint(address, port) for address in addresses]
+        print(f"(b) {count} closed fake endpoints on 127.0.x.y:{port}, {len(CASES)} cases each")
+        for concurrency in concurrencies:
+            elapsed, statuses = asyncio.run(_probe_all(endpoints, concurrency))
+            print(f"    mtaharden probe, concurrency {concurrency:>3}: {elapsed:7.2f} s  "
+                  f"{count / elapsed:8.1f} hosts/s  {dict(statuses)}")
+        if NMAP:
+            elapsed, closed = _nmap(addresses, port)
+            print(f"    nmap --script smtp-open-relay (16 tests): {elapsed:7.2f} s  {count / elapsed:8.1f} hosts/s  "
+                  f"({closed}/{count} reported not open)")
+        else:
+            print("    nmap not installed: skipped")
+    finally:
+        stop.set()
+        server.join(10)
+        if server.is_alive():
+            server.terminate()
+            server.join(5)
+
+
+def bench_real_mta(host: str, port: int, *, rounds: int = 3, source_address: str | None = None) -> dict[str, Any]:
+    """(a) The full matrix against one real MTA, ``rounds`` times, and nmap against the same endpoint.
+
+    Returns the figures (seconds per full matrix, verdict counts, nmap seconds) and prints them."""
+    endpoint = Endpoint(host, port)
+    options = ProbeOptions(session=SessionOptions(source_address=source_address), deadline=300)
+    figures: dict[str, Any] = {"endpoint": str(endpoint), "cases": len(CASES), "probe_seconds": []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        [result] = asyncio.run(probe_fleet([endpoint], options, concurrency=1))
+        figures["probe_seconds"].append(round(time.perf_counter() - started, 3))
+        figures["status"], figures["counts"] = result.status.value, result.counts()
+    print(f"(a) {endpoint}: full matrix ({len(CASES)} cases) in {figures['probe_seconds']} s; "
+          f"status {figures['status']}; {figures['counts']}")
+    if NMAP:
+        nmap_seconds = []
+        for _ in range(rounds):
+            elapsed, _closed = _nmap([host], port, source_address)
+            nmap_seconds.append(round(elapsed, 3))
+        figures["nmap_seconds"] = nmap_seconds
+        print(f"    nmap smtp-open-relay (16 tests) in {nmap_seconds} s")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=200, help="number of fake endpoints for (b)")
+    parser.add_argument("--real", metavar="HOST:PORT", help="run (a) against a real MTA instead of (b)")
+    parser.add_argument("--source-address", help="for (a): bind the probe to this address")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.real:
+        endpoint = parse_endpoint(args.real, 25)
+        bench_real_mta(endpoint.host, endpoint.port, rounds=args.rounds, source_address=args.source_address)
+    else:
+        bench_fleet(args.hosts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Allow `python -m mtaharden`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,199 @@
+"""``mtaharden probe``: prove that mail servers are not open relays, and that they keep their policy.
+
+Exit codes: 0 every host closed (and conforming); 1 any host open (a case relayed or accepted), deviating
+from the policy, or inconclusive (deferred cases, or a vantage point that cannot show a server closed);
+2 usage errors, or hosts that could not be probed while no host had a finding. Findings outrank errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mtaharden.policy import PolicyError, load_policy
+from mtaharden.policy.types import PolicyValueError, domain_name, host_name
+
+from .canary import Canary
+from .cases import DEFAULT_FOREIGN
+from .conformance import Credentials, Expectations, Vantage
+from .endpoint import Endpoint, parse_endpoint
+from .report import render_text, to_json, to_junit
+from .runner import DEFAULT_CONCURRENCY, DEFAULT_CONFIRM_WAIT, DEFAULT_DEADLINE, ProbeOptions, probe_fleet
+from .session import DEFAULT_EHLO, SessionOptions
+from .verdict import EXIT_ERROR, HostResult, exit_code
+
+MAX_PASSWORD_FILE = 4096
+
+
+def _endpoints(targets: tuple[str, ...], hosts_file: str | None, default_port: int) -> list[Endpoint]:
+    texts = list(targets)
+    if hosts_file:
+        try:
+            lines = Path(hosts_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {hosts_file}: {exc}", param_hint="-i") from None
+        texts += [line.split("#", 1)[0].strip() for line in lines]
+    endpoints: dict[Endpoint, None] = {}
+    for text in filter(None, texts):
+        try:
+            endpoints[parse_endpoint(text, default_port)] = None
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="HOST[:PORT]") from None
+    if not endpoints:
+        raise click.UsageError("no host to probe (fix: give HOST[:PORT] arguments or -i hosts.txt)")
+    return list(endpoints)
+
+
+def _password(path: str) -> str:
+    """The first line of the password file; the password is never taken from argv nor printed."""
+    try:
+        raw = Path(path).read_bytes()[: MAX_PASSWORD_FILE + 1]
+        first = raw.decode("utf-8").splitlines()[0] if raw.strip() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read the password file: {type(exc).__name__}",
+                                 param_hint="--auth-password-file") from None
+    if not first or len(raw) > MAX_PASSWORD_FILE:
+        raise click.BadParameter("the password file must hold the password on its first line (under 4 KiB)",
+                                 param_hint="--auth-password-file")
+    return first
+
+
+def _checked(value: str, validate: Callable[[Any], str], option: str) -> str:
+    try:
+        return validate(value)
+    except PolicyValueError as exc:
+        raise click.BadParameter(f"{exc} (fix: {exc.hint})", param_hint=option) from None
+
+
+def _ehlo(value: str) -> str:
+    if value.startswith("[") and value.endswith("]"):
+        try:
+            ipaddress.ip_address(value[1:-1].removeprefix("IPv6:"))
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not an address literal", param_hint="--ehlo") from None
+        return value
+    return _checked(value, host_name, "--ehlo")
+
+
+def _source(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address", param_hint="--source-address") from None
+
+
+def _expectations(policy: str | None) -> Expectations | None:
+    if policy is None:
+        return None
+    try:
+        return Expectations.from_policy(load_policy(policy))
+    except PolicyError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_ERROR)
+
+
+async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: Expectations | None,
+               canary_at: Endpoint | None, concurrency: int, progress: Progress | None) -> list[HostResult]:
+    task = progress.add_task("probing", total=len(endpoints)) if progress else None
+
+    def done(_: HostResult) -> None:
+        if progress is not None and task is not None:
+            progress.advance(task)
+
+    if canary_at is None:
+        return await probe_fleet(endpoints, options, expectations=expectations, concurrency=concurrency,
+                                 on_done=done)
+    try:
+        canary = Canary(canary_at.host, canary_at.port)
+        await canary.start()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot listen on {canary_at}: {exc.strerror or exc}",
+                                 param_hint="--canary") from None
+    try:
+        return await probe_fleet(endpoints, options, expectations=expectations, canary=canary,
+                                 concurrency=concurrency, on_done=done)
+    finally:
+        await canary.stop()
+
+
+@click.command("probe")
+@click.argument("targets", nargs=-1, metavar="HOST[:PORT]...")
+@click.option("-i", "--input", "hosts_file", type=click.Path(dir_okay=False),
+              help="file with one HOST[:PORT] per line (# starts a comment)")
+@click.option("--concurrency", type=click.IntRange(1, 10_000), default=DEFAULT_CONCURRENCY, show_default=True,
+              help="hosts probed at the same time")
+@click.option("--policy", type=click.Path(dir_okay=False), help="policy file: also check conformance to it")
+@click.option("--vantage", type=click.Choice(["untrusted", "trusted"]), default="untrusted", show_default=True,
+              help="where the probe stands: untrusted runs the relay matrix; trusted checks that relaying works")
+@click.option("--external-domain", default=DEFAULT_FOREIGN, show_default=True,
+              help="the foreign domain relaying is attempted to")
+@click.option("--ehlo", default=DEFAULT_EHLO, show_default=True, help="EHLO name (a FQDN or [address literal])")
+@click.option("--source-address", help="bind the probe's side of each connection to this IP address")
+@click.option("--smtps", is_flag=True, help="implicit TLS (default port 465)")
+@click.option("--tls-verify", is_flag=True, help="verify the server's certificate (off by default)")
+@click.option("--auth-user", help="also check that this user may relay after AUTH")
+@click.option("--auth-password-file", type=click.Path(dir_okay=False), help="file holding the AUTH password")
+@click.option("--confirm", is_flag=True, help="send DATA for RCPT-accepted cases; relayed only if the canary gets it")
+@click.option("--canary", "canary_text", metavar="HOST:PORT", help="where the canary sink listens (with --confirm)")
+@click.option("--confirm-wait", type=click.FloatRange(0, 3600), default=DEFAULT_CONFIRM_WAIT, show_default=True,
+              help="seconds to wait for messages to reach the canary")
+@click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+              help="seconds to wait for the banner and for each reply")
+@click.option("--deadline", type=click.FloatRange(1, 86_400), default=DEFAULT_DEADLINE, show_default=True,
+              help="seconds allowed for everything on one host")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML to this file")
+def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, policy: str | None,
+          vantage: Vantage, external_domain: str, ehlo: str, source_address: str | None, smtps: bool,
+          tls_verify: bool, auth_user: str | None, auth_password_file: str | None, confirm: bool,
+          canary_text: str | None, confirm_wait: float, timeout: float, deadline: float, fmt: str,
+          junit: str | None) -> None:
+    """Probe HOST[:PORT]... (default port 25, or 465 with --smtps) for open relaying.
+
+    Exit 0: closed. 1: open, deviating from --policy, or inconclusive. 2: usage or connection errors only."""
+    endpoints = _endpoints(targets, hosts_file, 465 if smtps else 25)
+    if (auth_user is None) != (auth_password_file is None):
+        raise click.UsageError("--auth-user and --auth-password-file go together")
+    if confirm != (canary_text is not None):
+        raise click.UsageError("--confirm and --canary HOST:PORT go together")
+    try:
+        canary_at = parse_endpoint(canary_text, None) if canary_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--canary") from None
+    credentials = Credentials(auth_user, _password(auth_password_file)) if auth_user and auth_password_file else None
+    session = SessionOptions(ehlo=_ehlo(ehlo), timeout=timeout, banner_timeout=timeout, smtps=smtps,
+                             tls_verify=tls_verify, source_address=_source(source_address))
+    options = ProbeOptions(session=session, external_domain=_checked(external_domain, domain_name,
+                                                                     "--external-domain"),
+                           vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
+    expectations = _expectations(policy)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=Console(stderr=True), transient=True) if sys.stdout.isatty() else None
+    with progress or contextlib.nullcontext():
+        results = asyncio.run(_run(endpoints, options, expectations, canary_at, concurrency, progress))
+    code = exit_code(results)
+    if fmt == "json":
+        click.echo(json.dumps(to_json(results, code), indent=2))
+        for result in results:  # the vantage warning must be loud even when stdout goes to a program
+            if result.vantage_conflict:
+                click.echo("\n".join(f"{result.endpoint}: {warning}" for warning in result.warnings), err=True)
+    else:
+        render_text(Console(highlight=False, soft_wrap=False), results)
+    if junit:
+        try:
+            Path(junit).write_bytes(to_junit(results))
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {junit}: {exc.strerror}", param_hint="--junit") from None
+    sys.exit(code)

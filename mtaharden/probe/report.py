@@ -1,0 +1,216 @@
+"""Probe results as a terminal table, as JSON (a stable, versioned schema) and as JUnit XML.
+
+JSON schema, version 1 (``schema_version``; fields are only ever added within a version)::
+
+    {
+      "schema_version": 1,
+      "tool": {"name": "mtaharden", "version": str},
+      "exit_code": 0 | 1 | 2,
+      "hosts": [{
+        "target": "HOST:PORT" ("[v6]:PORT"), "host": str, "port": int,
+        "status": "open" | "deviates" | "inconclusive" | "error" | "closed" | "ok",
+        "address": str | null,          # the server address dialled
+        "source_address": str | null,   # the probe's own address, as the server sees it without NAT
+        "server_name": str | null,      # first word of the banner (nmap's SRVNAME)
+        "banner": Reply | null,
+        "tls": "none" | "starttls" | "smtps",
+        "duration_s": float,
+        "error": str | null,            # why the host could not be probed (fully)
+        "warnings": [str],
+        "counts": {"relayed": int, "accepted": int, "refused": int, "deferred": int,
+                   "not-tested": int, "error": int},
+        "cases": [{
+          "id": str, "description": str, "source": str,
+          "verdict": "relayed" | "accepted" | "refused" | "deferred" | "not-tested" | "error",
+          "mail": {"command": str, "reply": Reply | null},
+          "rcpt": {"command": str, "reply": Reply | null},
+          "data_reply": Reply | null,   # only in --confirm mode, only after a 2xx at RCPT
+          "detail": str
+        }],
+        "checks": [{"id": str, "description": str,
+                    "status": "ok" | "deviation" | "inconclusive" | "error", "detail": str}]
+      }]
+    }
+    Reply = {"code": int, "lines": [str]}
+
+Host status: ``open`` = some case relayed or was accepted; ``deviates`` = a policy check failed;
+``inconclusive`` = deferred cases, nothing reached RCPT, or the vantage point makes the run meaningless;
+``error`` = the host could not be probed (fully); ``closed`` = matrix refused; ``ok`` = checks only, all passed.
+"""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mtaharden import __version__
+
+from .session import Reply
+from .verdict import CaseResult, CheckStatus, HostResult, HostStatus, Verdict
+
+SCHEMA_VERSION = 1
+
+_VERDICT_STYLE = {Verdict.RELAYED: "bold red", Verdict.ACCEPTED: "red", Verdict.REFUSED: "green",
+                  Verdict.DEFERRED: "yellow", Verdict.NOT_TESTED: "dim", Verdict.ERROR: "magenta"}
+_CHECK_STYLE = {CheckStatus.OK: "green", CheckStatus.DEVIATION: "red", CheckStatus.INCONCLUSIVE: "yellow",
+                CheckStatus.ERROR: "magenta"}
+_STATUS_STYLE = {HostStatus.OPEN: "bold red", HostStatus.DEVIATES: "red", HostStatus.INCONCLUSIVE: "yellow",
+                 HostStatus.ERROR: "magenta", HostStatus.CLOSED: "green", HostStatus.OK: "green"}
+
+
+def _reply(reply: Reply | None) -> dict[str, Any] | None:
+    return None if reply is None else {"code": reply.code, "lines": list(reply.lines)}
+
+
+def _case(result: CaseResult) -> dict[str, Any]:
+    return {"id": result.case.id, "description": result.case.description, "source": result.case.source,
+            "verdict": result.verdict.value,
+            "mail": {"command": result.mail_command, "reply": _reply(result.mail_reply)},
+            "rcpt": {"command": result.rcpt_command, "reply": _reply(result.rcpt_reply)},
+            "data_reply": _reply(result.data_reply), "detail": result.detail}
+
+
+def host_json(result: HostResult) -> dict[str, Any]:
+    return {
+        "target": str(result.endpoint), "host": result.endpoint.host, "port": result.endpoint.port,
+        "status": result.status.value, "address": result.address, "source_address": result.source_address,
+        "server_name": result.server_name, "banner": _reply(result.banner), "tls": result.tls,
+        "duration_s": round(result.duration, 3), "error": result.error, "warnings": list(result.warnings),
+        "counts": result.counts(), "cases": [_case(case) for case in result.cases],
+        "checks": [{"id": c.id, "description": c.description, "status": c.status.value, "detail": c.detail}
+                   for c in result.checks],
+    }
+
+
+def to_json(results: list[HostResult], exit_code: int) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "tool": {"name": "mtaharden", "version": __version__},
+            "exit_code": exit_code, "hosts": [host_json(result) for result in results]}
+
+
+def _outcome(result: CaseResult) -> str:
+    reply = result.rcpt_reply or result.mail_reply
+    text = f"{'RCPT' if result.rcpt_reply else 'MAIL'} {reply}" if reply else ""
+    return "; ".join(part for part in (text, result.detail) if part)
+
+
+def _host_detail(console: Console, result: HostResult) -> None:
+    status = result.status
+    head = Text(f"{result.endpoint}  ")
+    head.append(status.value.upper(), style=_STATUS_STYLE[status])
+    facts = [f"address {result.address}" if result.address else "", f"name {result.server_name}"
+             if result.server_name else "", f"TLS {result.tls}", f"from {result.source_address}"
+             if result.source_address else "", f"{result.duration:.1f} s"]
+    head.append("  (" + ", ".join(fact for fact in facts if fact) + ")", style="dim")
+    console.print(head)
+    for warning in result.warnings:
+        console.print(Text(warning, style="bold yellow" if warning.startswith("WARNING") else "yellow"))
+    if result.error:
+        console.print(Text(f"error: {result.error}", style="magenta"))
+    if result.cases and any(case.mail_reply for case in result.cases):
+        table = Table(show_lines=False, pad_edge=False)
+        for column in ("case", "verdict", "RCPT command", "reply / detail"):
+            table.add_column(column, overflow="fold")
+        for case in result.cases:
+            table.add_row(Text(case.case.id), Text(case.verdict.value, style=_VERDICT_STYLE[case.verdict]),
+                          Text(case.rcpt_command), Text(_outcome(case)))
+        console.print(table)
+    if result.checks:
+        checks = Table(show_lines=False, pad_edge=False)
+        for column in ("check", "status", "detail"):
+            checks.add_column(column, overflow="fold")
+        for check in result.checks:
+            checks.add_row(Text(check.id), Text(check.status.value, style=_CHECK_STYLE[check.status]),
+                           Text(check.detail))
+        console.print(checks)
+
+
+def render_text(console: Console, results: list[HostResult]) -> None:
+    """One host: its full tables. A fleet: a summary table, then details for hosts that are not clean."""
+    if len(results) == 1:
+        _host_detail(console, results[0])
+        return
+    summary = Table(title=f"relay probe of {len(results)} endpoints", pad_edge=False)
+    for column in ("endpoint", "status", *[verdict.value for verdict in Verdict], "checks failed"):
+        summary.add_column(column)
+    for result in results:
+        counts = result.counts()
+        failed = sum(check.status is not CheckStatus.OK for check in result.checks)
+        summary.add_row(Text(str(result.endpoint)), Text(result.status.value, style=_STATUS_STYLE[result.status]),
+                        *[str(counts[verdict.value]) for verdict in Verdict], str(failed))
+    console.print(summary)
+    for result in results:
+        if result.status not in (HostStatus.CLOSED, HostStatus.OK):
+            console.print()
+            _host_detail(console, result)
+
+
+def _testcase(suite: ET.Element, classname: str, name: str, seconds: float = 0.0) -> ET.Element:
+    return ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
+
+
+def _case_element(suite: ET.Element, classname: str, result: CaseResult) -> str | None:
+    element = _testcase(suite, classname, f"{result.case.id}: {result.case.description}")
+    message = _outcome(result) or result.verdict.value
+    if result.verdict in (Verdict.RELAYED, Verdict.ACCEPTED, Verdict.DEFERRED):
+        ET.SubElement(element, "failure", type=result.verdict.value, message=message)
+        return "failures"
+    if result.verdict is Verdict.ERROR:
+        ET.SubElement(element, "error", type="error", message=message)
+        return "errors"
+    if result.verdict is Verdict.NOT_TESTED:
+        ET.SubElement(element, "skipped", message=message)
+        return "skipped"
+    return None
+
+
+def _suite(root: ET.Element, result: HostResult) -> None:
+    target = str(result.endpoint)
+    suite = ET.SubElement(root, "testsuite", name=target, time=f"{result.duration:.3f}")
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("status", result.status.value), ("address", result.address),
+                        ("source_address", result.source_address), ("tls", result.tls)):
+        ET.SubElement(properties, "property", name=name, value=value or "")
+    tally = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if result.error:
+        ET.SubElement(_testcase(suite, target, "session"), "error", type="error", message=result.error)
+        tally["tests"] += 1
+        tally["errors"] += 1
+    if result.vantage_conflict:
+        ET.SubElement(_testcase(suite, target, "vantage"), "failure", type="inconclusive",
+                      message=" ".join(result.warnings))
+        tally["tests"] += 1
+        tally["failures"] += 1
+    for case in result.cases:
+        tally["tests"] += 1
+        outcome = _case_element(suite, target, case)
+        if outcome:
+            tally[outcome] += 1
+    for check in result.checks:
+        tally["tests"] += 1
+        element = _testcase(suite, target, f"check {check.id}: {check.description}")
+        if check.status is CheckStatus.ERROR:
+            ET.SubElement(element, "error", type="error", message=check.detail)
+            tally["errors"] += 1
+        elif check.status is not CheckStatus.OK:
+            ET.SubElement(element, "failure", type=check.status.value, message=check.detail)
+            tally["failures"] += 1
+    for key, count in tally.items():
+        suite.set(key, str(count))
+
+
+def to_junit(results: list[HostResult]) -> bytes:
+    """JUnit XML: one testsuite per endpoint, one testcase per case and per check."""
+    root = ET.Element("testsuites", name="mtaharden probe")
+    for result in results:
+        _suite(root, result)
+    for key in ("tests", "failures", "errors", "skipped"):
+        root.set(key, str(sum(int(suite.get(key, "0")) for suite in root)))
+    ET.indent(root)
+    buffer = io.BytesIO()
+    ET.ElementTree(root).write(buffer, encoding="utf-8", xml_declaration=True)
+    return buffer.getvalue()

@@ -1,0 +1,115 @@
+"""Probe one endpoint, or a fleet of them concurrently: the entry points of the probe.
+
+Why a per-host deadline around everything: a tarpit can keep every single read just inside its
+timeout. The deadline bounds the whole host; what was learnt before it passed is kept. One host's
+failure is recorded in its own result and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .canary import Canary
+from .cases import CASES, DEFAULT_FOREIGN, Case, Placeholders, address_literal
+from .conformance import Credentials, Expectations, Vantage, judge_vantage, run_checks
+from .connection import DEFAULT_RECONNECT_EVERY, Connection
+from .endpoint import Endpoint
+from .matrix import run_matrix
+from .session import ProbeError, SessionOptions
+from .verdict import CaseResult, HostResult, Verdict
+
+DEFAULT_DEADLINE = 300.0
+DEFAULT_CONFIRM_WAIT = 15.0
+DEFAULT_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    session: SessionOptions = field(default_factory=SessionOptions)
+    external_domain: str = DEFAULT_FOREIGN
+    vantage: Vantage = "untrusted"
+    credentials: Credentials | None = None
+    reconnect_every: int = DEFAULT_RECONNECT_EVERY
+    deadline: float = DEFAULT_DEADLINE
+    confirm_wait: float = DEFAULT_CONFIRM_WAIT
+    cases: tuple[Case, ...] = CASES
+
+
+def _mail_domain(server_name: str | None, expectations: Expectations | None, literal: str) -> str:
+    if expectations and expectations.mail_domain:
+        return expectations.mail_domain
+    if server_name and server_name.count(".") >= 2:
+        return server_name.split(".", 1)[1]
+    return server_name or literal
+
+
+async def _probe(conn: Connection, result: HostResult, options: ProbeOptions,
+                 expectations: Expectations | None, canary: Canary | None) -> None:
+    try:
+        first = await conn.session()
+    except ProbeError as exc:
+        result.error = str(exc)
+        return
+    result.address, result.source_address = first.peer_ip, first.local_ip
+    result.banner, result.server_name, result.tls = first.banner, first.server_name(), first.tls
+    if first.tls_error:
+        result.warnings.append(first.tls_error)
+    warnings, result.vantage_conflict = judge_vantage(first.local_ip, options.vantage, expectations)
+    result.warnings.extend(warnings)
+    literal = address_literal(first.peer_ip)
+    values = Placeholders(options.external_domain, first.peer_ip, result.server_name or literal,
+                          _mail_domain(result.server_name, expectations, literal))
+    if options.vantage == "untrusted":
+        result.matrix_run = True
+        await run_matrix(conn, options.cases, values, result.cases, canary=canary,
+                         confirm_wait=options.confirm_wait)
+    else:
+        result.warnings.append("relay matrix not run: from a trusted address relaying is expected")
+    result.checks.extend(await run_checks(conn, first, expectations=expectations, vantage=options.vantage,
+                                          credentials=options.credentials, foreign=options.external_domain))
+
+
+async def probe_host(endpoint: Endpoint, options: ProbeOptions | None = None, *,
+                     expectations: Expectations | None = None, canary: Canary | None = None) -> HostResult:
+    """Probe one endpoint: relay matrix (from an untrusted vantage), canary confirmation when a canary
+    is given, then conformance checks. Never raises for anything the server does."""
+    options = options or ProbeOptions()
+    result = HostResult(endpoint)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    conn = Connection(endpoint, options.session, options.reconnect_every)
+    try:
+        async with asyncio.timeout(options.deadline):
+            await _probe(conn, result, options, expectations, canary)
+            await conn.drop()
+    except TimeoutError:
+        result.error = f"the per-host deadline of {options.deadline:g} s passed"
+    finally:
+        conn.abort()
+        result.duration = loop.time() - started
+    if options.vantage == "untrusted":
+        missing = options.cases[len(result.cases):]
+        result.cases.extend(CaseResult(case, Verdict.ERROR, detail=f"not run: {result.error}") for case in missing)
+    return result
+
+
+async def probe_fleet(endpoints: Sequence[Endpoint], options: ProbeOptions | None = None, *,
+                      expectations: Expectations | None = None, canary: Canary | None = None,
+                      concurrency: int = DEFAULT_CONCURRENCY,
+                      on_done: Callable[[HostResult], None] | None = None) -> list[HostResult]:
+    """Probe every endpoint, at most ``concurrency`` at a time; results come back in input order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(endpoint: Endpoint) -> HostResult:
+        async with gate:
+            try:
+                result = await probe_host(endpoint, options, expectations=expectations, canary=canary)
+            except Exception as exc:  # one host's bug must not stop the fleet; it is reported as that host's error
+                result = HostResult(endpoint, error=f"internal error: {type(exc).__name__}: {exc}")
+        if on_done:
+            on_done(result)
+        return result
+
+    return list(await asyncio.gather(*(one(endpoint) for endpoint in endpoints)))

@@ -1,0 +1,149 @@
+"""`mtaharden probe` through click: exit codes, JSON schema shape, JUnit, usage errors, secrets."""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mtaharden.probe import CASES
+from mtaharden.probe.cli import probe
+from mtaharden.probe.report import SCHEMA_VERSION
+from tests.probe.fakes import FakeSmtp, open_rcpt
+
+Serve = Callable[[FakeSmtp], FakeSmtp]
+FAST = ["--timeout", "2", "--deadline", "20"]
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(probe, [*FAST, *args], catch_exceptions=False)
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_closed_host_exits_0_with_a_table(serve: Serve) -> None:
+    server = serve(FakeSmtp())
+    result = run(server.target)
+    assert result.exit_code == 0, result.output
+    assert "CLOSED" in result.output and "nmap-01" in result.output
+
+
+def test_open_host_exits_1(serve: Serve) -> None:
+    result = run(serve(FakeSmtp(rcpt=open_rcpt)).target)
+    assert result.exit_code == 1
+    assert "OPEN" in result.output
+
+
+def test_unreachable_host_exits_2_unless_another_has_findings(serve: Serve) -> None:
+    dead = f"127.0.0.1:{_unused_port()}"
+    assert run(dead).exit_code == 2
+    assert run(dead, serve(FakeSmtp()).target).exit_code == 2
+    assert run(dead, serve(FakeSmtp(rcpt=open_rcpt)).target).exit_code == 1
+
+
+def test_json_schema_shape(serve: Serve) -> None:
+    closed, relay = serve(FakeSmtp()), serve(FakeSmtp(rcpt=open_rcpt))
+    result = run("--format", "json", closed.target, relay.target)
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["schema_version"] == SCHEMA_VERSION == 1
+    assert data["exit_code"] == 1 and data["tool"]["name"] == "mtaharden"
+    assert [host["status"] for host in data["hosts"]] == ["closed", "open"]
+    host = data["hosts"][0]
+    assert set(host) == {"target", "host", "port", "status", "address", "source_address", "server_name", "banner",
+                         "tls", "duration_s", "error", "warnings", "counts", "cases", "checks"}
+    assert host["target"] == closed.target and host["port"] == closed.port
+    assert host["banner"] == {"code": 220, "lines": ["mx.example.test ESMTP"]}
+    assert set(host["counts"]) == {"relayed", "accepted", "refused", "deferred", "not-tested", "error"}
+    assert len(host["cases"]) == len(CASES)
+    case = host["cases"][0]
+    assert set(case) == {"id", "description", "source", "verdict", "mail", "rcpt", "data_reply", "detail"}
+    assert case["mail"] == {"command": "MAIL FROM:<>", "reply": {"code": 250, "lines": ["2.1.0 Ok"]}}
+    assert case["rcpt"]["reply"]["code"] == 554 and case["verdict"] == "refused"
+
+
+def test_junit_file_parses(serve: Serve, tmp_path: Path) -> None:
+    closed, relay = serve(FakeSmtp()), serve(FakeSmtp(rcpt=open_rcpt))
+    junit = tmp_path / "probe.xml"
+    result = run("--junit", str(junit), closed.target, relay.target)
+    assert result.exit_code == 1
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [suite.get("name") for suite in suites] == [closed.target, relay.target]
+    assert all(len(suite.findall("testcase")) == len(CASES) for suite in suites)
+    assert suites[0].get("failures") == "0" and suites[0].get("skipped") == "1"
+    assert int(suites[1].get("failures", "0")) == len(CASES) - 1
+    assert root.get("tests") == str(2 * len(CASES))
+
+
+def test_hosts_file_and_policy(serve: Serve, tmp_path: Path) -> None:
+    server = serve(FakeSmtp())
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text(f"# fleet\n{server.target}  # the fake\n\n")
+    policy = tmp_path / "policy.yml"
+    policy.write_text("version: 1\ndomains: {local: [example.test]}\nnetworks: {trusted: [10.0.0.0/8]}\n")
+    result = run("-i", str(hosts), "--policy", str(policy), "--format", "json")
+    data = json.loads(result.output)
+    assert [check["id"] for check in data["hosts"][0]["checks"]] == [
+        "banner", "banner-policy", "auth-after-tls", "local-domain:example.test", "vrfy", "expn"]
+    assert result.exit_code == 0
+
+
+def test_policy_trusting_the_probe_is_inconclusive(serve: Serve, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("version: 1\ndomains: {local: [example.test]}\n")  # default trusted: 127.0.0.0/8
+    result = run("--policy", str(policy), serve(FakeSmtp()).target)
+    assert result.exit_code == 1
+    assert "WARNING" in result.output and "INCONCLUSIVE" in result.output
+
+
+def test_bad_policy_exits_2(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("version: 1\ndomainz: {}\n")
+    result = run("--policy", str(policy), "127.0.0.1:25")
+    assert result.exit_code == 2
+    assert "domainz" in result.output
+
+
+def test_password_comes_from_a_file_and_is_never_shown(serve: Serve, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("hunter2-secret\n")
+    result = run("--format", "json", "--auth-user", "alice", "--auth-password-file", str(secret),
+                 serve(FakeSmtp()).target)
+    assert "hunter2" not in result.output
+    checks = json.loads(result.output)["hosts"][0]["checks"]
+    assert checks[0]["id"] == "auth-relay" and checks[0]["status"] == "error"  # the fake offers no AUTH
+
+
+@pytest.mark.parametrize("args", [
+    [],                                                  # no host
+    ["mx.example.test:99999"],                           # bad port
+    ["[not-v6]:25"],                                     # bad IPv6
+    ["--confirm", "127.0.0.1:25"],                       # --confirm without --canary
+    ["--canary", "127.0.0.1:2500", "127.0.0.1:25"],      # --canary without --confirm
+    ["--auth-user", "alice", "127.0.0.1:25"],            # user without password file
+    ["--external-domain", "bad domain", "127.0.0.1:25"],
+    ["--source-address", "not-an-ip", "127.0.0.1:25"],
+])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    assert run(*args).exit_code == 2
+
+
+def test_confirm_with_canary(serve: Serve) -> None:
+    server = serve(FakeSmtp(rcpt=open_rcpt))
+    canary = f"127.0.0.1:{_unused_port()}"
+    result = run("--format", "json", "--confirm", "--canary", canary, "--confirm-wait", "0.2", server.target)
+    assert result.exit_code == 1
+    cases = json.loads(result.output)["hosts"][0]["cases"]
+    assert {case["verdict"] for case in cases} == {"accepted", "not-tested"}
+    assert all(case["data_reply"]["code"] == 250 for case in cases if case["verdict"] == "accepted")
