@@ -39,8 +39,17 @@ def environment(target: Target) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["one_line"] = one_line
     env.filters.update(target.filters())
     return env
+
+
+def one_line(value: object) -> str:
+    """Refuse any value that could end a configuration line early (defence in depth behind the types)."""
+    text = str(value)
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        raise RenderError(f"refusing to write a control character into a configuration file: {text!r}")
+    return text
 
 
 def render_plan(plan: Plan, target: Target, source: str) -> list[RenderedFile]:

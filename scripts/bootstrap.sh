@@ -14,7 +14,8 @@ sudo_cmd=()
 packages=(python3 python3-venv python3-pip)
 if [ "$with_tests" = yes ]; then
   packages+=(postfix postfix-pcre sasl2-bin libsasl2-modules rbldnsd dnsutils iproute2 openssl
-             ucspi-tcp nmap swaks m4 bsdutils shellcheck)
+             ucspi-tcp nmap swaks m4 bsdutils shellcheck
+             libwrap0 libldap-2.5-0 libsasl2-2 libdb5.3)   # what the unpacked Sendmail links against
 fi
 
 missing=()
@@ -25,6 +26,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "postfix postfix/main_mailer_type select No configuration" | "${sudo_cmd[@]}" debconf-set-selections
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's Sendmail conflicts with Postfix, so the tests run it from an unpacked tree (dpkg -x).
+sendmail_root=${MTAHARDEN_SENDMAIL_ROOT:-/var/cache/mtaharden/sendmail-root}
+if [ "$with_tests" = yes ] && [ ! -x "$sendmail_root/usr/libexec/sendmail/sendmail" ]; then
+  debs=$(mktemp -d)
+  (cd "$debs" && apt-get download -q sendmail-bin sendmail-cf sendmail-base 2>/dev/null)
+  "${sudo_cmd[@]}" mkdir -p "$sendmail_root"
+  for deb in "$debs"/*.deb; do "${sudo_cmd[@]}" dpkg -x "$deb" "$sendmail_root"; done
+  rm -rf "$debs"
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

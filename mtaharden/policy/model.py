@@ -25,6 +25,7 @@ from .types import (
     HostName,
     IPNetwork,
     ListenAddress,
+    ListenIP,
     MessageText,
     SizeBytes,
 )
@@ -170,11 +171,46 @@ class PostfixOptions(_TargetOptions):
 
 
 class SendmailOptions(_TargetOptions):
-    pass
+    settings_dir: AbsolutePath = Field("/etc/mail", description="MAIL_SETTINGS_DIR: access, relay-domains, …")
+    cf_dir: AbsolutePath = Field("/usr/share/sendmail/cf", description="sendmail-cf's folder (m4/cf.m4)")
+    ostype: Literal["debian", "linux"] = Field("debian", description="OSTYPE(); linux for a plain tree")
+    sendmail: AbsolutePath = Field("/usr/sbin/sendmail", description="the sendmail binary (for -bt checks)")
+    makemap: AbsolutePath = Field("/usr/sbin/makemap", description="the makemap binary")
+    smtp_port: Port = Field(25, ge=1, le=65535)
+    listen_address: ListenIP | None = Field(None, description="address the daemons bind to; all when unset")
+    queue_dir: AbsolutePath | None = Field(None, description="QUEUE_DIR; OSTYPE's default when unset")
+    pid_file: AbsolutePath | None = None
+    status_file: AbsolutePath | None = None
+    help_file: AbsolutePath | None = None
+    alias_file: AbsolutePath | None = None
 
 
 class QmailOptions(_TargetOptions):
-    home: AbsolutePath = "/var/qmail"
+    home: AbsolutePath = Field("/var/qmail", description="qmail's home: control/ and bin/ live here")
+    tcp_rules_file: AbsolutePath = Field(
+        "/etc/tcp.smtp", description="tcpserver rules source; tcprules compiles it to the same path + .cdb"
+    )
+    service_dir: AbsolutePath = Field(
+        "/service", description="supervision folder holding the qmail-smtpd and qmail-send services"
+    )
+    log_dir: AbsolutePath = Field("/var/log/qmail/smtpd", description="multilog folder of qmail-smtpd")
+    smtpd_user: str = Field("qmaild", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="user qmail-smtpd runs as")
+    log_user: str = Field("qmaill", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="user multilog runs as")
+    listen: str = Field(
+        "0.0.0.0",
+        pattern=r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+        r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
+        description="IPv4 address tcpserver binds to (ucspi-tcp 0.88 has no IPv6); 0.0.0.0 means all",
+    )
+    smtp_port: Port = Field(25, ge=1, le=65535, description="port of the qmail-smtpd service")
+    concurrency: int = Field(
+        40, ge=1, le=10_000, description="tcpserver -c: simultaneous SMTP sessions in total (not per client)"
+    )
+    auth_patch: Literal["qmail-smtpd-auth"] | None = Field(
+        None, description="SMTP AUTH patch built into qmail-smtpd (qmail-smtpd-auth 0.31: hostname checkpassword true)"
+    )
+    checkpassword: AbsolutePath = Field("/bin/checkpassword", description="checkpassword program for auth_patch")
+    badrcptto_patch: bool = Field(False, description="qmail-smtpd has the badrcptto patch (control/badrcptto)")
 
 
 class ExchangeOptions(_TargetOptions):

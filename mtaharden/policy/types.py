@@ -381,3 +381,15 @@ def listen_address(value: Any) -> str:
 
 HostName = Annotated[str, BeforeValidator(host_name), _schema("host name")]
 ListenAddress = Annotated[str, BeforeValidator(listen_address), _schema("all, loopback-only or an IP address")]
+
+
+def listen_ip(value: Any) -> str:
+    """One IP address to bind to."""
+    text = _require_str(value, "address").strip()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise PolicyValueError(f"{text!r} is not an IP address", "write an address such as 192.0.2.25") from None
+
+
+ListenIP = Annotated[str, BeforeValidator(listen_ip), _schema("an IP address")]

@@ -7,8 +7,7 @@ Access rules never enter ``smtpd_relay_restrictions``, so no ``permit`` rule can
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..policy import Policy
@@ -114,17 +113,6 @@ class PostfixTarget(Target):
             Step(("postfix", "-c", config_dir, "reload"), "load the new configuration"),
         )
         return Plan(self.name, tuple(files), steps, coverage, apply="reload")
-
-    def filters(self) -> Mapping[str, Callable[..., str]]:
-        return {"postfix_value": postfix_value}
-
-
-def postfix_value(value: object) -> str:
-    """Refuse any value that could end a main.cf/master.cf/map line early (defence in depth)."""
-    text = str(value)
-    if re.search(r"[\x00-\x1f\x7f]", text):
-        raise ValueError(f"refusing to write a control character into a Postfix file: {text!r}")
-    return text
 
 
 def escape_dollar(text: str) -> str:

@@ -1,0 +1,524 @@
+"""Sendmail: sendmail.mc (m4), access, relay-domains, local-host-names, Sendmail.conf, -bt checks.
+
+Policy text reaches m4 only inside double m4 quotes (so cf.m4's rescans cannot execute it) and never
+contains an m4 quote character; free text for the access map goes to a plain file m4 never reads.
+Relaying is granted only by class R (relay-domains), ``Connect:`` RELAY entries for trusted
+networks and TRUST_AUTH_MECH; access rules use OK/REJECT/ERROR, which never relay.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from ..policy import Policy
+from ..policy.model import AccessAction, DnsblEntry, HeaderCheck
+from .base import Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, register
+from .sendmail_regex import Inexpressible, to_ere
+
+M4_QUOTES = ("`", "'")
+SENDMAIL_STRING_UNSAFE = ('"', "$", "\\")
+PRIVACY_FLAGS = ("authwarnings", "noverb", "noetrn", "noreceipts", "restrictqrun", "restrictmailq")
+ENHDNSBL_SLOTS = 6
+HEADER_ACTIONS = {"reject": "$#error $@ 5.7.1 $: {text}", "discard": "$#discard $: discard",
+                  "hold": "$#error $@ quarantine $: {text}"}
+
+
+class Unexpressible(ValueError):
+    """A policy element this target cannot carry; the reason ends up in coverage."""
+
+
+@dataclass(frozen=True)
+class Macro:
+    """One top-level m4 statement of the .mc file, already quoted."""
+
+    text: str
+
+
+@register
+class SendmailTarget(Target):
+    name = "sendmail"
+    description = "Sendmail 8.15+ (sendmail.mc for m4 + sendmail-cf, access map)"
+
+    def plan(self, policy: Policy) -> Plan:
+        options = policy.targets.sendmail
+        gaps: list[Coverage] = []
+        header_rules = _local_rules(policy, gaps)
+        dnsbl = list(_dnsbl_features(policy.dnsbl, gaps))
+        mc = _mc(policy, dnsbl, header_rules)
+        access_lines = _access_lines(policy, gaps)
+        files = [
+            PlannedFile("sendmail.mc", "sendmail.mc.j2", {"statements": mc, "local_config": header_rules.config,
+                                                            "local_rulesets": header_rules.rulesets}),
+            PlannedFile("access", "table.j2", {"lines": access_lines}),
+            PlannedFile("relay-domains", "list.j2", {"items": _relay_domains(policy)}),
+            PlannedFile("local-host-names", "list.j2", {"items": _local_names(policy)}),
+            PlannedFile("relay-check.bt", "relay-check.bt.j2", {"scenarios": relay_scenarios(policy)},
+                        comment="none"),
+        ]
+        if policy.auth.enabled and policy.auth.backend == "cyrus":
+            files.append(PlannedFile("Sendmail.conf", "Sendmail.conf.j2", {"lines": _cyrus_conf(policy)}))
+        coverage = tuple(_coverage(policy, gaps))
+        files.append(coverage_file(self.name, coverage))
+        settings = options.settings_dir
+        steps = (
+            Step(("m4", f"{options.cf_dir}/m4/cf.m4", f"{settings}/sendmail.mc"),
+                 f"compile sendmail.mc into {settings}/sendmail.cf (write stdout there; any m4 warning is an error)"),
+            Step((options.makemap, "-C", f"{settings}/sendmail.cf", "hash", f"{settings}/access"),
+                 "build access.db from access (stdin: the access file)"),
+            Step((options.sendmail, "-C", f"{settings}/sendmail.cf", "-bt"),
+                 "run relay-check.bt through address test mode and compare with the expectations in it"),
+            Step(("kill", "-HUP", "SENDMAIL_PID"), "make the daemon re-read sendmail.cf"),
+        )
+        return Plan(self.name, tuple(files), steps, coverage, apply="restart")
+
+    def filters(self) -> Mapping[str, Callable[..., str]]:
+        return {"m4_line": m4_line}
+
+
+def m4_quote(text: object, depth: int = 1) -> str:
+    """Quote text for m4 ``depth`` times; refuse text that contains a quote or a control character."""
+    value = str(text)
+    if any(q in value for q in M4_QUOTES) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"refusing to pass text with an m4 quote or control character to m4: {value!r}")
+    return "`" * depth + value + "'" * depth
+
+
+def m4_line(line: object) -> str:
+    """A raw sendmail.cf line (tabs separate rule fields), quoted so m4 copies it verbatim."""
+    return "\t".join(m4_quote(part) if part else "" for part in str(line).split("\t"))
+
+
+def _check_text(text: str, what: str) -> str:
+    """Text placed inside a Sendmail "string" in a rule: no quotes, macros or m4 quote characters."""
+    bad = [c for c in (*M4_QUOTES, *SENDMAIL_STRING_UNSAFE) if c in text]
+    if bad:
+        raise Unexpressible(f"{what} contains {bad[0]!r}, which a Sendmail rule string cannot carry")
+    return text
+
+
+# --- the .mc ----------------------------------------------------------------------------------
+
+
+def _mc(policy: Policy, dnsbl: list[str], header_rules: LocalRules) -> list[str]:
+    options, smtp, auth, tls = policy.targets.sendmail, policy.smtp, policy.auth, policy.tls
+    out = [f"VERSIONID({m4_quote('mtaharden')})", f"OSTYPE({m4_quote(options.ostype)})",
+           _define("MAIL_SETTINGS_DIR", options.settings_dir.rstrip("/") + "/")]
+    for macro, value in (("QUEUE_DIR", options.queue_dir), ("confPID_FILE", options.pid_file),
+                         ("STATUS_FILE", options.status_file), ("HELP_FILE", options.help_file),
+                         ("ALIAS_FILE", options.alias_file)):
+        if value:
+            out.append(_define(macro, value))
+    if policy.hostname:
+        out.append(_define("confDOMAIN_NAME", policy.hostname))
+    out += [
+        _define("confSMTP_LOGIN_MSG", _greeting(smtp.banner)),
+        _define("confPRIVACY_FLAGS", ",".join(_privacy_flags(policy))),
+        _define("confMAX_MESSAGE_SIZE", str(smtp.max_message_size)),
+        _define("confMAX_RCPTS_PER_MESSAGE", str(smtp.max_recipients)),
+        _define("confDONT_PROBE_INTERFACES", "True"),
+    ]
+    if auth.enabled:
+        mechanisms = " ".join(auth.mechanisms)
+        out += [_define("confAUTH_MECHANISMS", mechanisms), f"TRUST_AUTH_MECH({m4_quote(mechanisms)})",
+                _define("confAUTH_OPTIONS", "p,y" if auth.require_tls else "y")]
+    if tls:
+        no_old = ["+SSL_OP_NO_SSLv2", "+SSL_OP_NO_SSLv3", "+SSL_OP_NO_TLSv1", "+SSL_OP_NO_TLSv1_1"]
+        if tls.min_protocol == "TLSv1.3":
+            no_old.append("+SSL_OP_NO_TLSv1_2")
+        out += [_define("confSERVER_CERT", tls.cert), _define("confSERVER_KEY", tls.key),
+                _define("confSERVER_SSL_OPTIONS", " ".join(no_old))]
+    out += [_feature("no_default_msa"), _feature("use_cw_file"), _feature("access_db"),
+            _feature("relay_hosts_only"), _feature("delay_checks", "friend"), _feature("nouucp", "reject"),
+            _feature("nopercenthack", "reject"), _feature("conncontrol", "nodelay", "terminate"), *dnsbl]
+    if any(rule.action != "permit" for rule in policy.access.recipients):
+        out.append(_feature("blocklist_recipients"))
+    out += _daemons(policy)
+    out += [f"MAILER({m4_quote('local')})", f"MAILER({m4_quote('smtp')})"]
+    return out
+
+
+def _greeting(banner: str) -> str:
+    """Sendmail inserts "ESMTP" after the greeting's first word itself, so the policy's own is dropped."""
+    rest = banner.removeprefix("{hostname}").strip()
+    rest = rest.removeprefix("ESMTP").strip()
+    return f"$j {rest}".rstrip()
+
+
+def _define(name: str, value: str) -> str:
+    return f"define({m4_quote(name)}, {m4_quote(value)})"
+
+
+def _feature(name: str, *args: str) -> str:
+    quoted = ", ".join(m4_quote(a) for a in (name, *args))
+    return f"FEATURE({quoted})"
+
+
+def _privacy_flags(policy: Policy) -> list[str]:
+    smtp = policy.smtp
+    flags = list(PRIVACY_FLAGS)
+    if smtp.require_helo:
+        flags.insert(1, "needmailhelo")
+    if smtp.disable_vrfy:
+        flags.append("novrfy")
+    if smtp.disable_expn:
+        flags.append("noexpn")
+    return flags
+
+
+def _daemons(policy: Policy) -> list[str]:
+    options = policy.targets.sendmail
+    address = f", Addr={options.listen_address}" if options.listen_address else ""
+    daemons: list[str] = []
+    if policy.accepts_inbound or policy.role == "null-client":
+        where = ", Addr=127.0.0.1" if policy.role == "null-client" else address
+        daemons.append(f"Port={options.smtp_port}{where}, Name=MTA")
+    submission = policy.auth.submission
+    if policy.offers_submission and submission.port is not None:
+        daemons.append(f"Port={submission.port}{address}, Name=MSA, M=Ea")
+    if policy.offers_submission and submission.smtps_port is not None:
+        daemons.append(f"Port={submission.smtps_port}{address}, Name=MSA-TLS, M=Eas")
+    return [f"DAEMON_OPTIONS({m4_quote(d)})" for d in daemons]
+
+
+# --- DNSBL ------------------------------------------------------------------------------------
+
+
+def _dnsbl_features(entries: Iterable[DnsblEntry], gaps: list[Coverage]) -> Iterator[str]:
+    for index, entry in enumerate(entries):
+        element = f"dnsbl[{index}]"
+        try:
+            patterns = _enhdnsbl_patterns(entry.filters)
+            text = _check_text(entry.message, "the message")
+        except Unexpressible as exc:
+            gaps.append(Coverage(element, "unsupported", str(exc)))
+            continue
+        code = "550" if entry.action == "reject" else "450"
+        message = " ".join(_rule_string_parts(f"{code} {text}".replace("{zone}", entry.zone),
+                                              {"client": "$&{client_addr}"}))
+        args = [m4_quote("enhdnsbl"), m4_quote(entry.zone), m4_quote(message, depth=2), m4_quote(""),
+                *(m4_quote(p) for p in patterns)]
+        yield f"FEATURE({', '.join(args)})"
+
+
+def _rule_string_parts(text: str, macros: Mapping[str, str]) -> list[str]:
+    """Split ``text`` at ``{name}`` placeholders into quoted strings and the Sendmail macros they stand for."""
+    parts: list[str] = []
+    rest = text
+    while rest:
+        start = rest.find("{")
+        if start < 0:
+            parts.append(f'"{rest}"')
+            break
+        end = rest.index("}", start)
+        if start:
+            parts.append(f'"{rest[:start]}"')
+        parts.append(macros[rest[start + 1:end]])
+        rest = rest[end + 1:]
+    return parts
+
+
+def enhdnsbl_values(filters: Iterable[str]) -> list[str] | None:
+    """Every address the Postfix-style filters match, or None when there are more than fit the feature."""
+    values: list[str] = []
+    for return_filter in filters:
+        octets = [_octet_values(part) for part in _split_octets(return_filter)]
+        count = 1
+        for octet in octets:
+            count *= len(octet)
+        if count + len(values) > ENHDNSBL_SLOTS:
+            return None
+        values += [".".join(map(str, (a, b, c, d))) for a in octets[0] for b in octets[1]
+                   for c in octets[2] for d in octets[3]]
+    return values
+
+
+def _enhdnsbl_patterns(filters: list[str]) -> list[str]:
+    exact = enhdnsbl_values(filters)
+    if exact is not None:
+        return [f"{value}." for value in exact]
+    if all(f.startswith("127.0.0.") for f in filters):
+        return ["127.0.0.$-."]
+    raise Unexpressible("the return-code filters need more than six patterns and do not all lie in 127.0.0.x")
+
+
+def _split_octets(text: str) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    depth = 0
+    for char in text:
+        if char == "." and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += char == "["
+        depth -= char == "]"
+        current += char
+    return [*parts, current]
+
+
+def _octet_values(part: str) -> list[int]:
+    if part.startswith("[") and ".." in part:
+        low, high = (int(x) for x in part[1:-1].split(".."))
+        return list(range(low, high + 1))
+    if part.startswith("["):
+        return sorted(int(x) for x in part[1:-1].split(";"))
+    return [int(part)]
+
+
+# --- header checks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalRules:
+    """Regex map declarations (LOCAL_CONFIG) and header rulesets (LOCAL_RULESETS), as raw cf lines."""
+
+    config: tuple[str, ...]
+    rulesets: tuple[str, ...]
+
+
+def _local_rules(policy: Policy, gaps: list[Coverage]) -> LocalRules:
+    headers = _header_rules(policy.header_checks, gaps)
+    return LocalRules(headers.config, (*_helo_ruleset(policy), *headers.rulesets))
+
+
+HELO_ACTIONS: Mapping[AccessAction, str] = {"reject": '$#error $@ 5.7.1 $: "550 {text}"',
+                                            "defer": '$#error $@ 4.7.1 $: "450 {text}"', "permit": "$@ OK"}
+
+
+def _helo_ruleset(policy: Policy) -> list[str]:
+    """Local_check_mail: match the HELO name ($s) against the policy's HELO rules, first match wins."""
+    rules: list[str] = []
+    for rule in policy.access.helo:
+        text = _check_text(rule.message or "HELO name refused", "the message")
+        forms = [rule.match, f"[{rule.match}]"] if ":" in rule.match or rule.match[0].isdigit() else [rule.match]
+        rules += [f"R{form}\t{HELO_ACTIONS[rule.action].format(text=text)}" for form in forms]
+    return ["SLocal_check_mail", "R$*\t$: $&s", *rules] if rules else []
+
+
+def _header_rules(checks: list[HeaderCheck], gaps: list[Coverage]) -> LocalRules:
+    config: list[str] = []
+    by_header: dict[str, list[str]] = {}
+    for index, check in enumerate(checks):
+        element = f"header_checks[{index}]"
+        try:
+            if check.action == "warn":
+                raise Unexpressible("Sendmail header rulesets cannot log without rejecting (action warn)")
+            ere = to_ere(check.pattern)
+            _check_text(ere.pattern, "the translated pattern")
+            text = _check_text(check.message or "Message content rejected", "the message")
+        except (Unexpressible, Inexpressible) as exc:
+            gaps.append(Coverage(element, "unsupported", str(exc)))
+            continue
+        map_name = f"mtaharden_header{index}"
+        flags = "" if ere.ignore_case else "-f "
+        config.append(f"K{map_name} regex {flags}-a@MATCH {ere.pattern}")
+        action = HEADER_ACTIONS[check.action].format(text=f'"550 {text}"')
+        by_header.setdefault(check.header, []).extend(
+            [f"R$*\t$: $({map_name} $&{{currHeader}} $)", f"R@MATCH\t{action}"])
+    rulesets: list[str] = []
+    for header, rules in by_header.items():
+        ruleset = "mtaharden_" + header.replace("-", "_").lower()
+        rulesets += [f"H{header}: $>+{ruleset}", f"S{ruleset}", *rules]
+    return LocalRules(tuple(config), tuple(rulesets))
+
+
+# --- access map, classes ----------------------------------------------------------------------
+
+# The reply text is quoted: unquoted, Sendmail re-tokenises it and drops the blanks around commas.
+ACCESS_VALUES: Mapping[AccessAction, str] = {"reject": 'ERROR:5.7.1:"550 {text}"',
+                                             "defer": 'ERROR:4.7.1:"450 {text}"', "permit": "OK"}
+
+
+def _access_value(action: AccessAction, message: str | None, default: str) -> str:
+    return ACCESS_VALUES[action].format(text=_check_text(message or default, "the message"))
+
+
+def _access_lines(policy: Policy, gaps: list[Coverage]) -> list[tuple[str, str]]:
+    """Connect:/From:/To:/Spam: entries; relaying only for the trusted networks."""
+    access = policy.access
+    lines: list[tuple[str, str]] = []
+    for index, rule in enumerate(access.clients):
+        try:
+            value = _access_value(rule.action, rule.message, "Access denied")
+        except Unexpressible as exc:
+            gaps.append(Coverage(f"access.clients[{index}]", "unsupported", str(exc)))
+            continue
+        lines += [(f"Connect:{key}", value) for key in connect_keys(rule.match)]
+    for network in policy.networks.trusted:
+        lines += [(f"Connect:{key}", "RELAY") for key in connect_keys(network)]
+    for index, sender in enumerate(access.senders):
+        try:
+            lines.append((f"From:{_address_key(sender.match)}",
+                          _access_value(sender.action, sender.message, "Sender address rejected")))
+        except Unexpressible as exc:
+            gaps.append(Coverage(f"access.senders[{index}]", "unsupported", str(exc)))
+    for index, recipient in enumerate(access.recipients):
+        key = _address_key(recipient.match)
+        try:
+            value = "FRIEND" if recipient.action == "permit" else _access_value(
+                recipient.action, recipient.message, "Recipient address rejected")
+        except Unexpressible as exc:
+            gaps.append(Coverage(f"access.recipients[{index}]", "unsupported", str(exc)))
+            continue
+        lines.append((f"{'Spam' if recipient.action == 'permit' else 'To'}:{key}", value))
+    lines.append(("ClientConn:", str(policy.smtp.max_connections_per_client)))
+    return _first_match_wins(lines)
+
+
+def _first_match_wins(lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Keep the first entry of each key, as the policy's lists are first-match-wins."""
+    seen: set[str] = set()
+    kept = []
+    for key, value in lines:
+        if key.lower() not in seen:
+            seen.add(key.lower())
+            kept.append((key, value))
+    return kept
+
+
+def connect_keys(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
+    """Access-map keys covering exactly ``network``: whole octets (IPv4) or groups (IPv6, IPv6: prefix)."""
+    if network.version == 6:
+        step = 16
+        prefix = (network.prefixlen + step - 1) // step * step
+        return [_ipv6_key(sub, sub.prefixlen) for sub in _subnets(network, prefix)]
+    prefix = (network.prefixlen + 7) // 8 * 8
+    keys = []
+    for sub in _subnets(network, prefix):
+        octets = str(sub.network_address).split(".")
+        keys.append(".".join(octets[: max(sub.prefixlen // 8, 1)]) if sub.prefixlen < 32 else ".".join(octets))
+    return keys
+
+
+def _subnets(network: ipaddress.IPv4Network | ipaddress.IPv6Network, prefix: int
+             ) -> list[ipaddress.IPv4Network] | list[ipaddress.IPv6Network]:
+    if network.prefixlen == prefix:
+        return [network]  # type: ignore[return-value]
+    return list(network.subnets(new_prefix=prefix))  # type: ignore[return-value]
+
+
+def _ipv6_key(network: ipaddress.IPv4Network | ipaddress.IPv6Network, prefix: int) -> str:
+    groups = network.network_address.exploded.split(":")
+    kept = groups[: prefix // 16] if prefix < 128 else groups
+    return "IPv6:" + ":".join(g.lstrip("0") or "0" for g in kept)
+
+
+def _address_key(match: str) -> str:
+    """Sendmail access keys: user@domain, domain (whole domain) or user@ (any domain)."""
+    return match[1:] if match.startswith("@") else match
+
+
+def _relay_domains(policy: Policy) -> list[str]:
+    return [domain.lstrip(".") for domain in policy.domains.relay]
+
+
+def _local_names(policy: Policy) -> list[str]:
+    names = [d for d in policy.domains.local if not d.startswith(".")]
+    if policy.hostname:
+        names.insert(0, policy.hostname)
+    return names
+
+
+def _cyrus_conf(policy: Policy) -> list[tuple[str, str]]:
+    cyrus = policy.auth.cyrus
+    lines = [("pwcheck_method", cyrus.pwcheck_method), ("mech_list", " ".join(policy.auth.mechanisms))]
+    if cyrus.pwcheck_method == "auxprop":
+        lines += [("auxprop_plugin", "sasldb"), ("sasldb_path", cyrus.sasldb_path or "/etc/sasldb2")]
+    return lines
+
+
+# --- address-test scenarios -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One ``check_rcpt`` decision to verify with ``sendmail -bt``: from a client, to a recipient."""
+
+    name: str
+    client: str
+    recipient: str
+    relays: bool
+
+
+def relay_scenarios(policy: Policy) -> list[Scenario]:
+    """Decisions the compiled .cf must make: trusted clients relay, others only reach our domains."""
+    outside = "192.0.2.1"
+    scenarios = [Scenario("untrusted client, foreign recipient", outside, "someone@relaytest.invalid", False),
+                 Scenario("untrusted client, percent hack", outside, "someone%relaytest.invalid@[127.0.0.1]",
+                          False)]
+    for network in policy.networks.trusted:
+        if network.version == 4:
+            host = str(network.network_address + (1 if network.num_addresses > 1 else 0))
+            scenarios.append(Scenario(f"trusted client {host}", host, "someone@relaytest.invalid", True))
+    for domain in [*policy.domains.local, *policy.domains.relay]:
+        if not domain.startswith("."):
+            scenarios.append(Scenario(f"untrusted client to {domain}", outside, f"postmaster@{domain}", True))
+    return scenarios
+
+
+# --- coverage ---------------------------------------------------------------------------------
+
+
+def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
+    def enforced(element: str, how: str) -> Coverage:
+        return Coverage(element, "enforced", how)
+
+    gap_elements = {gap.element for gap in gaps}
+    yield enforced("role", f"{policy.role}: DAEMON_OPTIONS (no default MSA)")
+    yield enforced("hostname", "confDOMAIN_NAME" if policy.hostname else "the system host name")
+    if any(d.startswith(".") for d in policy.domains.local):
+        yield Coverage("domains.local", "unsupported", "class w (local-host-names) has no subdomain wildcard")
+    else:
+        yield enforced("domains.local", "local-host-names (class w, FEATURE use_cw_file)")
+    yield enforced("domains.relay", "relay-domains (class R) with FEATURE(relay_hosts_only): exact names; "
+                                    "a .domain entry relays for the domain and its subdomains")
+    yield enforced("networks.trusted", "access Connect: RELAY (CIDR written as whole-octet prefixes)")
+    if policy.auth.enabled and policy.auth.backend == "dovecot":
+        yield Coverage("auth", "unsupported", "Sendmail authenticates through Cyrus SASL only (no dovecot socket)")
+    elif policy.auth.enabled:
+        yield enforced("auth", "confAUTH_MECHANISMS, TRUST_AUTH_MECH, confAUTH_OPTIONS "
+                               f"({'p: no plaintext AUTH before STARTTLS' if policy.auth.require_tls else 'y'})")
+    else:
+        yield enforced("auth", "no AUTH offered (no mechanisms configured)")
+    for index, entry in enumerate(policy.dnsbl):
+        element = f"dnsbl[{index}]"
+        if element in gap_elements:
+            continue
+        exact = enhdnsbl_values(entry.filters) is not None
+        how = f"FEATURE(enhdnsbl) {entry.zone}"
+        if entry.action == "defer":
+            how += "; 450 reply text (the enhanced status stays 5.7.1)"
+        if exact:
+            yield enforced(element, how)
+        else:
+            yield Coverage(element, "approximated", how + "; filter widened to any 127.0.0.x answer "
+                                                          "(the feature holds at most six exact values)")
+    for stage, how in (("clients", "access Connect:"),
+                       ("helo", "Local_check_mail on the HELO name ($s); permit only ends the HELO rules"),
+                       ("senders", "access From:"), ("recipients", "access To: / Spam: FRIEND (delay_checks)")):
+        if getattr(policy.access, stage):
+            status: Status = "approximated" if stage == "helo" else "enforced"
+            yield Coverage(f"access.{stage}", status, how)
+    for index, check in enumerate(policy.header_checks):
+        element = f"header_checks[{index}]"
+        if element not in gap_elements:
+            yield enforced(element, f"LOCAL_RULESETS H{check.header} with a POSIX regex map")
+    smtp = policy.smtp
+    yield enforced("smtp.banner", "confSMTP_LOGIN_MSG")
+    yield enforced("smtp.disable_vrfy", "PrivacyOptions novrfy" if smtp.disable_vrfy else "VRFY allowed")
+    yield enforced("smtp.disable_expn", "PrivacyOptions noexpn" if smtp.disable_expn else "EXPN allowed")
+    yield enforced("smtp.require_helo", "PrivacyOptions needmailhelo" if smtp.require_helo else "HELO optional")
+    yield Coverage("smtp.strict_envelopes", "approximated",
+                   "Sendmail always parses RFC 5321 paths; FEATURE nouucp/nopercenthack reject ! and % routing")
+    yield enforced("smtp.max_message_size", "confMAX_MESSAGE_SIZE")
+    yield enforced("smtp.max_recipients", "confMAX_RCPTS_PER_MESSAGE")
+    yield enforced("smtp.max_connections_per_client", "FEATURE(conncontrol) with access ClientConn:")
+    if policy.tls and policy.tls.inbound == "encrypt":
+        yield Coverage("tls.inbound", "unsupported", "requiring STARTTLS from every client needs a site ruleset")
+    elif policy.tls:
+        yield enforced("tls", f"confSERVER_CERT/KEY, confSERVER_SSL_OPTIONS (>= {policy.tls.min_protocol})")
+    else:
+        yield enforced("tls", "no certificate: STARTTLS not offered")
+    yield from gaps
