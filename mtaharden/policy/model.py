@@ -176,6 +176,7 @@ class SendmailOptions(_TargetOptions):
     ostype: Literal["debian", "linux"] = Field("debian", description="OSTYPE(); linux for a plain tree")
     sendmail: AbsolutePath = Field("/usr/sbin/sendmail", description="the sendmail binary (for -bt checks)")
     makemap: AbsolutePath = Field("/usr/sbin/makemap", description="the makemap binary")
+    ca_path: AbsolutePath = Field("/etc/ssl/certs", description="confCACERT_PATH: Sendmail starts TLS only with CAs")
     smtp_port: Port = Field(25, ge=1, le=65535)
     listen_address: ListenIP | None = Field(None, description="address the daemons bind to; all when unset")
     queue_dir: AbsolutePath | None = Field(None, description="QUEUE_DIR; OSTYPE's default when unset")

@@ -128,6 +128,7 @@ def _mc(policy: Policy, dnsbl: list[str], header_rules: LocalRules) -> list[str]
         if tls.min_protocol == "TLSv1.3":
             no_old.append("+SSL_OP_NO_TLSv1_2")
         out += [_define("confSERVER_CERT", tls.cert), _define("confSERVER_KEY", tls.key),
+                _define("confCACERT_PATH", options.ca_path),
                 _define("confSERVER_SSL_OPTIONS", " ".join(no_old))]
     out += [_feature("no_default_msa"), _feature("use_cw_file"), _feature("access_db"),
             _feature("relay_hosts_only"), _feature("delay_checks", "friend"), _feature("nouucp", "reject"),

@@ -272,7 +272,8 @@ class Sendmail:
                 "sendmail": str(cls.binary), "makemap": str(cls.makemap), "smtp_port": port,
                 "listen_address": "127.0.0.1", "queue_dir": str(base / "spool"),
                 "pid_file": str(base / "run/sendmail.pid"), "status_file": str(base / "run/statistics"),
-                "help_file": str(cls.root / "etc/mail/helpfile"), "alias_file": str(base / "etc/aliases")}
+                "help_file": str(cls.root / "etc/mail/helpfile"), "alias_file": str(base / "etc/aliases"),
+                "ca_path": "/etc/ssl/certs"}
 
     @classmethod
     def install(cls, rendered: Path, base: Path, port: int, *, netns: str | None = None) -> Sendmail:
