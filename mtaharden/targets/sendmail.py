@@ -174,7 +174,9 @@ def _daemons(policy: Policy) -> list[str]:
     daemons: list[str] = []
     if policy.accepts_inbound or policy.role == "null-client":
         where = ", Addr=127.0.0.1" if policy.role == "null-client" else address
-        daemons.append(f"Port={options.smtp_port}{where}, Name=MTA")
+        # M=A: no AUTH at all here when the policy disables it (Sendmail offers SASL mechanisms by default).
+        modifiers = "" if policy.auth.enabled else ", M=A"
+        daemons.append(f"Port={options.smtp_port}{where}, Name=MTA{modifiers}")
     submission = policy.auth.submission
     if policy.offers_submission and submission.port is not None:
         daemons.append(f"Port={submission.port}{address}, Name=MSA, M=Ea")

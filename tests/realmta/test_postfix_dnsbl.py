@@ -1,4 +1,5 @@
-"""DNSBL on a real Postfix: rbldnsd serves a test zone inside a network namespace.
+"""Postfix-specific DNSBL detail: a literal $ in the reply survives Postfix's $-expansion (the shared
+behaviour suite covers listed, unlisted and trusted clients for every target).
 
 Postfix, rbldnsd and the SMTP client all run in the namespace, whose /etc/resolv.conf (mounted by
 ``ip netns exec``) points at rbldnsd. Nothing leaves the namespace's loopback.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -54,11 +54,3 @@ def test_listed_client_is_rejected_with_the_policy_message(netns_postfix: Postfi
     code, text = rcpt_in_netns(netns_postfix, LISTED)
     assert code == 554
     assert text == f"5.7.1 Blocked: {LISTED} is listed at {ZONE}; see the $ price"
-
-
-def test_unlisted_client_is_accepted(netns_postfix: Postfix) -> None:
-    assert rcpt_in_netns(netns_postfix, UNLISTED)[0] == 250
-
-
-def test_trusted_client_skips_the_dnsbl(tmp_path: Path, netns_postfix: Postfix) -> None:
-    assert rcpt_in_netns(netns_postfix, TRUSTED)[0] == 250
