@@ -525,3 +525,18 @@ def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
     else:
         yield enforced("tls", "no certificate: STARTTLS not offered")
     yield from gaps
+
+
+def relay_check_failures(bt_output: str, scenarios: list[Scenario]) -> list[str]:
+    """Compare ``sendmail -bt < relay-check.bt`` output with the scenarios; return what went wrong."""
+    decisions = [line for line in bt_output.splitlines() if line.lstrip("> ").startswith("check_rcpt")
+                 and "returns:" in line]
+    if len(decisions) != len(scenarios):
+        return [f"expected {len(scenarios)} check_rcpt decisions, sendmail -bt printed {len(decisions)}"]
+    failures = []
+    for scenario, decision in zip(scenarios, decisions, strict=True):
+        refused = "$# error" in decision
+        if refused == scenario.relays:
+            verdict = "refused" if refused else "accepted"
+            failures.append(f"{scenario.name}: {verdict} ({decision.split('returns:', 1)[1].strip()})")
+    return failures
