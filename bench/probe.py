@@ -10,6 +10,7 @@
     python bench/probe.py                     # (b) with 200 endpoints
     python bench/probe.py --hosts 500
     python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
+    python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here
 """
 
 from __future__ import annotations
@@ -146,14 +147,40 @@ def bench_real_mta(host: str, port: int, *, rounds: int = 3, source_address: str
     return figures
 
 
+def bench_rendered_postfix(rounds: int) -> dict[str, Any]:
+    """(a) against a real Postfix rendered from a minimal policy (error sleep left at its 1 s default),
+    probed from the untrusted 127.0.0.2; the instance is started and stopped here (needs root)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.conftest import render_policy
+    from tests.realmta.harness import Postfix, daemon_dir
+
+    with daemon_dir("bench") as base:
+        port = _free_port("127.0.0.1")
+        policy = {"hostname": "mx.bench.test", "domains": {"local": ["bench.test"]},
+                  "networks": {"trusted": ["127.0.0.1/32"]},
+                  "targets": {"postfix": {"config_dir": str(base / "etc"), "smtp_port": port, "chroot": False,
+                                          "inet_interfaces": ["127.0.0.1"], "inet_protocols": "ipv4"}}}
+        plan, rendered = render_policy(json.loads(json.dumps(policy)), base / "r")
+        postfix = Postfix.install(rendered, base / "etc", port, [step.argv for step in plan.steps])
+        with postfix.running():
+            return bench_real_mta("127.0.0.1", port, rounds=rounds, source_address="127.0.0.2")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=200, help="number of fake endpoints for (b)")
     parser.add_argument("--real", metavar="HOST:PORT", help="run (a) against a real MTA instead of (b)")
     parser.add_argument("--source-address", help="for (a): bind the probe to this address")
+    parser.add_argument("--postfix", action="store_true", help="run (a) against a Postfix started here")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if args.real:
+    if args.postfix:
+        bench_rendered_postfix(args.rounds)
+    elif args.real:
         endpoint = parse_endpoint(args.real, 25)
         bench_real_mta(endpoint.host, endpoint.port, rounds=args.rounds, source_address=args.source_address)
     else:
