@@ -92,13 +92,18 @@ def render(policy: str, target: str, out_dir: str) -> None:
 
 
 def _plan(target: Target, policy: Policy) -> Plan:
+    """The target's plan; refuse it when an element the policy sets cannot be enforced and is not waived."""
     plan = target.plan(policy)
     options = getattr(policy.targets, target.name)
     gaps = plan.unwaived_gaps(options.allow_unsupported)
-    if gaps:
-        lines = [f"  {gap.element}: {gap.detail}" for gap in gaps]
+    stated = [gap for gap in gaps if policy.states(gap.element)]
+    if stated:
+        lines = [f"  {gap.element}: {gap.detail}" for gap in stated]
         fail(f"{target.name} cannot enforce:\n" + "\n".join(lines) + "\n(fix: change the policy, or list these "
              f"elements under targets.{target.name}.allow_unsupported to accept them unenforced)")
+    for gap in gaps:
+        err_console.print(f"warning: {target.name} leaves the default {gap.element} unenforced: {gap.detail} "
+                          "(see COVERAGE.md)", markup=False)
     return plan
 
 

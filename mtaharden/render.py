@@ -63,7 +63,11 @@ def _render_file(env: jinja2.Environment, planned: PlannedFile, source: str) -> 
         body = env.get_template(planned.template).render(**planned.context)
     except jinja2.TemplateError as exc:
         raise RenderError(f"{planned.path}: {exc}") from exc
-    return RenderedFile(planned.path, _header(planned, source) + body, planned.mode)
+    header = _header(planned, source)
+    if body.startswith("#!"):
+        shebang, _, rest = body.partition("\n")
+        return RenderedFile(planned.path, f"{shebang}\n{header}{rest}", planned.mode)
+    return RenderedFile(planned.path, header + body, planned.mode)
 
 
 def _header(planned: PlannedFile, source: str) -> str:

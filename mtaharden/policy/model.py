@@ -215,8 +215,19 @@ class QmailOptions(_TargetOptions):
 
 
 class ExchangeOptions(_TargetOptions):
-    servers: list[HostName] = Field(default_factory=list)
-    edge: bool = False
+    servers: list[HostName] = Field(
+        default_factory=list, description="Mailbox servers to harden (the script's -Server default; empty: local)"
+    )
+    edge: bool = Field(False, description="also render the Edge Transport section (run the script with -Edge there)")
+    relay_connector: str = Field(
+        "mtaharden relay",
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?$",
+        description="name of the receive connector through which networks.trusted may relay anonymously",
+    )
+    relay_bindings: list[ListenIP] = Field(
+        default_factory=list, description="local addresses the relay connector listens on; empty means all"
+    )
+    relay_port: Port = Field(25, ge=1, le=65535, description="port of the relay connector")
 
 
 class Targets(StrictModel):
@@ -241,6 +252,22 @@ class Policy(StrictModel):
     smtp: Smtp = Field(default_factory=Smtp)
     tls: Tls | None = None
     targets: Targets = Field(default_factory=Targets)
+
+    def states(self, element: str) -> bool:
+        """Whether the policy file itself sets ``element`` (dotted, with [i] for list items).
+
+        Elements left at their defaults are the contract's safe choices, not the site's wishes: a
+        target that cannot enforce one reports it rather than refusing to render.
+        """
+        node: object = self
+        for step in element.split("."):
+            name, _, index = step.partition("[")
+            if not isinstance(node, BaseModel) or name not in node.model_fields_set:
+                return False
+            node = getattr(node, name)
+            if index:
+                return True
+        return True
 
     @property
     def accepts_inbound(self) -> bool:

@@ -338,3 +338,82 @@ class Sendmail:
             yield self
         finally:
             self.stop()
+
+
+@dataclass
+class RbldnsdZones:
+    """rbldnsd serving several ip4set zones at once: zone -> (listed addresses, TXT reason; ``$`` = the IP)."""
+
+    base: Path
+    zones: dict[str, tuple[Sequence[str], str]]
+    address: str = "127.0.0.53"
+    netns: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> RbldnsdZones:
+        self.base.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.base, 0o755)
+        specs = []
+        for index, (zone, (listed, reason)) in enumerate(self.zones.items()):
+            lines = [f"$SOA 60 ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 60", f"$NS 60 ns.{zone}.",
+                     f":127.0.0.2:{reason}", *listed]
+            (self.base / f"zone{index}").write_text("\n".join(lines) + "\n")
+            specs.append(f"{zone}:ip4set:zone{index}")
+        argv = ["rbldnsd", "-n", "-r", str(self.base), "-b", f"{self.address}/53", *specs]
+        full = ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+        self.process = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            answers = [run(["dig", "+short", "+time=1", "+tries=1", f"@{self.address}", zone, "SOA"],
+                           netns=self.netns, check=False, timeout=5).stdout.strip() for zone in self.zones]
+            if all(answers):
+                return self
+            time.sleep(0.1)
+        self.__exit__()
+        raise HarnessError("rbldnsd did not answer for every zone")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class RunService:
+    """A daemontools-style service folder whose ``run`` execs a listening daemon (e.g. tcpserver).
+
+    Started as supervise would start it (working folder = the service folder), optionally inside a
+    network namespace; its output goes to ``run.log`` there; stopped by PID (``ip netns exec`` and
+    the script both exec, so the PID is the daemon's).
+    """
+
+    folder: Path
+    address: str
+    port: int
+    netns: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "run.log"
+
+    def __enter__(self) -> RunService:
+        argv = [str(self.folder / "run")]
+        full = ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(full, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.address, self.port, netns=self.netns)
+        except HarnessError as exc:
+            self.__exit__()
+            raise HarnessError(f"{exc}; run.log:\n{self.log.read_text()}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)

@@ -298,3 +298,18 @@ def test_unsupported_element_fails_render_unless_waived(tmp_path: Path) -> None:
     accepted = run("render", str(waived), "--out", str(tmp_path / "out"), "--target", "sendmail")
     assert accepted.returncode == 0, accepted.stderr
     assert "| `header_checks[0]` | unsupported |" in (tmp_path / "out" / "sendmail" / "COVERAGE.md").read_text()
+
+
+def test_empty_policy_renders_every_target_and_reports_defaults_left_unenforced(tmp_path: Path) -> None:
+    result = run("render", str(write_policy(tmp_path, "")), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "warning: qmail leaves the default smtp.require_helo unenforced" in result.stderr
+    assert "| `smtp.require_helo` | unsupported |" in (tmp_path / "out" / "qmail" / "COVERAGE.md").read_text()
+
+
+def test_a_stated_element_a_target_cannot_enforce_still_fails(tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, "smtp: {require_helo: true}\n")
+    result = run("render", str(policy), "--out", str(tmp_path / "out"), "--target", "qmail")
+    assert result.returncode == 2
+    assert "qmail cannot enforce:\n  smtp.require_helo:" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -361,3 +361,9 @@ def test_values_are_not_coerced_across_types(text: str) -> None:
     with pytest.raises(PolicyError) as caught:
         load_policy_text(text, "p.yml")
     assert caught.value.problems[0].line == 1
+
+
+def test_states_tells_what_the_file_sets_from_defaults() -> None:
+    policy = load_policy_text("smtp: {banner: '{hostname} hello'}\nheader_checks: [{header: A, pattern: x}]\n", "p.yml")
+    assert policy.states("smtp.banner") and policy.states("header_checks[0]")
+    assert not policy.states("smtp.require_helo") and not policy.states("tls") and not policy.states("auth.enabled")

@@ -1,0 +1,464 @@
+"""The qmail target's decisions, read from its Plan, and the CIDR → tcprules conversion.
+
+The conversion is property-tested against :mod:`ipaddress` with a small model of tcpserver's rule
+lookup, written from tcprules(1)/tcpserver(1): exact address, then shorter and shorter prefixes
+ending in a dot, then the empty key; ``lo-hi`` expands one octet; the first line of a key wins.
+tests/realmta/test_qmail.py checks this model against the real tcprules and tcprulescheck.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+import string
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mtaharden.policy import Policy, load_policy, load_policy_text
+from mtaharden.render import render_plan
+from mtaharden.targets.base import Plan, PlannedFile
+from mtaharden.targets.qmail import QmailTarget, RunScript, control_line
+from mtaharden.targets.qmail_tcprules import network_addresses, tcprules_value
+from tests.conftest import EXAMPLE_POLICY
+
+WAIVE = "targets: {qmail: {allow_unsupported: [smtp]}}\n"
+
+Env = dict[str, str]
+Table = dict[str, tuple[str, Env]]
+
+
+def policy(text: str = "") -> Policy:
+    return load_policy_text(text, "policy.yml")
+
+
+def plan(text: str = "") -> Plan:
+    return QmailTarget().plan(policy(text))
+
+
+def files(result: Plan) -> dict[str, PlannedFile]:
+    return {f.path: f for f in result.files}
+
+
+def items(result: Plan, name: str) -> list[str]:
+    return list(files(result)[f"control/{name}"].context["items"])
+
+
+def value(result: Plan, name: str) -> str:
+    return str(files(result)[f"control/{name}"].context["value"])
+
+
+def run_script(result: Plan) -> RunScript:
+    script = files(result)["service/qmail-smtpd/run"].context["script"]
+    assert isinstance(script, RunScript)
+    return script
+
+
+def coverage(result: Plan) -> dict[str, tuple[str, str]]:
+    return {c.element: (c.status, c.detail) for c in result.coverage}
+
+
+def rendered(result: Plan, path: str) -> str:
+    (text,) = [f.content for f in render_plan(result, QmailTarget(), "policy.yml") if f.path == path]
+    return text
+
+
+# --- a model of tcpserver's rule lookup -------------------------------------------------------
+
+
+def parse_rules(text: str) -> Table:
+    """tcprules: comments, ``address:allow|deny[,VAR=XvalueX]...``, one range per line, first key wins."""
+    table: Table = {}
+    for line in text.splitlines():
+        line = line.rstrip(" \t")
+        if not line or line.startswith("#"):
+            continue
+        address, _, rest = line.partition(":")
+        verb = "deny" if rest.startswith("deny") else "allow"
+        assert rest.startswith(verb), line
+        rest, env = rest[len(verb):], {}
+        while rest:
+            assert rest[0] == ",", line
+            equals = rest.index("=")
+            delimiter = rest[equals + 1]
+            end = rest.index(delimiter, equals + 2)
+            env[rest[1:equals]] = rest[equals + 2:end]
+            rest = rest[end + 1:]
+        for key in expand(address):
+            table.setdefault(key, (verb, env))
+    return table
+
+
+def expand(address: str) -> list[str]:
+    if "-" not in address:
+        return [address]
+    dash = address.index("-")
+    left = address.rfind(".", 0, dash) + 1
+    right = address.find(".", dash)
+    right = len(address) if right < 0 else right
+    low, high = int(address[left:dash]), min(int(address[dash + 1:right]), 255)
+    return [f"{address[:left]}{n}{address[right:]}" for n in range(low, high + 1)]
+
+
+def lookup(table: Table, ip: str) -> tuple[str, Env] | None:
+    """What tcpserver follows for a client: None when no rule applies (it then allows)."""
+    if ip in table:
+        return table[ip]
+    for length in range(len(ip) - 1, 0, -1):
+        if ip[length - 1] == "." and ip[:length] in table:
+            return table[ip[:length]]
+    return table.get("")
+
+
+# --- CIDR → tcprules, property-tested ---------------------------------------------------------
+
+networks = st.builds(lambda address, prefix: ipaddress.IPv4Network((address, prefix), strict=False),
+                     st.integers(0, 2**32 - 1), st.integers(0, 32))
+
+
+def neighbours(network: ipaddress.IPv4Network) -> list[ipaddress.IPv4Address]:
+    """The network's edges and the addresses just outside them."""
+    low, high = int(network.network_address), int(network.broadcast_address)
+    return [ipaddress.IPv4Address(n) for n in (low - 1, low, high, high + 1) if 0 <= n < 2**32]
+
+
+@settings(max_examples=400, deadline=None)
+@given(networks, st.lists(st.integers(0, 2**32 - 1), max_size=20))
+def test_cidr_becomes_exactly_its_addresses(network: ipaddress.IPv4Network, others: list[int]) -> None:
+    table = parse_rules(f"{network_addresses(network)}:deny\n")
+    inside = int(network.network_address) + others[0] % network.num_addresses if others else None
+    samples = [*neighbours(network), *map(ipaddress.IPv4Address, others)]
+    if inside is not None:
+        samples.append(ipaddress.IPv4Address(inside))
+    for address in samples:
+        matched = lookup(table, str(address)) is not None
+        assert matched == (address in network), (network, address, network_addresses(network))
+
+
+@pytest.mark.parametrize(("network", "expected"), [
+    ("0.0.0.0/0", ""), ("10.0.0.0/8", "10."), ("10.0.0.0/9", "10.0-127."),
+    ("192.168.1.0/24", "192.168.1."), ("10.1.16.0/20", "10.1.16-31."), ("192.0.2.128/25", "192.0.2.128-255"),
+    ("192.0.2.7/32", "192.0.2.7"), ("128.0.0.0/1", "128-255."),
+])
+def test_cidr_examples(network: str, expected: str) -> None:
+    assert network_addresses(ipaddress.IPv4Network(network)) == expected
+
+
+client_rules = st.lists(
+    st.tuples(networks, st.sampled_from(["reject", "defer", "permit"]), st.sampled_from([None, "go away", "-x"])),
+    max_size=4, unique_by=lambda rule: rule[0])
+
+
+def expected_outcome(data: Mapping[str, Any], loaded: Policy, ip: ipaddress.IPv4Address) -> tuple[str, str, bool]:
+    """The policy's meaning for one client, first match wins: (what happens, relays?, DNSBL checked?)."""
+    dnsbl = bool(data["dnsbl"])
+    trusted = any(ip in n for n in loaded.networks.trusted if n.version == 4)
+    for rule in loaded.access.clients:
+        if ip in rule.match:
+            if rule.action == "permit":
+                return "accept", "relay" if trusted else "no relay", False
+            return rule.action, "no relay", False
+    return "accept", "relay" if trusted else "no relay", dnsbl and not trusted
+
+
+def observed_outcome(found: tuple[str, Env] | None, dnsbl: bool) -> tuple[str, str, bool]:
+    verb, env = found or ("allow", {})
+    relay = "relay" if "RELAYCLIENT" in env else "no relay"
+    text = env.get("RBLSMTPD")
+    if verb == "deny" or (text and text.startswith("-")):
+        return "reject", relay, False
+    if text:
+        return "defer", relay, False
+    return "accept", relay, dnsbl and text is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(client_rules, st.lists(networks, max_size=3, unique=True), st.booleans(),
+       st.lists(st.integers(0, 2**32 - 1), max_size=10))
+def test_tcp_smtp_equals_first_match_wins(rules: list[tuple[ipaddress.IPv4Network, str, str | None]],
+                                          trusted: list[ipaddress.IPv4Network], dnsbl: bool,
+                                          others: list[int]) -> None:
+    data: dict[str, Any] = {
+        "networks": {"trusted": [n.with_prefixlen for n in trusted], "allow_wide_trusted": True},
+        "access": {"clients": [{"match": n.with_prefixlen, "action": a, **({"message": m} if m else {})}
+                               for n, a, m in rules]},
+        "dnsbl": [{"zone": "bl.example.test"}] if dnsbl else [],
+    }
+    loaded = policy(json.dumps(data))
+    table = parse_rules(rendered(QmailTarget().plan(loaded), "tcp.smtp"))
+    samples = [a for n in [*(r[0] for r in rules), *trusted] for a in neighbours(n)]
+    samples += [ipaddress.IPv4Address(n) for n in others]
+    for address in samples:
+        assert observed_outcome(lookup(table, str(address)), dnsbl) == expected_outcome(data, loaded, address), \
+            address
+
+
+# --- control files ------------------------------------------------------------------------------
+
+
+def test_rcpthosts_is_never_empty() -> None:
+    result = plan()
+    assert items(result, "rcpthosts") == ["localhost"]
+    assert items(result, "morercpthosts") == []
+    assert items(plan("hostname: mx.example.org\n"), "rcpthosts") == ["mx.example.org"]
+
+
+def test_domains_and_wildcards() -> None:
+    result = plan("hostname: mx.example.org\ndomains: {local: [example.org, .sub.example.org], "
+                  "relay: [.dept.example.net]}\n")
+    assert items(result, "rcpthosts") == ["mx.example.org", "example.org", ".sub.example.org", ".dept.example.net"]
+    assert items(result, "locals") == ["mx.example.org", "localhost", "example.org"]
+    assert coverage(result)["domains.local[1]"][0] == "unsupported"
+    assert "domains.relay[0]" not in coverage(result)
+
+
+def test_long_domain_lists_spill_into_morercpthosts() -> None:
+    domains = [f"d{n}.example.org" for n in range(60)]
+    result = plan(json.dumps({"hostname": "mx.example.org", "domains": {"relay": domains}}))
+    assert items(result, "rcpthosts") == ["mx.example.org", *domains[:49]]
+    assert items(result, "morercpthosts") == domains[49:]
+    assert ("/var/qmail/bin/qmail-newmrh",) in [s.argv for s in result.steps]
+
+
+def test_newmrh_runs_even_without_morercpthosts() -> None:
+    assert ("/var/qmail/bin/qmail-newmrh",) in [s.argv for s in plan().steps]
+
+
+def test_percenthack_is_always_written_empty() -> None:
+    result = plan("domains: {local: [example.org]}\n")
+    assert items(result, "percenthack") == []
+
+
+@pytest.mark.parametrize(("banner", "greeting", "status"), [
+    ("{hostname} ESMTP", "mx.example.org", "enforced"),
+    ("{hostname} mail service", "mx.example.org mail service", "approximated"),
+])
+def test_greeting_drops_the_esmtp_qmail_adds(banner: str, greeting: str, status: str) -> None:
+    result = plan(f'hostname: mx.example.org\nsmtp: {{banner: "{banner}"}}\n')
+    assert value(result, "smtpgreeting") == greeting
+    assert value(result, "me") == "mx.example.org"
+    assert coverage(result)["smtp.banner"][0] == status
+
+
+def test_without_hostname_me_and_greeting_stay_as_installed() -> None:
+    paths = files(plan())
+    assert "control/me" not in paths and "control/smtpgreeting" not in paths
+    assert coverage(plan())["hostname"][0] == "approximated"
+
+
+def test_databytes() -> None:
+    assert value(plan("smtp: {max_message_size: 10MB}\n"), "databytes") == "10000000"
+
+
+def test_value_files_have_no_comment_header() -> None:
+    paths = files(plan("hostname: mx.example.org\n"))
+    for name in ("me", "smtpgreeting", "databytes"):
+        assert paths[f"control/{name}"].comment == "none", name
+
+
+SENDERS = """\
+access:
+  senders:
+    - {match: "friend@spam.example", action: permit}
+    - {match: "@spam.example", action: reject}
+    - {match: "junk.example", action: reject}
+    - {match: "bob@bad.example", action: reject}
+    - {match: "abuse@", action: reject}
+    - {match: "@slow.example", action: defer}
+"""
+
+
+def test_badmailfrom_from_sender_rejects() -> None:
+    result = plan(SENDERS)
+    assert items(result, "badmailfrom") == ["@spam.example", "@junk.example", "bob@bad.example"]
+    found = coverage(result)
+    assert found["access.senders[0]"][0] == "approximated"   # the later @spam.example entry refuses it too
+    assert found["access.senders[1]"][0] == "approximated"
+    assert found["access.senders[2]"][0] == "enforced"
+    assert found["access.senders[4]"][0] == "unsupported"    # user@ has no badmailfrom form
+    assert found["access.senders[5]"][0] == "unsupported"    # no temporary sender rule
+
+
+def test_badrcptto_only_with_the_patch() -> None:
+    rules = "access: {recipients: [{match: 'old@example.org', action: reject}]}\n"
+    assert "control/badrcptto" not in files(plan(rules))
+    assert coverage(plan(rules))["access.recipients[0]"][0] == "unsupported"
+    patched = plan(rules + "targets: {qmail: {badrcptto_patch: true}}\n")
+    assert items(patched, "badrcptto") == ["old@example.org"]
+    assert coverage(patched)["access.recipients[0]"][0] == "enforced"
+
+
+# --- tcp.smtp -------------------------------------------------------------------------------------
+
+
+def rules_text(text: str) -> Table:
+    return parse_rules(rendered(plan(text), "tcp.smtp"))
+
+
+def test_default_policy_relays_for_loopback_only() -> None:
+    table = rules_text("")
+    assert table == {"127.": ("allow", {"RELAYCLIENT": ""}), "": ("allow", {})}
+
+
+def test_client_rules_and_trusted_networks() -> None:
+    table = rules_text("""\
+networks: {trusted: [127.0.0.1, 10.0.0.0/8]}
+access:
+  clients:
+    - {match: 10.9.0.0/16, action: reject}
+    - {match: 10.8.0.0/16, action: reject, message: 'Go away: "now", please'}
+    - {match: 10.7.0.0/16, action: defer, message: "-slow down"}
+    - {match: 10.6.0.0/16, action: permit}
+    - {match: 192.0.2.0/25, action: permit}
+""")
+    assert lookup(table, "10.9.1.1") == ("deny", {})
+    assert lookup(table, "10.8.1.1") == ("allow", {"RBLSMTPD": '-Go away: "now", please'})
+    assert lookup(table, "10.7.1.1") == ("allow", {"RBLSMTPD": " -slow down"})
+    assert lookup(table, "10.6.1.1") == ("allow", {"RELAYCLIENT": "", "RBLSMTPD": ""})
+    assert lookup(table, "10.5.1.1") == ("allow", {"RELAYCLIENT": "", "RBLSMTPD": ""})
+    assert lookup(table, "192.0.2.1") == ("allow", {"RBLSMTPD": ""})
+    assert lookup(table, "127.0.0.1") == ("allow", {"RELAYCLIENT": "", "RBLSMTPD": ""})
+    # rblsmtpd runs (for the texts) but there is no DNSBL: everyone else skips it too.
+    assert lookup(table, "127.0.0.2") == ("allow", {"RBLSMTPD": ""})
+
+
+def test_a_client_rule_beats_a_trusted_network() -> None:
+    table = rules_text("networks: {trusted: [127.0.0.0/8]}\naccess: {clients: [{match: 127.0.0.4, action: reject}]}\n")
+    assert lookup(table, "127.0.0.4") == ("deny", {})
+    assert lookup(table, "127.0.0.5") == ("allow", {"RELAYCLIENT": ""})
+
+
+def test_ipv6_entries_are_reported_not_written() -> None:
+    result = plan('networks: {trusted: [127.0.0.0/8, "::1/128"]}\n'
+                  'access: {clients: [{match: "2001:db8::/32", action: reject}]}\n')
+    lines = [line for line in rendered(result, "tcp.smtp").splitlines() if not line.startswith("#")]
+    assert lines == ["127.:allow,RELAYCLIENT=\"\"", ":allow"]
+    found = coverage(result)
+    assert found["networks.trusted[1]"][0] == "approximated"
+    assert found["access.clients[0]"][0] == "approximated"
+
+
+def test_tcprules_value_picks_a_delimiter_the_value_lacks() -> None:
+    assert tcprules_value("plain, text: ok") == '"plain, text: ok"'
+    assert tcprules_value('say "hi"') == "'say \"hi\"'"
+    assert tcprules_value("a\"b'c") == "/a\"b'c/"
+    everything = string.punctuation.replace("~", "") + " text"
+    assert tcprules_value(everything) == f"~{everything}~"
+    with pytest.raises(ValueError, match="control character"):
+        tcprules_value("two\nlines")
+    with pytest.raises(ValueError, match="no delimiter"):
+        tcprules_value(string.punctuation)
+
+
+# --- run scripts and steps --------------------------------------------------------------------------
+
+
+def words(script: RunScript) -> list[list[str]]:
+    """The exec chain as the shell would split it (variables left as written)."""
+    return [shlex.split(" ".join(part)) for part in script.chain]
+
+
+def test_run_script_chain_with_dnsbls() -> None:
+    result = plan("dnsbl: [{zone: zen.spamhaus.org}, {zone: bl.spamcop.net, action: defer}]\n")
+    chain = words(run_script(result))
+    assert chain[0][:8] == ["tcpserver", "-v", "-R", "-H", "-l", "$LOCAL", "-x", "/etc/tcp.smtp.cdb"]
+    assert chain[0][-2:] == ["0.0.0.0", "25"]
+    assert chain[1:] == [["rblsmtpd", "-b", "-r", "zen.spamhaus.org"], ["rblsmtpd", "-B", "-r", "bl.spamcop.net"],
+                         ["$QMAIL/bin/qmail-smtpd"]]
+
+
+def test_run_script_without_rblsmtpd_when_nothing_needs_it() -> None:
+    assert words(run_script(plan()))[1:] == [["$QMAIL/bin/qmail-smtpd"]]
+
+
+def test_run_script_bare_rblsmtpd_for_rule_texts() -> None:
+    chain = words(run_script(plan("access: {clients: [{match: 192.0.2.0/24, action: defer}]}\n")))
+    assert chain[1:] == [["rblsmtpd"], ["$QMAIL/bin/qmail-smtpd"]]
+
+
+def test_run_script_options_are_quoted() -> None:
+    result = plan("targets: {qmail: {home: /opt/q+mail, tcp_rules_file: /etc/q@/tcp.smtp, concurrency: 7, "
+                  "listen: 192.0.2.25, smtp_port: 2525, smtpd_user: mail}}\n")
+    script = run_script(result)
+    assert "QMAIL=/opt/q+mail" in script.setup
+    assert "SMTPD_UID=$(id -u mail) || exit 111" in script.setup
+    chain = words(script)[0]
+    assert chain[chain.index("-c") + 1] == "7" and chain[chain.index("-x") + 1] == "/etc/q@/tcp.smtp.cdb"
+    assert chain[-2:] == ["192.0.2.25", "2525"]
+
+
+def test_auth_patch_arguments_only_when_auth_is_enabled() -> None:
+    patched = "targets: {qmail: {auth_patch: qmail-smtpd-auth, checkpassword: /usr/bin/vchkpw}}\n"
+    assert words(run_script(plan(patched)))[-1] == ["$QMAIL/bin/qmail-smtpd"]
+    assert coverage(plan(patched))["auth"][0] == "approximated"
+    enabled = plan("auth: {enabled: true, require_tls: false}\n" + patched)
+    assert words(run_script(enabled))[-1] == ["$QMAIL/bin/qmail-smtpd", "$LOCAL", "/usr/bin/vchkpw", "/bin/true"]
+    assert "auth.require_tls" not in coverage(enabled)
+    assert coverage(plan("auth: {enabled: true, require_tls: false}\n"))["auth"][0] == "unsupported"
+
+
+def test_steps() -> None:
+    steps = [s.argv for s in plan().steps]
+    assert steps == [
+        ("install", "-d", "-o", "qmaill", "-m", "0750", "/var/log/qmail/smtpd"),
+        ("sh", "-c", "tcprules /etc/tcp.smtp.cdb /etc/tcp.smtp.tmp < /etc/tcp.smtp"),
+        ("/var/qmail/bin/qmail-newmrh",),
+        ("svc", "-t", "/service/qmail-send"),
+        ("svc", "-t", "/service/qmail-smtpd"),
+    ]
+    assert plan().apply == "restart"
+
+
+def test_run_scripts_are_executable() -> None:
+    paths = files(plan())
+    for path in ("service/qmail-smtpd/run", "service/qmail-smtpd/log/run"):
+        assert paths[path].mode == 0o755
+        text = rendered(plan(), path)
+        assert text.startswith("#!/bin/sh\n# Generated by mtaharden from ")
+
+
+# --- roles and coverage ---------------------------------------------------------------------------
+
+
+def test_null_client_has_no_service_and_no_local_delivery() -> None:
+    result = plan("role: null-client\n")
+    assert not any(path.startswith("service/") or path == "tcp.smtp" for path in files(result))
+    assert items(result, "locals") == []
+    assert items(result, "rcpthosts") == ["localhost"]
+    assert ("svc", "-t", "/service/qmail-smtpd") not in [s.argv for s in result.steps]
+
+
+def test_defaults_that_stock_qmail_cannot_enforce_are_unsupported() -> None:
+    gaps = {c.element for c in plan().unwaived_gaps([])}
+    assert gaps == {"smtp.require_helo", "smtp.strict_envelopes", "smtp.max_recipients"}
+    assert plan(WAIVE).unwaived_gaps(["smtp"]) == []
+
+
+def test_every_top_level_element_is_covered() -> None:
+    found = coverage(plan(EXAMPLE_POLICY.read_text()))
+    for element in ("role", "hostname", "domains.local", "domains.relay", "networks.trusted", "auth", "dnsbl[0]",
+                    "access.clients", "access.helo", "access.senders[0]", "access.recipients[0]", "header_checks[0]",
+                    "smtp.banner", "smtp.disable_vrfy", "smtp.disable_expn", "smtp.require_helo",
+                    "smtp.strict_envelopes", "smtp.max_message_size", "smtp.max_recipients",
+                    "smtp.max_connections_per_client", "tls"):
+        assert element in found, element
+
+
+def test_example_policy_waives_exactly_what_qmail_cannot_do() -> None:
+    loaded = load_policy(EXAMPLE_POLICY)
+    result = QmailTarget().plan(loaded)
+    assert result.unwaived_gaps(loaded.targets.qmail.allow_unsupported) == []
+    unsupported = {c.element.split("[")[0].split(".")[0] for c in result.coverage if c.status == "unsupported"}
+    waived = {w.split(".")[0] for w in loaded.targets.qmail.allow_unsupported}
+    assert waived == unsupported
+
+
+def test_control_line_refuses_what_qmail_would_misread() -> None:
+    assert control_line("example.org") == "example.org"
+    for bad in ("a\nb", "#comment", " lead", "trail "):
+        with pytest.raises(ValueError):
+            control_line(bad)
