@@ -30,9 +30,9 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _load(path: str) -> Policy:
+def _load(path: str, overrides: tuple[str, ...] = ()) -> Policy:
     try:
-        return load_policy(path)
+        return load_policy(path, overrides)
     except PolicyError as exc:
         fail(str(exc))
 
@@ -46,6 +46,9 @@ def _targets(choice: str) -> list[Target]:
     return [targets[choice]]
 
 
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="override a policy value (dotted key, YAML value), e.g. --set hostname=mx2.example.org; repeatable")
 target_option = click.option("--target", "-t", default="all", show_default=True,
                              help=f"target to use: {', '.join(registered())} or all")
 
@@ -58,9 +61,10 @@ def main() -> None:
 
 @main.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
-def validate(policy: str) -> None:
+@set_option
+def validate(policy: str, overrides: tuple[str, ...]) -> None:
     """Check POLICY and report every problem with file:line:col and a fix."""
-    loaded = _load(policy)
+    loaded = _load(policy, overrides)
     out_console.print(
         f"{policy}: valid (role {loaded.role}, {len(loaded.domains.local)} local and "
         f"{len(loaded.domains.relay)} relay domains, {len(loaded.networks.trusted)} trusted networks)",
@@ -73,9 +77,10 @@ def validate(policy: str) -> None:
 @target_option
 @click.option("--out", "-o", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="output folder; one sub-folder per target")
-def render(policy: str, target: str, out_dir: str) -> None:
+@set_option
+def render(policy: str, target: str, out_dir: str, overrides: tuple[str, ...]) -> None:
     """Render POLICY into native configuration under OUT/<target>/."""
-    loaded = _load(policy)
+    loaded = _load(policy, overrides)
     rendered: dict[str, list[RenderedFile]] = {}
     for chosen in _targets(target):
         plan = _plan(chosen, loaded)
@@ -111,9 +116,10 @@ def _plan(target: Target, policy: Policy) -> Plan:
 @click.argument("policy", type=click.Path(dir_okay=False))
 @target_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(policy: str, target: str, fmt: str) -> None:
+@set_option
+def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...]) -> None:
     """Show, per target, how each policy element is enforced, approximated or unsupported."""
-    loaded = _load(policy)
+    loaded = _load(policy, overrides)
     plans = {chosen.name: chosen.plan(loaded) for chosen in _targets(target)}
     if fmt == "json":
         data = {name: [vars(item) for item in plan.coverage] for name, plan in plans.items()}

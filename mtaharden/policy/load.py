@@ -10,7 +10,7 @@ import difflib
 import io
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,12 @@ _GENERIC_HINTS = {
 }
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Read and validate the policy at ``path``; raise :class:`PolicyError` with every problem."""
+def load_policy(path: str | Path, overrides: Sequence[str] = ()) -> Policy:
+    """Read and validate the policy at ``path``; raise :class:`PolicyError` with every problem.
+
+    ``overrides`` are ``dotted.key=VALUE`` settings (VALUE in YAML flow syntax) applied on top of the
+    file before validation: per-host values such as the host name or listen addresses.
+    """
     source = str(path)
     try:
         with open(path, "rb") as handle:
@@ -66,10 +70,10 @@ def load_policy(path: str | Path) -> Policy:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError([Problem(source, line, 1, "", "policy is not valid UTF-8",
                                    "save the file as UTF-8")]) from None
-    return load_policy_text(text, source)
+    return load_policy_text(text, source, overrides)
 
 
-def load_policy_text(text: str, source: str = "<policy>") -> Policy:
+def load_policy_text(text: str, source: str = "<policy>", overrides: Sequence[str] = ()) -> Policy:
     """Validate policy YAML given as text; ``source`` names it in error messages."""
     document = _parse(text, source)
     if document is None:
@@ -77,14 +81,42 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
     if not isinstance(document, CommentedMap):
         raise PolicyError([Problem(source, 1, 1, "", "the policy must be a mapping of keys (version, domains, …)",
                                    "start from examples/policy.yml")])
+    overridden = [_apply_override(document, text_) for text_ in overrides]
+
+    def locate(path: tuple[Any, ...], message: str, hint: str, *, at_key: bool = False) -> Problem:
+        for setting, key in zip(overrides, overridden, strict=True):
+            if path[: len(key)] == key:
+                return Problem(f"--set {setting.partition('=')[0]}", 1, 1, ".".join(map(str, path)), message, hint)
+        return _locate(document, path, source, message, hint, at_key=at_key)
+
     try:
         policy = Policy.model_validate(document)
     except ValidationError as exc:
-        raise PolicyError([_problem_from_pydantic(err, document, source) for err in exc.errors()]) from None
+        raise PolicyError([_problem_from_pydantic(err, locate) for err in exc.errors()]) from None
     findings = rules.check(policy)
     if findings:
-        raise PolicyError([_locate(document, f.path, source, f.message, f.hint) for f in findings])
+        raise PolicyError([locate(f.path, f.message, f.hint) for f in findings])
     return policy
+
+
+def _apply_override(document: CommentedMap, setting: str) -> tuple[str, ...]:
+    """Set ``a.b.c=VALUE`` in the document (creating mappings on the way); return the key path."""
+    dotted, equals, raw = setting.partition("=")
+    keys = tuple(dotted.strip().split("."))
+    where = f"--set {dotted.strip()}"
+    if not equals or not all(keys):
+        raise PolicyError([Problem(where, 1, 1, "", f"{setting!r} is not KEY=VALUE",
+                                   "write --set dotted.key=value, e.g. --set hostname=mx2.example.org")])
+    value = _parse(raw, where) if raw.strip() else ""
+    node = document
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = CommentedMap()
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+    return keys
 
 
 def _parse(text: str, source: str) -> Any:
@@ -127,16 +159,16 @@ def _refuse_unsafe_constructs(events: Iterable[Any], source: str) -> None:
             depth -= 1
 
 
-def _problem_from_pydantic(err: ErrorDetails, document: CommentedMap, source: str) -> Problem:
+def _problem_from_pydantic(err: ErrorDetails, locate: Callable[..., Problem]) -> Problem:
     path = tuple(err["loc"])
     kind = err["type"]
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, PolicyValueError):
-        return _locate(document, path, source, str(cause), cause.hint)
+        return locate(path, str(cause), cause.hint)
     if kind == "extra_forbidden":
-        return _locate(document, path, source, f"unknown key {path[-1]!r}", _did_you_mean(path), at_key=True)
+        return locate(path, f"unknown key {path[-1]!r}", _did_you_mean(path), at_key=True)
     message = err["msg"].removeprefix("Value error, ")
-    return _locate(document, path, source, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))
+    return locate(path, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))
 
 
 def _did_you_mean(path: tuple[Any, ...]) -> str:

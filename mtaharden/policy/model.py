@@ -27,6 +27,8 @@ from .types import (
     ListenAddress,
     ListenIP,
     MessageText,
+    ParameterName,
+    ParameterValue,
     SizeBytes,
 )
 
@@ -168,6 +170,10 @@ class PostfixOptions(_TargetOptions):
     )
     inet_protocols: Literal["all", "ipv4", "ipv6"] = "all"
     chroot: bool = Field(True, description="run smtpd services chrooted (Debian's default)")
+    parameters: dict[ParameterName, ParameterValue] = Field(
+        default_factory=dict,
+        description="site-specific main.cf parameters mtaharden does not manage (queue_directory, alias_maps, …)",
+    )
 
 
 class SendmailOptions(_TargetOptions):

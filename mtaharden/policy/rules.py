@@ -26,7 +26,8 @@ class Finding:
 
 def check(policy: Policy) -> list[Finding]:
     """Every cross-field problem of ``policy``; empty when the policy is usable."""
-    rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _access_duplicates, _dnsbl, _ports)
+    rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _access_duplicates, _dnsbl, _ports,
+             _postfix_parameters)
     return [finding for rule in rules for finding in rule(policy)]
 
 
@@ -145,3 +146,16 @@ def _show(value: object) -> str:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value.with_prefixlen
     return str(value)
+
+
+def _postfix_parameters(policy: Policy) -> Iterator[Finding]:
+    from ..targets.postfix import is_managed  # the target knows which parameters it decides
+
+    for name in policy.targets.postfix.parameters:
+        if is_managed(name):
+            yield Finding(
+                ("targets", "postfix", "parameters", name),
+                f"{name} is decided by mtaharden (it is written from the policy, or it governs relaying "
+                "or accepted domains)",
+                "express it through the policy's own keys (see the README's policy reference), not here",
+            )

@@ -393,3 +393,30 @@ def listen_ip(value: Any) -> str:
 
 
 ListenIP = Annotated[str, BeforeValidator(listen_ip), _schema("an IP address")]
+
+
+_PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def parameter_name(value: Any) -> str:
+    """A configuration parameter name such as ``queue_directory``."""
+    text = _require_str(value, "parameter name").strip()
+    if not _PARAMETER_NAME.fullmatch(text):
+        raise PolicyValueError(f"{text!r} is not a parameter name", "use lower-case letters, digits and _")
+    return text
+
+
+def parameter_value(value: Any) -> str:
+    """A parameter value: one line of printable ASCII (numbers and booleans are written as text)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    text = _require_str(value, "parameter value")
+    if not _MESSAGE_CHARS.fullmatch(text):
+        raise PolicyValueError("parameter value has a control or non-ASCII character", "write it on one line")
+    return text.strip()
+
+
+ParameterName = Annotated[str, BeforeValidator(parameter_name), _schema("parameter name")]
+ParameterValue = Annotated[str, BeforeValidator(parameter_value), _schema("parameter value")]

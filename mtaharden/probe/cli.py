@@ -94,11 +94,11 @@ def _source(value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not an IP address", param_hint="--source-address") from None
 
 
-def _expectations(policy: str | None) -> Expectations | None:
+def _expectations(policy: str | None, overrides: tuple[str, ...]) -> Expectations | None:
     if policy is None:
         return None
     try:
-        return Expectations.from_policy(load_policy(policy))
+        return Expectations.from_policy(load_policy(policy, overrides))
     except PolicyError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_ERROR)
@@ -135,6 +135,8 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
 @click.option("--concurrency", type=click.IntRange(1, 10_000), default=DEFAULT_CONCURRENCY, show_default=True,
               help="hosts probed at the same time")
 @click.option("--policy", type=click.Path(dir_okay=False), help="policy file: also check conformance to it")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="override a policy value for this host (as for render), e.g. networks.trusted=[192.0.2.0/24]")
 @click.option("--vantage", type=click.Choice(["untrusted", "trusted"]), default="untrusted", show_default=True,
               help="where the probe stands: untrusted runs the relay matrix; trusted checks that relaying works")
 @click.option("--external-domain", default=DEFAULT_FOREIGN, show_default=True,
@@ -156,7 +158,8 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML to this file")
 def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, policy: str | None,
-          vantage: Vantage, external_domain: str, ehlo: str, source_address: str | None, smtps: bool,
+          overrides: tuple[str, ...], vantage: Vantage, external_domain: str, ehlo: str,
+          source_address: str | None, smtps: bool,
           tls_verify: bool, auth_user: str | None, auth_password_file: str | None, confirm: bool,
           canary_text: str | None, confirm_wait: float, timeout: float, deadline: float, fmt: str,
           junit: str | None) -> None:
@@ -178,7 +181,7 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
     options = ProbeOptions(session=session, external_domain=_checked(external_domain, domain_name,
                                                                      "--external-domain"),
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
-    expectations = _expectations(policy)
+    expectations = _expectations(policy, overrides)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=Console(stderr=True), transient=True) if sys.stdout.isatty() else None
     with progress or contextlib.nullcontext():

@@ -7,6 +7,7 @@ Access rules never enter ``smtpd_relay_restrictions``, so no ``permit`` rule can
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -46,8 +47,31 @@ INTERNAL_SERVICES: tuple[tuple[str, str, str, str, str, str, str, str, tuple[str
     ("postlog", "unix-dgram", "n", "-", "n", "-", "1", "postlogd", ()),
 )
 
-# Parameters whose change needs a full restart rather than `postfix reload` (see postconf(5)).
-RESTART_PARAMETERS = frozenset({"inet_interfaces", "inet_protocols"})
+# Every main.cf parameter _main_cf may write (tests keep this in step), and families of parameters
+# that decide relaying or accepted domains: targets.postfix.parameters may set none of them.
+MANAGED_PARAMETERS = frozenset({
+    "allow_percent_hack", "allow_untrusted_routing", "append_dot_mydomain", "biff", "broken_sasl_auth_clients",
+    "compatibility_level", "cyrus_sasl_config_path", "disable_vrfy_command", "header_checks", "inet_interfaces",
+    "inet_protocols", "local_transport", "mailbox_size_limit", "message_size_limit", "mydestination",
+    "myhostname", "mynetworks", "mynetworks_style", "myorigin", "parent_domain_matches_subdomains",
+    "permit_mx_backup_networks", "rbl_reply_maps", "readme_directory", "relay_domains",
+    "resolve_dequoted_address", "resolve_null_domain", "smtpd_authorized_xclient_hosts",
+    "smtpd_authorized_xforward_hosts", "smtpd_banner", "smtpd_client_connection_count_limit",
+    "smtpd_client_restrictions", "smtpd_data_restrictions", "smtpd_delay_reject", "smtpd_helo_required",
+    "smtpd_helo_restrictions", "smtpd_recipient_limit", "smtpd_recipient_restrictions",
+    "smtpd_reject_unlisted_recipient", "smtpd_reject_unlisted_sender", "smtpd_relay_restrictions",
+    "smtpd_sasl_auth_enable", "smtpd_sasl_mechanism_filter", "smtpd_sasl_path", "smtpd_sasl_security_options",
+    "smtpd_sasl_tls_security_options", "smtpd_sasl_type", "smtpd_sender_restrictions", "smtpd_tls_auth_only",
+    "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols",
+    "smtpd_tls_received_header", "smtpd_tls_security_level", "strict_rfc821_envelopes", "swap_bangpath",
+})
+RELAY_DECIDING = re.compile(r"^(?:smtpd_\w*restrictions|\w*_domains|mynetworks\w*|relay\w*|smtpd_sasl\w*"
+                            r"|smtpd_tls\w*|\w*xclient\w*|\w*xforward\w*)$")
+
+
+def is_managed(parameter: str) -> bool:
+    """Whether a main.cf parameter is written by mtaharden or decides relaying or accepted domains."""
+    return parameter in MANAGED_PARAMETERS or bool(RELAY_DECIDING.match(parameter))
 
 ACCESS_VERBS: Mapping[AccessAction, str] = {"reject": "REJECT", "defer": "DEFER", "permit": "OK"}
 HEADER_VERBS = {"reject": "REJECT", "discard": "DISCARD", "hold": "HOLD", "warn": "WARN"}
@@ -288,7 +312,7 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
             ("smtpd_tls_auth_only", _yes(auth.require_tls)),
             ("smtpd_tls_received_header", "yes"),
         ]
-    return [
+    sections: list[Section] = [
         ("Identity and listeners", identity),
         ("Relay control (every parameter explicit; no compatibility_level defaults)", relay),
         ("Access restrictions (first match wins within each list)", restrictions),
@@ -296,6 +320,9 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
         ("SMTP AUTH", sasl),
         ("TLS", tls_params),
     ]
+    if options.parameters:
+        sections.append(("Site parameters (targets.postfix.parameters)", sorted(options.parameters.items())))
+    return sections
 
 
 def _yes(flag: bool) -> str:

@@ -313,3 +313,16 @@ def test_a_stated_element_a_target_cannot_enforce_still_fails(tmp_path: Path) ->
     assert result.returncode == 2
     assert "qmail cannot enforce:\n  smtp.require_helo:" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_set_overrides_a_policy_value_and_is_located_when_wrong(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run("render", str(write_policy(tmp_path)), "--out", str(out), "--target", "postfix",
+                 "--set", "hostname=mx9.example.org", "--set", "targets.postfix.smtp_port=2525")
+    assert result.returncode == 0, result.stderr
+    main_cf = (out / "postfix" / "main.cf").read_text()
+    assert "myhostname = mx9.example.org" in main_cf
+    assert (out / "postfix" / "master.cf").read_text().count("\n2525 ") == 1
+    bad = run("validate", str(write_policy(tmp_path)), "--set", "networks.trusted=[0.0.0.0/0]")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("--set networks.trusted:1:1: networks.trusted.0: 0.0.0.0/0 is wider than /8")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mtaharden.policy import load_policy_text
+from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.targets.base import Plan
 from mtaharden.targets.postfix import PostfixTarget, Service, escape_delimiter
 
@@ -364,3 +364,25 @@ def test_plan_files_are_described_fully() -> None:
 def test_plan_is_deterministic() -> None:
     text = ACCESS + "dnsbl: [{zone: a.example}]\n"
     assert plan(text) == plan(text)
+
+
+def test_every_parameter_main_cf_writes_is_managed() -> None:
+    from mtaharden.targets.postfix import MANAGED_PARAMETERS
+
+    text = ("role: null-client\nauth: {enabled: true, require_tls: false}\ntls: {cert: /c.pem, key: /k.pem}\n"
+            "dnsbl: [{zone: bl.example.org}]\nheader_checks: [{header: Subject, pattern: x}]\n"
+            "hostname: mx.example.org\n")
+    written = set(main_cf(plan(text))) | set(main_cf(plan(text.replace("null-client", "mx"))))
+    assert written <= MANAGED_PARAMETERS, written - MANAGED_PARAMETERS
+
+
+def test_site_parameters_are_written_last_and_cannot_touch_relaying() -> None:
+    result = plan("targets: {postfix: {parameters: {queue_directory: /srv/q, smtpd_peername_lookup: false}}}\n")
+    (planned,) = [f for f in result.files if f.path == "main.cf"]
+    assert planned.context["sections"][-1] == ("Site parameters (targets.postfix.parameters)",
+                                               [("queue_directory", "/srv/q"), ("smtpd_peername_lookup", "no")])
+    for name in ("mynetworks", "smtpd_recipient_restrictions", "virtual_alias_domains", "relayhost",
+                 "smtpd_sasl_auth_enable", "smtpd_authorized_xclient_hosts"):
+        with pytest.raises(PolicyError) as caught:
+            load_policy_text(f"targets: {{postfix: {{parameters: {{{name}: x}}}}}}\n", "p.yml")
+        assert caught.value.problems[0].path == f"targets.postfix.parameters.{name}"
