@@ -134,6 +134,26 @@ def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...]) -> N
         out_console.print(table)
 
 
+@main.command("plan")
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help=f"one of {', '.join(registered())}")
+@set_option
+def plan_command(policy: str, target: str, overrides: tuple[str, ...]) -> None:
+    """Print a target's Plan as JSON: files with modes, post-install steps by phase, reload or restart.
+
+    The Ansible roles run these steps; nothing about a target is written down twice."""
+    loaded = _load(policy, overrides)
+    (chosen,) = _targets(target)
+    plan = _plan(chosen, loaded)
+    data = {
+        "target": plan.target,
+        "apply": plan.apply,
+        "files": [{"path": f.path, "mode": f"{f.mode:04o}"} for f in plan.files],
+        "steps": [{"phase": s.phase, "argv": list(s.argv), "why": s.why} for s in plan.steps],
+    }
+    click.echo(json.dumps(data, indent=2))
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the policy (contract version 1)."""

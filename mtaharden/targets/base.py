@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..policy import Policy
 
 Status = Literal["enforced", "approximated", "unsupported"]
+Phase = Literal["build", "check", "apply"]
 CommentStyle = Literal["hash", "markdown", "none"]
 
 
@@ -39,10 +40,16 @@ class PlannedFile:
 
 @dataclass(frozen=True)
 class Step:
-    """A command to run after the files are installed, and why."""
+    """A command to run after the files are installed, and why.
+
+    ``build`` steps derive files (indexes, compiled configs), ``check`` steps must succeed silently
+    (any warning is a failure), ``apply`` steps make the running daemon use the files. Roles run
+    build and check in a staging folder first, then build and apply on the live files.
+    """
 
     argv: tuple[str, ...]
     why: str
+    phase: Phase = "build"
 
 
 @dataclass(frozen=True)

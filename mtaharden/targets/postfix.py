@@ -133,8 +133,10 @@ class PostfixTarget(Target):
         steps = (
             *(Step(("postmap", "-c", config_dir, f"{t.kind}:{config_dir}/{t.name}"), f"index {t.name} for lookups")
               for t in tables.values() if t.needs_postmap),
-            Step(("postfix", "-c", config_dir, "check"), "let Postfix verify files and permissions"),
-            Step(("postfix", "-c", config_dir, "reload"), "load the new configuration"),
+            Step(("postconf", "-c", config_dir, "-n"), "parse main.cf: unused or repeated parameters warn", "check"),
+            Step(("postconf", "-c", config_dir, "-M"), "parse master.cf", "check"),
+            Step(("postfix", "-c", config_dir, "check"), "let Postfix verify files and permissions", "check"),
+            Step(("postfix", "-c", config_dir, "reload"), "load the new configuration", "apply"),
         )
         return Plan(self.name, tuple(files), steps, coverage, apply="reload")
 

@@ -97,11 +97,12 @@ def _steps(policy: Policy) -> tuple[Step, ...]:
         Step((f"{options.home}/bin/qmail-newmrh",),
              "index control/morercpthosts, even when empty, so no stale morercpthosts.cdb accepts old domains"),
         Step(("svc", "-t", f"{options.service_dir}/qmail-send"),
-             "restart qmail-send: it reads me and percenthack only at start (a HUP rereads just locals)"),
+             "restart qmail-send: it reads me and percenthack only at start (a HUP rereads just locals)", "apply"),
     ]
     if policy.accepts_inbound:
         steps.append(Step(("svc", "-t", f"{options.service_dir}/qmail-smtpd"),
-                          "restart tcpserver for a changed run script; control files are read per connection"))
+                          "restart tcpserver for a changed run script; control files are read per connection",
+                          "apply"))
     return tuple(steps)
 
 

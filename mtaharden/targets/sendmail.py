@@ -9,6 +9,7 @@ networks and TRUST_AUTH_MECH; access rules use OK/REJECT/ERROR, which never rela
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from .base import Coverage, Plan, PlannedFile, Status, Step, Target, coverage_fi
 from .sendmail_regex import Inexpressible, to_ere
 
 M4_QUOTES = ("`", "'")
+DEBIAN_PID_FILE = "/run/sendmail/mta/sendmail.pid"
 SENDMAIL_STRING_UNSAFE = ('"', "$", "\\")
 PRIVACY_FLAGS = ("authwarnings", "noverb", "noetrn", "noreceipts", "restrictqrun", "restrictmailq")
 ENHDNSBL_SLOTS = 6
@@ -61,15 +63,18 @@ class SendmailTarget(Target):
             files.append(PlannedFile("Sendmail.conf", "Sendmail.conf.j2", {"lines": _cyrus_conf(policy)}))
         coverage = tuple(_coverage(policy, gaps))
         files.append(coverage_file(self.name, coverage))
-        settings = options.settings_dir
+        q, settings = shlex.quote, options.settings_dir
+        cf = f"{settings}/sendmail.cf"
         steps = (
-            Step(("m4", f"{options.cf_dir}/m4/cf.m4", f"{settings}/sendmail.mc"),
-                 f"compile sendmail.mc into {settings}/sendmail.cf (write stdout there; any m4 warning is an error)"),
-            Step((options.makemap, "-C", f"{settings}/sendmail.cf", "hash", f"{settings}/access"),
-                 "build access.db from access (stdin: the access file)"),
-            Step((options.sendmail, "-C", f"{settings}/sendmail.cf", "-bt"),
-                 "run relay-check.bt through address test mode and compare with the expectations in it"),
-            Step(("kill", "-HUP", "SENDMAIL_PID"), "make the daemon re-read sendmail.cf"),
+            Step(("sh", "-c", f"m4 {q(options.cf_dir + '/m4/cf.m4')} {q(settings + '/sendmail.mc')} > {q(cf)}"),
+                 "compile sendmail.mc with sendmail-cf (any m4 message is an error)"),
+            Step(("sh", "-c", f"{q(options.makemap)} -C {q(cf)} hash {q(settings + '/access')} "
+                              f"< {q(settings + '/access')}"), "index the access map into access.db"),
+            Step(("sh", "-c", f"{q(options.sendmail)} -C {q(cf)} -bt < {q(settings + '/relay-check.bt')}"),
+                 "address test mode: the relay decisions in relay-check.bt (mtaharden.targets.sendmail."
+                 "relay_check_failures reads the output)", "check"),
+            Step(("sh", "-c", f"kill -HUP \"$(head -n 1 {q(options.pid_file or DEBIAN_PID_FILE)})\""),
+                 "the daemon re-executes itself and reads the new sendmail.cf", "apply"),
         )
         return Plan(self.name, tuple(files), steps, coverage, apply="restart")
 

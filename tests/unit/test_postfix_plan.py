@@ -191,7 +191,8 @@ def test_postmap_steps_only_for_hash_tables() -> None:
 
 def test_no_tables_no_postmap() -> None:
     result = plan()
-    assert [step.argv[0] for step in result.steps] == ["postfix", "postfix"]
+    assert [(step.phase, step.argv[0]) for step in result.steps] == [
+        ("check", "postconf"), ("check", "postconf"), ("check", "postfix"), ("apply", "postfix")]
     assert {f.path for f in result.files} == {"main.cf", "master.cf", "COVERAGE.md"}
 
 

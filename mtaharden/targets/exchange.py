@@ -1,0 +1,687 @@
+"""Exchange Server 2016/2019/SE: one idempotent Exchange Management Shell script, a checklist, coverage.
+
+Exchange is configured through cmdlets, not files, so the "config" is ``harden.ps1``: every object is
+read first and then created or changed, every change goes through ``ShouldProcess`` (so ``-WhatIf``
+lists it), and an audit at the end fails on any open-relay configuration it can see. What no cmdlet
+sets (SCHANNEL/.NET TLS, VRFY/EXPN) goes to ``GUIDE.md``. Every value in the script is written by
+:func:`ps_value`, the one place that quotes for PowerShell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import itertools
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..policy import Policy
+from ..policy.model import AccessAction, AddressRule, DnsblEntry, HeaderCheck
+from .base import Coverage, Plan, PlannedFile, Target, coverage_file, register
+
+# Ports that Exchange's own services hold on every Mailbox server.
+RESERVED_PORTS = {465: "Client Proxy (Transport service)", 475: "Mailbox Transport Delivery",
+                  717: "Outbound Proxy Frontend", 2525: "Default (Transport service)"}
+SUBMISSION_PORT = 587
+MESSAGE_SIZE_RANGE = (65536, 2147483647)  # what -MaxMessageSize accepts, in bytes
+REJECTION_RESPONSE_MAX = 240  # -RejectionResponse of a block list provider
+IP_MATCH_LIMIT = 256  # return codes a DNSBL filter may expand to in -IPAddressesMatch
+RULE_PREFIX = "mtaharden "
+DEFAULT_REJECT_TEXT = "Access denied"
+ACCESS_STAGES = ("clients", "recipients", "senders")  # Postfix's evaluation order, HELO excepted
+
+
+# --- PowerShell values ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A script variable (``$name``) used as a value, e.g. the server's FQDN known only at run time."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Literal text and variables joined at run time: ``('220 ' + $fqdn + ' ESMTP')``."""
+
+    parts: tuple[str | Variable, ...]
+
+
+Value = str | int | bool | None | Variable | Concat | Sequence[str]
+Settings = tuple[tuple[str, Value], ...]
+
+_QUOTES = "'\u2018\u2019\u201a\u201b"  # PowerShell ends a verbatim string at any of these
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def ps_value(value: Value) -> str:
+    """A policy value as inert PowerShell: verbatim single-quoted strings (quotes doubled), lists, $true."""
+    if value is None:
+        return "$null"
+    if isinstance(value, bool):
+        return "$true" if value else "$false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Variable):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", value.name):
+            raise ValueError(f"not a PowerShell variable name: {value.name!r}")
+        return f"${value.name}"
+    if isinstance(value, Concat):
+        return "(" + " + ".join(ps_value(part) for part in value.parts if part != "") + ")"
+    if isinstance(value, str):
+        if _UNSAFE.search(value):
+            raise ValueError(f"refusing to write a control character into a PowerShell string: {value!r}")
+        return "'" + "".join(c + c if c in _QUOTES else c for c in value) + "'"
+    return "@(" + ", ".join(ps_value(item) for item in value) + ")"
+
+
+def md_code(value: object) -> str:
+    """Inline Markdown code for a policy value, fenced with more backticks than it contains."""
+    text = str(value)
+    if _UNSAFE.search(text):
+        raise ValueError(f"refusing to write a control character into Markdown: {text!r}")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"
+
+
+# --- .NET regular expressions -----------------------------------------------------------------
+
+
+class DialectError(ValueError):
+    """A policy regex that has no .NET equivalent."""
+
+
+POSSESSIVE = "possessive quantifiers (such as a++) do not exist in .NET; use an atomic group (?>a+)"
+
+
+def dotnet_regex(pattern: str) -> str:
+    """The policy's (Python/PCRE) regex in .NET syntax, as transport rules read it.
+
+    Named groups are renamed, ``{,n}`` gets its implicit 0 and ``\\Z`` becomes ``\\z``; constructs
+    .NET lacks (possessive quantifiers, ``\\U`` escapes, ``-[`` inside a class) raise DialectError.
+    """
+    out: list[str] = []
+    i, class_body = 0, -1  # class_body: index where the open class's members start, -1 outside a class
+    while i < len(pattern):
+        char, rest = pattern[i], pattern[i:]
+        step, text = 1, char
+        if char == "\\":
+            step, text = 2, rest[:2]
+            if text == "\\U":
+                raise DialectError("\\U escapes do not exist in .NET; write the character as \\uXXXX")
+            if text == "\\Z" and class_body < 0:
+                text = "\\z"
+        elif class_body >= 0:
+            if rest.startswith("-["):
+                raise DialectError("'-[' inside a character class is a class subtraction in .NET")
+            if char == "]" and i > class_body:
+                class_body = -1
+        elif char == "[":
+            step = 2 if rest.startswith("[^") else 1
+            text, class_body = rest[:step], i + step
+        elif rest.startswith("(?P<"):
+            step, text = 4, "(?<"
+        elif match := re.match(r"\(\?P=(\w+)\)", rest):
+            step, text = match.end(), f"\\k<{match.group(1)}>"
+        elif (match := re.match(r"\{,(\d+)\}", rest)) and _quantifies(out, pattern, i):
+            step, text = match.end(), f"{{0,{match.group(1)}}}"
+            if rest[step:step + 1] == "+":
+                raise DialectError(POSSESSIVE)
+        elif char in "*+?}" and rest[1:2] == "+" and _quantifies(out, pattern, i):
+            raise DialectError(POSSESSIVE)
+        out.append(text)
+        i += step
+    return "".join(out)
+
+
+def _quantifies(done: list[str], pattern: str, index: int) -> bool:
+    """Whether the quantifier at ``index`` follows something it repeats (a ``}`` must close ``{m,n}``)."""
+    if pattern[index] == "}":
+        return re.search(r"\{\d*,?\d*$", pattern[:index]) is not None
+    return bool(done) and done[-1] not in ("(", "|")
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransportRule:
+    """A mail flow rule; its ``Comments`` fingerprint lets the script replace it only when it changed."""
+
+    name: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class MailboxAntispam:
+    """Agents installed on the Mailbox server running the script, and their settings."""
+
+    agents: tuple[str, ...]
+    reputation: Settings
+    sender_filter: Settings
+
+
+@dataclass(frozen=True)
+class EdgeSection:
+    """What the Edge section sets on each Edge Transport server (None: leave that part alone)."""
+
+    connector: Settings
+    agents: tuple[str, ...]
+    providers: tuple[Settings, ...]
+    providers_config: Settings | None
+    block_list: tuple[Settings, ...]
+    allow_list: tuple[Settings, ...]
+    sender_filter: Settings | None
+    recipient_filter: Settings | None
+
+
+@register
+class ExchangeTarget(Target):
+    name = "exchange"
+    description = "Exchange Server 2016/2019/SE (Exchange Management Shell script + checklist)"
+
+    def plan(self, policy: Policy) -> Plan:
+        options = policy.targets.exchange
+        coverage = tuple(_coverage(policy))
+        antispam = _mailbox_antispam(policy)
+        script = {
+            "servers": list(options.servers),
+            "hostname": policy.hostname,
+            "trusted": [n.with_prefixlen for n in policy.networks.trusted],
+            "accepted_domains": _accepted_domains(policy),
+            "relay_name": options.relay_connector,
+            "relay": _relay_connector(policy),
+            "default_frontend": _default_frontend(policy),
+            "client_frontend": _client_frontend(policy),
+            "antispam": antispam,
+            "transport_rules": tuple(_transport_rules(policy)),
+            "edge": _edge_section(policy) if options.edge else None,
+        }
+        guide = {
+            "policy": policy,
+            "host": policy.hostname or "mx.example.org",
+            "servers": list(options.servers),
+            "relay_domains": [_address_space(d) for d in policy.domains.relay],
+            "message_size": _message_size(policy.smtp.max_message_size)[0],
+            "antispam": antispam is not None,
+            "gaps": [c for c in coverage if c.status != "enforced"],
+        }
+        files = (
+            PlannedFile("harden.ps1", "harden.ps1.j2", script),
+            PlannedFile("GUIDE.md", "GUIDE.md.j2", guide, comment="markdown"),
+            coverage_file(self.name, coverage),
+        )
+        return Plan(self.name, files, (), coverage)
+
+    def filters(self) -> Mapping[str, Callable[..., str]]:
+        return {"ps": ps_value, "md": md_code}
+
+
+# --- receive connectors -----------------------------------------------------------------------
+
+FQDN = Variable("fqdn")  # the script sets it per server: the policy's hostname, or the server's FQDN
+
+
+def _message_size(size: int) -> tuple[str, bool]:
+    """-MaxMessageSize text (Exchange's KB/MB are binary) and whether the policy value had to be clamped."""
+    low, high = MESSAGE_SIZE_RANGE
+    clamped = min(max(size, low), high)
+    for unit, factor in (("MB", 2**20), ("KB", 2**10)):
+        if clamped % factor == 0:
+            return f"{clamped // factor}{unit}", clamped != size
+    return f"{clamped}B", clamped != size
+
+
+def _limits(policy: Policy, *, internet: bool) -> Settings:
+    """What every receive connector gets: its name in banner and EHLO reply, the limits and, facing the
+    Internet only (clients and devices may say EHLO with a bare name), the EHLO and envelope checks."""
+    smtp = policy.smtp
+    pieces = smtp.banner.split("{hostname}")
+    banner: tuple[str | Variable, ...] = ("220 " + pieces[0],)
+    for piece in pieces[1:]:
+        banner += (FQDN, piece)
+    return (
+        ("Fqdn", FQDN),
+        ("Banner", Concat(banner)),
+        ("MaxMessageSize", _message_size(smtp.max_message_size)[0]),
+        ("MaxRecipientsPerMessage", smtp.max_recipients),
+        ("MaxInboundConnectionPerSource", smtp.max_connections_per_client),
+        *((("RequireEHLODomain", smtp.require_helo),
+           ("RejectSingleLabelRecipientDomains", smtp.strict_envelopes)) if internet else ()),
+    )
+
+
+def _bindings(addresses: Sequence[str], port: int) -> list[str]:
+    if not addresses:
+        return [f"0.0.0.0:{port}", f"[::]:{port}"]
+    return [f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in addresses]
+
+
+def _relay_ranges(policy: Policy) -> list[str]:
+    """Trusted networks but loopback: that is the server itself, whose health probes need Default Frontend."""
+    return [n.with_prefixlen for n in policy.networks.trusted if not n.is_loopback]
+
+
+def _relay_connector(policy: Policy) -> Settings | None:
+    """Anonymous relay for networks.trusted only: a Custom connector whose ranges win by being narrower."""
+    options = policy.targets.exchange
+    if not _relay_ranges(policy) or options.relay_port in RESERVED_PORTS:
+        return None
+    return (
+        ("Bindings", _bindings(options.relay_bindings, options.relay_port)),
+        ("RemoteIPRanges", _relay_ranges(policy)),
+        ("PermissionGroups", ["AnonymousUsers"]),
+        ("AuthMechanism", ["Tls"]),
+        *_limits(policy, internet=False),
+        ("Enabled", True),
+    )
+
+
+def _default_frontend(policy: Policy) -> Settings:
+    """Port 25 for the world: anonymous only when the role takes inbound mail, user AUTH only when enabled."""
+    groups = ["ExchangeServers", "ExchangeLegacyServers"]
+    if policy.accepts_inbound:
+        groups.insert(0, "AnonymousUsers")
+    mechanisms = ["Tls", "ExchangeServer"]
+    if policy.auth.enabled and policy.accepts_inbound:
+        mechanisms[1:1] = _user_auth(policy)
+    return (
+        ("PermissionGroups", groups),
+        ("AuthMechanism", mechanisms),
+        ("RequireTLS", policy.tls is not None and policy.tls.inbound == "encrypt"),
+        *_limits(policy, internet=True),
+    )
+
+
+def _user_auth(policy: Policy) -> list[str]:
+    return ["Integrated", "BasicAuth", *(["BasicAuthRequireTLS"] if policy.auth.require_tls else [])]
+
+
+def _submission_port(policy: Policy) -> int:
+    port = policy.auth.submission.port
+    return port if port is not None and port not in RESERVED_PORTS else SUBMISSION_PORT
+
+
+def _client_frontend(policy: Policy) -> Settings:
+    """Submission with AUTH (authenticated ExchangeUsers may relay), or the connector switched off."""
+    if not policy.offers_submission:
+        return (("Enabled", False),)
+    return (
+        ("Bindings", _bindings([], _submission_port(policy))),
+        ("PermissionGroups", ["ExchangeUsers"]),
+        ("AuthMechanism", ["Tls", *_user_auth(policy)]),
+        ("RequireTLS", policy.tls is not None),
+        *_limits(policy, internet=False),
+        ("Enabled", True),
+    )
+
+
+# --- accepted domains and antispam agents -----------------------------------------------------
+
+
+def _accepted_domains(policy: Policy) -> list[Settings]:
+    """Authoritative for local domains, InternalRelay for relay domains; ``.example.org`` is ``*.example.org``."""
+    kinds = [(d, "Authoritative") for d in policy.domains.local] + [(d, "InternalRelay") for d in policy.domains.relay]
+    return [
+        (("Name", _object_name(d[1:] + " subdomains" if d.startswith(".") else d)),
+         ("DomainName", _address_space(d)),
+         ("DomainType", kind))
+        for d, kind in kinds
+    ]
+
+
+def _address_space(domain: str) -> str:
+    return "*" + domain if domain.startswith(".") else domain
+
+
+def _object_name(text: str) -> str:
+    """An Exchange object name (at most 64 characters), kept unique by a hash when it must be cut."""
+    if len(text) <= 64:
+        return text
+    return text[:55] + "~" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _mailbox_antispam(policy: Policy) -> MailboxAntispam | None:
+    """Without Edge, Sender Reputation is the nearest Mailbox-server stand-in for DNS block lists."""
+    if policy.targets.exchange.edge or not policy.dnsbl:
+        return None
+    return MailboxAntispam(
+        agents=("Protocol Analysis Agent", "Sender Filter Agent"),
+        reputation=(("Enabled", True), ("SenderBlockingEnabled", True), ("ExternalMailEnabled", True),
+                    ("InternalMailEnabled", False)),
+        sender_filter=(("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False)),
+    )
+
+
+# --- transport rules --------------------------------------------------------------------------
+
+
+def _transport_rules(policy: Policy) -> Iterator[TransportRule]:
+    """Header checks first (no access permit may skip them), then the access rules in Postfix's order."""
+    for index, check in enumerate(policy.header_checks):
+        settings = _header_rule(check)
+        if settings is not None:
+            yield _rule(f"header_checks[{index}]", settings)
+    for stage in ACCESS_STAGES:
+        for index, rule in enumerate(getattr(policy.access, stage)):
+            condition: Settings
+            if stage == "clients":
+                condition = (("SenderIpRanges", [rule.match.with_prefixlen]),)
+            elif stage == "recipients":
+                condition = (("RecipientAddressMatchesPatterns", [_address_regex(rule.match)]),)
+            else:
+                condition = (("FromAddressMatchesPatterns", [_address_regex(rule.match)]),
+                             ("SenderAddressLocation", "Envelope"))
+            yield _rule(f"access.{stage}[{index}]", condition + _access_action(rule.action, rule.message))
+
+
+def _rule(element: str, settings: Settings) -> TransportRule:
+    fingerprint = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    return TransportRule(RULE_PREFIX + element, (*settings, ("Comments", f"mtaharden {fingerprint}")))
+
+
+def _header_rule(check: HeaderCheck) -> Settings | None:
+    """The rule for one header check, or None when Exchange cannot express it (see its coverage)."""
+    try:
+        pattern = dotnet_regex(check.pattern)
+    except DialectError:
+        return None
+    condition: Settings = (("HeaderMatchesMessageHeader", check.header), ("HeaderMatchesPatterns", [pattern]))
+    if check.action == "reject":
+        return (*condition, ("RejectMessageReasonText", check.message or "message content rejected"))
+    if check.action == "discard":
+        return (*condition, ("DeleteMessage", True))
+    if check.action == "warn":
+        return (*condition, ("RejectMessageReasonText", check.message or "header check"), ("Mode", "Audit"))
+    return None
+
+
+def _address_regex(match: str) -> str:
+    """A policy address pattern as an anchored, case-insensitive .NET regex over the whole address."""
+    local, domain = _parts(match)
+    if not domain:
+        return f"(?i)^{re.escape(local)}@"
+    return f"(?i){'^' + re.escape(local) if local else ''}@{re.escape(domain)}$"
+
+
+def _access_action(action: AccessAction, message: str | None) -> Settings:
+    if action == "permit":
+        return (("SetSCL", -1), ("StopRuleProcessing", True))
+    return (("RejectMessageReasonText", message or DEFAULT_REJECT_TEXT), ("StopRuleProcessing", True))
+
+
+# --- Edge -------------------------------------------------------------------------------------
+
+
+def _edge_section(policy: Policy) -> EdgeSection:
+    """Connection-time filtering on Edge Transport servers, for what their agents express faithfully."""
+    access = policy.access
+    sender_filter = recipient_filter = None
+    senders = [_parts(r.match) for r in _unexempted(policy, "senders")]
+    addresses = [f"{local}@{domain}" for local, domain in senders if local and domain]
+    domains = [domain for local, domain in senders if not local]
+    if addresses or domains:
+        sender_filter = (
+            ("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False), ("Action", "Reject"),
+            ("BlockedSenders", addresses or None), ("BlockedDomains", domains or None),
+        )
+    recipients = [r.match for r in _unexempted(policy, "recipients") if all(_parts(r.match))]
+    if recipients:
+        recipient_filter = (("Enabled", True), ("ExternalMailEnabled", True), ("BlockListEnabled", True),
+                            ("BlockedRecipients", recipients))
+    agents = [name for name, used in (("Connection Filtering Agent", bool(access.clients or policy.dnsbl)),
+                                      ("Sender Filter Agent", sender_filter is not None),
+                                      ("Recipient Filter Agent", recipient_filter is not None)) if used]
+    providers = [_provider(entry, index + 1) for index, entry in enumerate(policy.dnsbl)]
+    return EdgeSection(
+        connector=(("RequireTLS", policy.tls is not None and policy.tls.inbound == "encrypt"),
+                   *_limits(policy, internet=True)),
+        agents=tuple(agents),
+        providers=tuple(p for p in providers if p is not None),
+        providers_config=(("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False),
+                          ("BypassedRecipients", _bypassed_recipients(policy) or None)) if policy.dnsbl else None,
+        block_list=tuple(_ip_entry(r.match) for r in access.clients if r.action != "permit"),
+        allow_list=tuple(_ip_entry(r.match) for r in access.clients if r.action == "permit"),
+        sender_filter=sender_filter,
+        recipient_filter=recipient_filter,
+    )
+
+
+def _unexempted(policy: Policy, stage: str) -> list[AddressRule]:
+    """Rejections no earlier permit can exempt (in Postfix's order), so an Edge block list may take them.
+
+    A recipients permit before the senders stage exempts the whole message; one in the same stage only
+    the addresses both patterns match. Client permits need no care: the IP Allow list exempts a client
+    from every other antispam agent, as a Postfix client permit does.
+    """
+    if any(r.action == "permit" for s in ACCESS_STAGES[1:ACCESS_STAGES.index(stage)]
+           for r in getattr(policy.access, s)):
+        return []
+    rules: list[AddressRule] = getattr(policy.access, stage)
+    return [rule for index, rule in enumerate(rules) if rule.action != "permit" and not any(
+        earlier.action == "permit" and _overlap(earlier.match, rule.match) for earlier in rules[:index])]
+
+
+def _overlap(first: str, second: str) -> bool:
+    """Whether one address could match both patterns (an empty part matches any)."""
+    (local_a, domain_a), (local_b, domain_b) = (_parts(first), _parts(second))
+    return (not local_a or not local_b or local_a == local_b) and (not domain_a or not domain_b or domain_a == domain_b)
+
+
+def _parts(match: str) -> tuple[str, str]:
+    """An address pattern's local part and domain; empty means any (``user@``, ``@domain``, ``domain``)."""
+    local, at, domain = match.partition("@")
+    return (local, domain) if at else ("", match)
+
+
+def _ip_entry(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Settings:
+    return (("IPRange", network.with_prefixlen), ("Comment", f"mtaharden access.clients {network.with_prefixlen}"))
+
+
+def _bypassed_recipients(policy: Policy) -> list[str]:
+    """Recipients permitted before any DNSBL check, as full addresses (``user@`` once per own domain)."""
+    domains = [d for d in (*policy.domains.local, *policy.domains.relay) if not d.startswith(".")]
+    addresses: list[str] = []
+    for rule in policy.access.recipients:
+        local, _, domain = rule.match.partition("@")
+        if rule.action == "permit" and local:
+            addresses += [f"{local}@{d}" for d in ([domain] if domain else domains)]
+    return list(dict.fromkeys(addresses))
+
+
+def _provider(entry: DnsblEntry, priority: int) -> Settings | None:
+    codes = _return_codes(entry.filters)
+    if codes is None:
+        return None
+    text = entry.message.replace("{zone}", entry.zone).replace("{client}", "your address")
+    return (
+        ("Name", _object_name(entry.zone)),
+        ("LookupDomain", entry.zone),
+        ("IPAddressesMatch", codes),
+        ("RejectionResponse", text[:REJECTION_RESPONSE_MAX]),
+        ("Priority", priority),
+        ("Enabled", True),
+    )
+
+
+def _return_codes(filters: Iterable[str]) -> list[str] | None:
+    """Every 127.x.y.z the Postfix-style filters match, or None when there are too many to list."""
+    expanded = [[_octet(part) for part in re.findall(r"\[[^\]]*\]|\d+", text)] for text in filters]
+    if sum(math.prod(len(values) for values in octets) for octets in expanded) > IP_MATCH_LIMIT:
+        return None
+    return list(dict.fromkeys(".".join(map(str, address)) for octets in expanded
+                              for address in itertools.product(*octets)))
+
+
+def _octet(part: str) -> list[int]:
+    if part.startswith("[") and ".." in part:
+        low, high = (int(x) for x in part[1:-1].split(".."))
+        return list(range(low, high + 1))
+    if part.startswith("["):
+        return [int(x) for x in part[1:-1].split(";")]
+    return [int(part)]
+
+
+# --- coverage ---------------------------------------------------------------------------------
+
+
+def _item(element: str, how: str, differs: str | None = None) -> Coverage:
+    """Enforced as ``how``, or approximated when ``differs`` says what falls short."""
+    return Coverage(element, "approximated", f"{how}; {differs}") if differs else Coverage(element, "enforced", how)
+
+
+def _coverage(policy: Policy) -> Iterator[Coverage]:
+    yield _item("role", f"{policy.role}: Default Frontend {'takes' if policy.accepts_inbound else 'refuses'} "
+                f"anonymous mail; Client Frontend {'enabled' if policy.offers_submission else 'disabled'}",
+                "Exchange still delivers to its own mailboxes" if policy.role == "null-client" else None)
+    yield _item("hostname", "-Fqdn and -Banner of the receive connectors" if policy.hostname
+                else "each server's own FQDN in -Fqdn and -Banner")
+    yield _item("domains.local", "accepted domains of type Authoritative", _wildcard_note(policy.domains.local))
+    yield _item("domains.relay", "accepted domains of type InternalRelay; the script warns while no Send "
+                "connector routes one (GUIDE.md)", _wildcard_note(policy.domains.relay))
+    yield _trusted_coverage(policy)
+    yield from _auth_coverage(policy)
+    for index, entry in enumerate(policy.dnsbl):
+        yield _dnsbl_coverage(policy, index, entry)
+    for stage in ("clients", "helo", "senders", "recipients"):
+        if getattr(policy.access, stage):
+            yield _access_coverage(policy, stage)
+    for index, check in enumerate(policy.header_checks):
+        yield _header_coverage(index, check)
+    yield from _smtp_coverage(policy)
+    yield from _tls_coverage(policy)
+
+
+def _wildcard_note(domains: Iterable[str]) -> str | None:
+    if any(d.startswith(".") for d in domains):
+        return "Exchange's *.domain may also take the parent domain"
+    return None
+
+
+def _trusted_coverage(policy: Policy) -> Coverage:
+    options = policy.targets.exchange
+    name = options.relay_connector
+    if options.relay_port in RESERVED_PORTS:
+        return Coverage("networks.trusted", "unsupported", f"port {options.relay_port} belongs to Exchange's "
+                        f"{RESERVED_PORTS[options.relay_port]} connector; set another targets.exchange.relay_port")
+    loopback = [n.with_prefixlen for n in policy.networks.trusted if n.is_loopback]
+    differs = (f"{', '.join(loopback)} (the server itself) may not relay anonymously: Exchange's own health "
+               "probes connect from there to Default Frontend") if loopback else None
+    if not _relay_ranges(policy):
+        return _item("networks.trusted", f"no anonymous relay: receive connector {name!r} is disabled if present",
+                     differs)
+    return _item("networks.trusted", f"receive connector {name!r} (Custom, FrontendTransport) limited to these "
+                 "ranges, the only place ANONYMOUS LOGON gets ms-Exch-SMTP-Accept-Any-Recipient; the audit "
+                 "fails on any wider grant", differs)
+
+
+def _auth_coverage(policy: Policy) -> Iterator[Coverage]:
+    auth = policy.auth
+    if not auth.enabled:
+        yield _item("auth", "no user AUTH: Default Frontend offers only Tls and ExchangeServer")
+        return
+    after_tls = ("BasicAuthRequireTLS: Basic only after STARTTLS (Integrated sends no password)"
+                 if auth.require_tls else "Basic also before STARTTLS")
+    yield _item("auth", f"BasicAuth and Integrated on Client Frontend and Default Frontend; {after_tls}",
+                f"Exchange checks passwords against Active Directory, not {auth.backend}")
+    yield _item("auth.mechanisms", "BasicAuth (AUTH LOGIN) and Integrated (NTLM, GSSAPI)",
+                "the mechanism list itself cannot be set")
+    submission = auth.submission
+    if policy.offers_submission and submission.port in RESERVED_PORTS:
+        yield _item("auth.submission.port", f"Client Frontend on port {SUBMISSION_PORT}",
+                    f"port {submission.port} belongs to Exchange's {RESERVED_PORTS[submission.port]} connector")
+    if policy.offers_submission and submission.smtps_port is not None:
+        yield _item("auth.submission.smtps_port", f"STARTTLS on port {_submission_port(policy)} (Client Frontend)",
+                    "Exchange has no implicit-TLS SMTP listener; point those clients there")
+
+
+def _dnsbl_coverage(policy: Policy, index: int, entry: DnsblEntry) -> Coverage:
+    element = f"dnsbl[{index}]"
+    if not policy.targets.exchange.edge:
+        return _item(element, "Sender Reputation (Protocol Analysis agent) blocks senders whose reputation "
+                     "level reaches 7", f"Mailbox servers cannot query {entry.zone} (Connection Filtering runs "
+                     "only on Edge): Exchange's own scoring stands in; set targets.exchange.edge or filter upstream")
+    if _return_codes(entry.filters) is None:
+        return Coverage(element, "unsupported", f"filter {', '.join(entry.filters)} matches more than "
+                        f"{IP_MATCH_LIMIT} return codes, which -IPAddressesMatch must list one by one")
+    differs = [note for note, applies in (("Exchange answers 550, it cannot defer", entry.action == "defer"),
+                                          ("the reply cannot name the client", "{client}" in entry.message))
+               if applies]
+    return _item(element, f"Edge: IP block list provider {entry.zone} (-IPAddressesMatch "
+                 f"{', '.join(entry.filters)}); permitted clients and recipients bypass it", "; ".join(differs))
+
+
+def _access_coverage(policy: Policy, stage: str) -> Coverage:
+    element = f"access.{stage}"
+    if stage == "helo":
+        return Coverage(element, "unsupported", "Exchange has no HELO/EHLO access control (no cmdlet or rule "
+                        "condition sees the EHLO name); filter HELO upstream")
+    rules = getattr(policy.access, stage)
+    condition = {"clients": "SenderIpRanges", "recipients": "RecipientAddressMatchesPatterns, primary addresses",
+                 "senders": "FromAddressMatchesPatterns on the envelope sender"}[stage]
+    how = f"transport rules '{RULE_PREFIX}{element}[n]' ({condition}) in policy order; permit sets SCL -1"
+    if policy.targets.exchange.edge:
+        edge = {"clients": "IP Block and Allow list entries (the allow list wins)",
+                "senders": "Sender Filter for rejected addresses and domains no earlier permit exempts",
+                "recipients": "Recipient Filter for rejected addresses no earlier permit exempts"}[stage]
+        how += f"; Edge: {edge}, at connection time"
+    differs = ["rules reject after DATA, not at RCPT"]
+    if any(r.action == "defer" for r in rules):
+        differs.append("defer rejects (Exchange cannot defer)")
+    if stage == "clients" and any(r.match.version == 6 for r in rules):
+        differs.append("Microsoft documents IPv4 ranges only for SenderIpRanges")
+    return _item(element, how, "; ".join(differs))
+
+
+def _header_coverage(index: int, check: HeaderCheck) -> Coverage:
+    element = f"header_checks[{index}]"
+    try:
+        dotnet_regex(check.pattern)
+    except DialectError as exc:
+        return Coverage(element, "unsupported", f"pattern has no .NET equivalent: {exc}")
+    if check.action == "hold":
+        return Coverage(element, "unsupported", "no Mailbox-server rule action holds a message for review "
+                        "(Quarantine runs only on Edge and needs the content filter's quarantine mailbox)")
+    action = {"reject": "RejectMessageReasonText", "discard": "DeleteMessage",
+              "warn": "Mode Audit: logged in message tracking, not acted on"}[check.action]
+    return _item(element, f"transport rule '{RULE_PREFIX}{element}': HeaderMatchesMessageHeader {check.header}, "
+                 f"HeaderMatchesPatterns (.NET regex); {action}")
+
+
+def _smtp_coverage(policy: Policy) -> Iterator[Coverage]:
+    smtp = policy.smtp
+    size, clamped = _message_size(smtp.max_message_size)
+    yield _item("smtp.banner", "-Banner '220 …' on the receive connectors")
+    by_hand = ("no cmdlet controls VRFY or EXPN; Exchange is said to answer VRFY with 252 and no lookup "
+               "(KB 289521, unverified for 2016+): GUIDE.md has the check by hand")
+    yield Coverage("smtp.disable_vrfy", "approximated", by_hand)
+    yield Coverage("smtp.disable_expn", "approximated", by_hand)
+    yield _item("smtp.require_helo", "Exchange wants HELO or EHLO before MAIL; -RequireEHLODomain "
+                f"${str(smtp.require_helo).lower()} on the Internet-facing connectors")
+    yield _item("smtp.strict_envelopes", f"-RejectSingleLabelRecipientDomains ${str(smtp.strict_envelopes).lower()} "
+                "on the Internet-facing connectors", "non-FQDN senders and RFC 821 syntax are left to Exchange's "
+                "own parser" if smtp.strict_envelopes else None)
+    yield _item("smtp.max_message_size", f"-MaxMessageSize {size} on the receive connectors (smaller "
+                "organization limits still apply)", f"clamped to {MESSAGE_SIZE_RANGE} bytes" if clamped else None)
+    yield _item("smtp.max_recipients", "-MaxRecipientsPerMessage (452 beyond it)")
+    yield _item("smtp.max_connections_per_client", "-MaxInboundConnectionPerSource")
+
+
+def _tls_coverage(policy: Policy) -> Iterator[Coverage]:
+    tls = policy.tls
+    if tls is None:
+        yield _item("tls", "no TLS settings", "Exchange always offers STARTTLS, with a self-signed certificate at "
+                    "least")
+        return
+    port25 = "also on port 25" if tls.inbound == "encrypt" else "not on port 25"
+    yield _item("tls", f"STARTTLS (AuthMechanism Tls); RequireTLS on submission, {port25}",
+                "Exchange uses the certificate enabled for SMTP (GUIDE.md), not tls.cert/tls.key")
+    if tls.min_protocol == "TLSv1.3":
+        yield Coverage("tls.min_protocol", "unsupported", "Exchange does not support TLS 1.3 (HealthChecker "
+                       "wants it off); TLS 1.2 is the highest minimum it can take")
+    else:
+        yield Coverage("tls.min_protocol", "approximated", "SCHANNEL and .NET registry settings from the "
+                       "GUIDE.md checklist: no cmdlet sets protocol versions")

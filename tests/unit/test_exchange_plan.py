@@ -1,0 +1,432 @@
+"""The Exchange target's decisions, read from its Plan, and its quoting filters (no templates, no files)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from mtaharden.policy import PolicyError, load_policy, load_policy_text
+from mtaharden.targets.base import Plan, registered
+from mtaharden.targets.exchange import (
+    Concat,
+    DialectError,
+    EdgeSection,
+    ExchangeTarget,
+    MailboxAntispam,
+    TransportRule,
+    Variable,
+    _address_regex,
+    dotnet_regex,
+    md_code,
+    ps_value,
+)
+from tests.conftest import EXAMPLE_POLICY
+
+TLS = "tls: {cert: /etc/ssl/certs/mx1.pem, key: /etc/ssl/private/mx1.key}\n"
+SUBMISSION = "role: mx+submission\nauth: {enabled: true}\n" + TLS
+
+
+def plan(text: str = "") -> Plan:
+    return ExchangeTarget().plan(load_policy_text(text, "policy.yml"))
+
+
+def script(result: Plan) -> dict[str, Any]:
+    (planned,) = [f for f in result.files if f.path == "harden.ps1"]
+    return dict(planned.context)
+
+
+def settings(values: Any) -> dict[str, Any]:
+    return dict(values)
+
+
+def status(result: Plan, element: str) -> str:
+    (item,) = [c for c in result.coverage if c.element == element]
+    return item.status
+
+
+def rules(result: Plan) -> dict[str, dict[str, Any]]:
+    found: tuple[TransportRule, ...] = script(result)["transport_rules"]
+    return {rule.name: dict(rule.settings) for rule in found}
+
+
+def edge(text: str) -> EdgeSection:
+    section = script(plan(text + "targets: {exchange: {edge: true}}\n"))["edge"]
+    assert isinstance(section, EdgeSection)
+    return section
+
+
+# --- files, registry, coverage ----------------------------------------------------------------
+
+
+def test_target_is_registered_and_plans_three_files() -> None:
+    assert isinstance(registered()["exchange"], ExchangeTarget)
+    assert [f.path for f in plan().files] == ["harden.ps1", "GUIDE.md", "COVERAGE.md"]
+    assert [f.comment for f in plan().files] == ["hash", "markdown", "markdown"]
+
+
+def test_an_empty_policy_renders_without_waivers() -> None:
+    assert plan().unwaived_gaps([]) == []
+
+
+def test_the_example_needs_only_its_helo_waiver() -> None:
+    policy = load_policy(EXAMPLE_POLICY)
+    result = ExchangeTarget().plan(policy)
+    assert [gap.element for gap in result.unwaived_gaps([])] == ["access.helo"]
+    assert result.unwaived_gaps(policy.targets.exchange.allow_unsupported) == []
+
+
+def test_every_policy_element_has_coverage() -> None:
+    result = plan(SUBMISSION + """\
+domains: {local: [example.org], relay: [relay.example.org]}
+dnsbl: [{zone: zen.spamhaus.org}]
+access: {clients: [{match: 192.0.2.0/24, action: reject}], helo: [{match: localhost, action: reject}],
+         senders: [{match: "@spam.example", action: reject}], recipients: [{match: "abuse@", action: permit}]}
+header_checks: [{header: Subject, pattern: spam, action: reject}]
+""")
+    elements = {c.element for c in result.coverage}
+    assert elements >= {
+        "role", "hostname", "domains.local", "domains.relay", "networks.trusted", "auth", "auth.mechanisms",
+        "auth.submission.smtps_port", "dnsbl[0]", "access.clients", "access.helo", "access.senders",
+        "access.recipients", "header_checks[0]", "smtp.banner", "smtp.disable_vrfy", "smtp.disable_expn",
+        "smtp.require_helo", "smtp.strict_envelopes", "smtp.max_message_size", "smtp.max_recipients",
+        "smtp.max_connections_per_client", "tls", "tls.min_protocol",
+    }
+    assert status(result, "access.helo") == "unsupported"
+    assert status(result, "dnsbl[0]") == "approximated"  # Mailbox-only: Sender Reputation stands in
+
+
+# --- relay ------------------------------------------------------------------------------------
+
+
+NETWORK = "networks: {trusted: [192.0.2.0/24]}\n"
+
+
+def test_relay_connector_is_limited_to_trusted_networks() -> None:
+    result = plan("networks: {trusted: [127.0.0.0/8, '::1/128', 192.0.2.0/24, '2001:db8::/32']}\n")
+    context = script(result)
+    relay = settings(context["relay"])
+    assert context["trusted"] == ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "2001:db8::/32"]  # what the audit allows
+    assert relay["RemoteIPRanges"] == ["192.0.2.0/24", "2001:db8::/32"]  # loopback is the server itself
+    assert status(result, "networks.trusted") == "approximated"
+    assert relay["PermissionGroups"] == ["AnonymousUsers"]
+    assert relay["Bindings"] == ["0.0.0.0:25", "[::]:25"]
+    assert context["relay_name"] == "mtaharden relay"
+
+
+def test_relay_connector_knobs() -> None:
+    context = script(plan(NETWORK + "targets: {exchange: {relay_connector: App Relay, relay_bindings: [192.0.2.25, "
+                          "'2001:db8::25'], relay_port: 2526}}\n"))
+    assert context["relay_name"] == "App Relay"
+    assert settings(context["relay"])["Bindings"] == ["192.0.2.25:2526", "[2001:db8::25]:2526"]
+
+
+@pytest.mark.parametrize("name", ["a\\b", "x'y", "$(evil)", " lead", "trail ", "x" * 65, ""])
+def test_relay_connector_name_is_strict(name: str) -> None:
+    with pytest.raises(PolicyError):
+        load_policy_text(f"targets: {{exchange: {{relay_connector: {name!r}}}}}\n", "policy.yml")
+
+
+def test_no_trusted_networks_means_no_relay_connector() -> None:
+    result = plan("networks: {trusted: []}\n")
+    assert script(result)["relay"] is None
+    assert status(result, "networks.trusted") == "enforced"
+    assert script(plan())["relay"] is None  # the default trusts loopback only
+
+
+def test_a_relay_port_exchange_itself_uses_is_unsupported() -> None:
+    result = plan(NETWORK + "targets: {exchange: {relay_port: 2525}}\n")
+    assert script(result)["relay"] is None
+    assert status(result, "networks.trusted") == "unsupported"
+
+
+def test_only_the_relay_connector_grants_anonymous_relay() -> None:
+    context = script(plan(SUBMISSION))
+    assert "AnonymousUsers" not in settings(context["client_frontend"])["PermissionGroups"]
+    assert "ExternalAuthoritative" not in str(context)
+
+
+# --- Default and Client Frontend --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "anonymous"), [("mx", True), ("relay-only", True), ("mx+submission", True),
+                                                 ("submission", False), ("null-client", False)])
+def test_default_frontend_takes_anonymous_mail_only_for_inbound_roles(role: str, anonymous: bool) -> None:
+    text = f"role: {role}\n" + ("auth: {enabled: true}\n" + TLS if "submission" in role else "")
+    groups = settings(script(plan(text))["default_frontend"])["PermissionGroups"]
+    assert ("AnonymousUsers" in groups) is anonymous
+    assert "ExchangeServers" in groups
+
+
+def test_default_frontend_offers_user_auth_only_when_enabled() -> None:
+    assert settings(script(plan())["default_frontend"])["AuthMechanism"] == ["Tls", "ExchangeServer"]
+    mechanisms = settings(script(plan(SUBMISSION))["default_frontend"])["AuthMechanism"]
+    assert mechanisms == ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer"]
+
+
+def test_client_frontend_requires_tls_for_basic_auth() -> None:
+    client = settings(script(plan(SUBMISSION))["client_frontend"])
+    assert client["AuthMechanism"] == ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS"]
+    assert client["PermissionGroups"] == ["ExchangeUsers"]
+    assert client["Bindings"] == ["0.0.0.0:587", "[::]:587"]
+    assert client["RequireTLS"] is True and client["Enabled"] is True
+    relaxed = settings(script(plan(SUBMISSION.replace("{enabled: true}", "{enabled: true, require_tls: false}")))
+                       ["client_frontend"])
+    assert "BasicAuthRequireTLS" not in relaxed["AuthMechanism"]
+
+
+def test_client_frontend_is_switched_off_without_submission() -> None:
+    assert script(plan("role: mx\n"))["client_frontend"] == (("Enabled", False),)
+
+
+def test_submission_on_a_port_exchange_holds_moves_to_587() -> None:
+    result = plan(SUBMISSION.replace("{enabled: true}", "{enabled: true, submission: {port: 465, smtps_port: null}}"))
+    assert settings(script(result)["client_frontend"])["Bindings"] == ["0.0.0.0:587", "[::]:587"]
+    assert status(result, "auth.submission.port") == "approximated"
+    assert status(plan(SUBMISSION), "auth.submission.smtps_port") == "approximated"
+
+
+def test_banner_fqdn_and_limits() -> None:
+    result = plan(NETWORK + "hostname: mx1.example.org\nsmtp: {banner: '{hostname} ESMTP ready', "
+                  "max_message_size: 50MiB, max_recipients: 250, max_connections_per_client: 7}\n")
+    front = settings(script(result)["default_frontend"])
+    assert front["Banner"] == Concat(("220 ", Variable("fqdn"), " ESMTP ready"))
+    assert front["Fqdn"] == Variable("fqdn")
+    assert (front["MaxMessageSize"], front["MaxRecipientsPerMessage"]) == ("50MB", 250)
+    assert (front["MaxInboundConnectionPerSource"], front["RequireEHLODomain"]) == (7, True)
+    assert script(result)["hostname"] == "mx1.example.org"
+    assert "RequireEHLODomain" not in settings(script(result)["relay"])  # devices may EHLO with a bare name
+
+
+@pytest.mark.parametrize(("size", "text", "clamped"), [
+    ("25MiB", "25MB", False), ("100KiB", "100KB", False), ("100000", "100000B", False),
+    ("1KiB", "64KB", True), ("4GiB", "2147483647B", True),
+])
+def test_message_size_in_exchange_units(size: str, text: str, clamped: bool) -> None:
+    result = plan(f"smtp: {{max_message_size: {size}}}\n")
+    assert settings(script(result)["default_frontend"])["MaxMessageSize"] == text
+    assert status(result, "smtp.max_message_size") == ("approximated" if clamped else "enforced")
+
+
+def test_require_tls_on_port_25_only_when_inbound_is_encrypt() -> None:
+    assert settings(script(plan(TLS))["default_frontend"])["RequireTLS"] is False
+    encrypt = TLS.replace("}", ", inbound: encrypt}")
+    assert settings(script(plan(encrypt))["default_frontend"])["RequireTLS"] is True
+
+
+def test_tls_1_3_minimum_is_unsupported() -> None:
+    assert status(plan(TLS.replace("}", ", min_protocol: TLSv1.3}")), "tls.min_protocol") == "unsupported"
+
+
+# --- accepted domains -------------------------------------------------------------------------
+
+
+def test_accepted_domains_by_kind() -> None:
+    result = plan("domains: {local: [example.org, .sub.example.org], relay: [relay.example.org]}\n")
+    domains = [settings(d) for d in script(result)["accepted_domains"]]
+    assert domains == [
+        {"Name": "example.org", "DomainName": "example.org", "DomainType": "Authoritative"},
+        {"Name": "sub.example.org subdomains", "DomainName": "*.sub.example.org", "DomainType": "Authoritative"},
+        {"Name": "relay.example.org", "DomainName": "relay.example.org", "DomainType": "InternalRelay"},
+    ]
+    assert status(result, "domains.local") == "approximated"
+    assert status(result, "domains.relay") == "enforced"
+
+
+def test_long_domain_names_get_unique_short_object_names() -> None:
+    first, second = ("a" * 60 + f"{n}.example.org" for n in (1, 2))
+    domains = [settings(d) for d in script(plan(f"domains: {{local: [{first}, {second}]}}\n"))["accepted_domains"]]
+    names = [d["Name"] for d in domains]
+    assert all(len(name) <= 64 for name in names) and len(set(names)) == 2
+
+
+# --- transport rules --------------------------------------------------------------------------
+
+ACCESS = """\
+access:
+  clients: [{match: 192.0.2.0/24, action: reject, message: go away}, {match: 198.51.100.0/24, action: permit}]
+  helo: [{match: localhost, action: reject}]
+  senders: [{match: "@spam.example", action: defer}]
+  recipients: [{match: "postmaster@", action: permit}]
+header_checks:
+  - {header: Subject, pattern: "(?i)make money", action: reject, message: no spam}
+  - {header: X-Mailer, pattern: "^Mass", action: discard}
+  - {header: X-Test, pattern: test, action: warn}
+"""
+
+
+def test_rules_run_header_checks_first_then_access_in_postfix_order() -> None:
+    assert list(rules(plan(ACCESS))) == [
+        "mtaharden header_checks[0]", "mtaharden header_checks[1]", "mtaharden header_checks[2]",
+        "mtaharden access.clients[0]", "mtaharden access.clients[1]", "mtaharden access.recipients[0]",
+        "mtaharden access.senders[0]",
+    ]
+
+
+def test_rule_conditions_and_actions() -> None:
+    found = rules(plan(ACCESS))
+    subject = found["mtaharden header_checks[0]"]
+    assert (subject["HeaderMatchesMessageHeader"], subject["HeaderMatchesPatterns"]) == ("Subject", ["(?i)make money"])
+    assert subject["RejectMessageReasonText"] == "no spam"
+    assert found["mtaharden header_checks[1]"]["DeleteMessage"] is True
+    assert found["mtaharden header_checks[2]"]["Mode"] == "Audit"
+    client = found["mtaharden access.clients[0]"]
+    assert (client["SenderIpRanges"], client["RejectMessageReasonText"]) == (["192.0.2.0/24"], "go away")
+    assert client["StopRuleProcessing"] is True
+    permit = found["mtaharden access.clients[1]"]
+    assert (permit["SetSCL"], permit["StopRuleProcessing"]) == (-1, True)
+    sender = found["mtaharden access.senders[0]"]
+    assert sender["SenderAddressLocation"] == "Envelope"
+    assert sender["RejectMessageReasonText"] == "Access denied"
+    assert found["mtaharden access.recipients[0]"]["RecipientAddressMatchesPatterns"] == ["(?i)^postmaster@"]
+
+
+def test_every_rule_carries_a_fingerprint_of_its_settings() -> None:
+    before = rules(plan(ACCESS))["mtaharden access.clients[0]"]["Comments"]
+    after = rules(plan(ACCESS.replace("go away", "go far away")))["mtaharden access.clients[0]"]["Comments"]
+    assert re.fullmatch(r"mtaharden [0-9a-f]{16}", before) and before != after
+
+
+def test_access_and_header_coverage() -> None:
+    result = plan(ACCESS)
+    assert status(result, "access.clients") == "approximated"
+    assert status(result, "header_checks[0]") == "enforced"
+    assert status(plan("header_checks: [{header: Subject, pattern: x, action: hold}]\n"), "header_checks[0]") \
+        == "unsupported"
+
+
+def test_a_pattern_net_cannot_read_is_unsupported_and_left_out() -> None:
+    result = plan("header_checks: [{header: Subject, pattern: 'a++', action: reject}]\n")
+    assert status(result, "header_checks[0]") == "unsupported"
+    assert rules(result) == {}
+
+
+@pytest.mark.parametrize(("pattern", "address", "matches"), [
+    ("user@example.org", "User@Example.org", True), ("user@example.org", "xuser@example.org", False),
+    ("user@example.org", "user@example.org.evil", False), ("@example.org", "a@example.org", True),
+    ("@example.org", "a@sub.example.org", False), ("example.org", "b@example.org", True),
+    ("postmaster@", "postmaster@anywhere.example", True), ("postmaster@", "xpostmaster@a.example", False),
+    ("a.b+c@example.org", "aXb+c@example.org", False),
+])
+def test_address_patterns_become_anchored_regexes(pattern: str, address: str, matches: bool) -> None:
+    assert bool(re.search(_address_regex(pattern), address)) is matches
+
+
+# --- the .NET dialect -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pattern", "dotnet"), [
+    ("(?i)make money fast", "(?i)make money fast"),
+    ("(?P<word>buy)(?P=word)", "(?<word>buy)\\k<word>"),
+    ("a{,3}", "a{0,3}"),
+    ("end\\Z", "end\\z"),
+    ("[\\Z]", "[\\Z]"),
+    ("[]a]{2}", "[]a]{2}"),
+    ("[[]+", "[[]+"),
+    ("\\++", "\\++"),
+    ("(?:a|b)+?", "(?:a|b)+?"),
+    ("x{2,}", "x{2,}"),
+])
+def test_dotnet_regex_translates(pattern: str, dotnet: str) -> None:
+    assert dotnet_regex(pattern) == dotnet
+
+
+@pytest.mark.parametrize("pattern", ["a++", "a*+", "a?+", "a{2}+", "a{,2}+", "\\U0001F600", "[a-[b]]"])
+def test_dotnet_regex_refuses_what_net_lacks(pattern: str) -> None:
+    with pytest.raises(DialectError):
+        dotnet_regex(pattern)
+
+
+# --- DNSBL, antispam and Edge -----------------------------------------------------------------
+
+
+def test_mailbox_only_dnsbl_uses_sender_reputation() -> None:
+    antispam = script(plan("dnsbl: [{zone: zen.spamhaus.org}]\n"))["antispam"]
+    assert isinstance(antispam, MailboxAntispam)
+    assert antispam.agents == ("Protocol Analysis Agent", "Sender Filter Agent")
+    assert settings(antispam.reputation)["SenderBlockingEnabled"] is True
+    assert script(plan())["antispam"] is None
+    assert script(plan("dnsbl: [{zone: zen.spamhaus.org}]\ntargets: {exchange: {edge: true}}\n"))["antispam"] is None
+
+
+def test_edge_block_list_providers() -> None:
+    section = edge("dnsbl: [{zone: zen.spamhaus.org, match: ['127.0.0.[2..4]', '127.0.0.10'], "
+                   "message: 'Blocked: {client} listed at {zone}'}, {zone: bl.example.org, action: defer}]\n")
+    first, second = (settings(p) for p in section.providers)
+    assert first["LookupDomain"] == "zen.spamhaus.org"
+    assert first["IPAddressesMatch"] == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.10"]
+    assert first["RejectionResponse"] == "Blocked: your address listed at zen.spamhaus.org"
+    assert (first["Priority"], second["Priority"]) == (1, 2)
+    assert len(second["IPAddressesMatch"]) == 254  # the default 127.0.0.[2..255]
+    assert "Connection Filtering Agent" in section.agents
+
+
+def test_edge_dnsbl_coverage() -> None:
+    result = plan("dnsbl: [{zone: a.example.org, match: ['127.0.0.2'], message: 'listed at {zone}'}, "
+                  "{zone: b.example.org, action: defer}, {zone: c.example.org, match: ['127.0.[0..9].[2..255]']}]\n"
+                  "targets: {exchange: {edge: true}}\n")
+    assert [status(result, f"dnsbl[{i}]") for i in range(3)] == ["enforced", "approximated", "unsupported"]
+
+
+def test_edge_filters_take_only_rejections_no_permit_exempts() -> None:
+    section = edge("""\
+access:
+  senders: [{match: "friend@spam.example", action: permit}, {match: "@spam.example", action: reject},
+            {match: "@other.example", action: reject}, {match: "bad@x.example", action: defer},
+            {match: "root@", action: reject}]
+  recipients: [{match: "nobody@example.org", action: reject}]
+""")
+    assert section.sender_filter is not None and section.recipient_filter is not None
+    sender = settings(section.sender_filter)
+    assert sender["BlockedDomains"] == ["other.example"]  # spam.example would also block the permitted friend
+    assert sender["BlockedSenders"] == ["bad@x.example"]  # root@ (any domain) stays with the transport rules
+    assert settings(section.recipient_filter)["BlockedRecipients"] == ["nobody@example.org"]
+
+
+def test_an_earlier_stage_permit_keeps_later_stages_off_the_edge_filters() -> None:
+    section = edge('access: {recipients: [{match: "postmaster@", action: permit}], '
+                   'senders: [{match: "@spam.example", action: reject}]}\n')
+    assert section.sender_filter is None and section.recipient_filter is None
+
+
+def test_edge_ip_lists_and_bypassed_recipients() -> None:
+    section = edge("""\
+domains: {local: [example.org, .sub.example.org]}
+dnsbl: [{zone: zen.spamhaus.org}]
+access:
+  clients: [{match: 192.0.2.0/24, action: reject}, {match: 198.51.100.7, action: permit}]
+  recipients: [{match: "postmaster@", action: permit}, {match: "abuse@example.net", action: permit}]
+""")
+    assert [settings(e)["IPRange"] for e in section.block_list] == ["192.0.2.0/24"]
+    assert [settings(e)["Comment"] for e in section.allow_list] == ["mtaharden access.clients 198.51.100.7/32"]
+    assert section.providers_config is not None
+    assert settings(section.providers_config)["BypassedRecipients"] == ["postmaster@example.org", "abuse@example.net"]
+
+
+# --- quoting filters --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("plain", "'plain'"),
+    ("O'Brien", "'O''Brien'"),
+    ("a\u2019b", "'a\u2019\u2019b'"),
+    ('say "$(whoami)" `n; rm', "'say \"$(whoami)\" `n; rm'"),
+    (True, "$true"), (False, "$false"), (None, "$null"), (-1, "-1"), (200, "200"),
+    (["a", "b'c"], "@('a', 'b''c')"), ([], "@()"),
+    (Variable("fqdn"), "$fqdn"),
+    (Concat(("220 ", Variable("fqdn"), "")), "('220 ' + $fqdn)"),
+])
+def test_ps_value_quotes_everything_inertly(value: Any, text: str) -> None:
+    assert ps_value(value) == text
+
+
+@pytest.mark.parametrize("value", ["line\nbreak", "nul\x00", "tab\t", "cr\r", "next\u2028line", Variable("a;b")])
+def test_ps_value_refuses_what_could_break_a_line(value: Any) -> None:
+    with pytest.raises(ValueError):
+        ps_value(value)
+
+
+@pytest.mark.parametrize(("value", "text"), [("x", "`x`"), ("a`b", "`` a`b ``"), ("``", "``` `` ```")])
+def test_md_code_fences_backticks(value: str, text: str) -> None:
+    assert md_code(value) == text
