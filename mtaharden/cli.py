@@ -148,7 +148,7 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...]) -> None:
     data = {
         "target": plan.target,
         "apply": plan.apply,
-        "files": [{"path": f.path, "mode": f"{f.mode:04o}"} for f in plan.files],
+        "files": [{"path": f.path, "mode": f"{f.mode:04o}", "dest": f.dest} for f in plan.files],
         "steps": [{"phase": s.phase, "argv": list(s.argv), "why": s.why} for s in plan.steps],
     }
     click.echo(json.dumps(data, indent=2))

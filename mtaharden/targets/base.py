@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ..policy import Policy
@@ -36,6 +36,12 @@ class PlannedFile:
     context: Mapping[str, Any]
     mode: int = 0o644
     comment: CommentStyle = "hash"
+    dest: str | None = None  # where the file is installed on the host; None: documentation only
+
+
+def placed(files: list[PlannedFile], where: Callable[[str], str | None]) -> tuple[PlannedFile, ...]:
+    """The files with their install destinations (``where`` maps an output path to an absolute one)."""
+    return tuple(replace(f, dest=None if f.path == "COVERAGE.md" else where(f.path)) for f in files)
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,6 @@ class Plan:
     steps: tuple[Step, ...]
     coverage: tuple[Coverage, ...]
     apply: Literal["reload", "restart"] = "reload"
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def unwaived_gaps(self, waived: list[str]) -> list[Coverage]:
         """Unsupported elements the policy did not allow this target to leave unenforced."""

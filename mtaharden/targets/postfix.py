@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..policy import Policy
 from ..policy.model import AccessAction, DnsblEntry, HeaderCheck
 from ..policy.types import leading_flags
-from .base import Coverage, Plan, PlannedFile, Step, Target, coverage_file, register
+from .base import Coverage, Plan, PlannedFile, Step, Target, coverage_file, placed, register
 
 CONFIG = "$config_directory"
 
@@ -138,7 +138,7 @@ class PostfixTarget(Target):
             Step(("postfix", "-c", config_dir, "check"), "let Postfix verify files and permissions", "check"),
             Step(("postfix", "-c", config_dir, "reload"), "load the new configuration", "apply"),
         )
-        return Plan(self.name, tuple(files), steps, coverage, apply="reload")
+        return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"), steps, coverage, apply="reload")
 
 
 def escape_dollar(text: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..policy import Policy
 from ..policy.model import AddressRule, ClientRule
-from .base import Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, register
+from .base import Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, placed, register
 from .qmail_tcprules import IPv4Network, Outcome, Rule, compile_rules, tcprules_value
 
 # qmail-smtpd(8): "put your 50 most commonly used domains into rcpthosts, and the rest into morercpthosts".
@@ -49,12 +49,15 @@ class QmailTarget(Target):
         coverage = tuple(_coverage(policy))
         files.append(coverage_file(self.name, coverage))
         options = policy.targets.qmail
-        notes = (
-            f"control/* goes to {options.home}/control/",
-            f"tcp.smtp goes to {options.tcp_rules_file}",
-            f"service/qmail-smtpd/ goes to {options.service_dir}/qmail-smtpd/",
-        )
-        return Plan(self.name, tuple(files), _steps(policy), coverage, apply="restart", notes=notes)
+
+        def where(path: str) -> str:
+            if path == "tcp.smtp":
+                return options.tcp_rules_file
+            if path.startswith("service/"):
+                return f"{options.service_dir}/{path.removeprefix('service/')}"
+            return f"{options.home}/{path}"
+
+        return Plan(self.name, placed(files, where), _steps(policy), coverage, apply="restart")
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"control_line": control_line, "tcprules_value": tcprules_value}
