@@ -1,0 +1,150 @@
+"""The postfix role, run by the real ansible-playbook against a real Postfix on this machine.
+
+The tests run in file order on one Postfix instance: first deployment, an idempotent second run,
+--check --diff, a policy that makes an open relay (rolled back), a policy Postfix rejects (never
+swapped in). The instance starts from a different (minimal) configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ansible.playbook import BIN, run_role
+from tests.conftest import EXAMPLE_POLICY, need_real_mta, render_policy
+from tests.realmta.harness import Postfix, daemon_dir, free_port
+from tests.realmta.smtp_client import converse
+from tests.realmta.test_postfix import make_certificate
+
+pytestmark = pytest.mark.realmta
+PROBER = "127.0.0.2"
+
+
+@dataclass
+class Lab:
+    base: Path
+    server: Postfix
+    overrides: list[str]
+
+    def variables(self, *more: str, verify: bool = True) -> dict[str, Any]:
+        return {
+            "mtaharden_policy": str(EXAMPLE_POLICY),
+            "mtaharden_set": [*self.overrides, *more],
+            "mtaharden_helper_dir": str(self.base / "libexec"),
+            "mtaharden_verify": verify,
+            "mtaharden_probe_endpoints": [f"127.0.0.1:{self.server.port}"],
+            "mtaharden_probe_args": ["--source-address", PROBER, "--timeout", "10"],
+            "postfix_config_dir": str(self.server.config_dir),
+            "postfix_install_packages": False,
+        }
+
+    def config_digest(self) -> dict[str, str]:
+        """The configuration's source files (indexes like .db are rebuilt, so their bytes may differ)."""
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(self.server.config_dir.rglob("*"))
+                if p.is_file() and "~" not in p.name and p.suffix != ".db"}
+
+
+def sandbox_overrides(base: Path, port: int) -> list[str]:
+    """Per-host values for this machine: loopback listeners, private queue, a test certificate."""
+    parameters = {"queue_directory": str(base / "spool"), "data_directory": str(base / "data"),
+                  "maillog_file": str(base / "maillog"), "maillog_file_prefixes": str(base),
+                  "alias_maps": "", "alias_database": "", "local_recipient_maps": "",
+                  "smtpd_peername_lookup": "no"}
+    return [
+        f"targets.postfix.smtp_port={port}", "targets.postfix.inet_interfaces=[127.0.0.1]",
+        "targets.postfix.inet_protocols=ipv4", "targets.postfix.chroot=false",
+        f"targets.postfix.parameters={json.dumps(parameters)}",
+        "networks.trusted=[127.0.0.1/32, 202.112.57.0/24]", "dnsbl=[]",
+        f"auth.submission={{port: {free_port()}, smtps_port: {free_port()}}}",
+        f"tls.cert={base / 'tls/cert.pem'}", f"tls.key={base / 'tls/key.pem'}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    need_real_mta("postfix", "script", str(BIN / "ansible-playbook"))
+    with daemon_dir("ansible") as base:
+        make_certificate(base / "tls")
+        port = free_port()
+        minimal = {"hostname": "mx1.example.edu.cn", "domains": {"local": ["example.edu.cn"]},
+                   "networks": {"trusted": ["127.0.0.1/32"]},
+                   "targets": {"postfix": {"config_dir": str(base / "etc"), "smtp_port": port, "chroot": False,
+                                           "inet_interfaces": ["127.0.0.1"], "inet_protocols": "ipv4"}}}
+        plan, rendered = render_policy(minimal, base / "baseline")
+        server = Postfix.install(rendered, base / "etc", port, [s.argv for s in plan.steps])
+        with server.running():
+            yield Lab(base, server, sandbox_overrides(base, port))
+
+
+def refuses_relay(lab: Lab) -> bool:
+    talk = converse("127.0.0.1", lab.server.port, PROBER,
+                    ["EHLO client.test", "MAIL FROM:<a@client.test>", "RCPT TO:<x@relaytest.invalid>"])
+    return 500 <= talk.replies[-1][0] < 600
+
+
+def test_first_run_deploys_the_example_policy_and_verifies_it(lab: Lab) -> None:
+    result = run_role(lab.base, "postfix", lab.variables())
+    assert result.returncode == 0, result.output[-4000:]
+    assert result.recap["changed"] > 0 and result.recap["failed"] == 0
+    assert "myhostname = mx1.example.edu.cn" in (lab.server.config_dir / "main.cf").read_text()
+    assert "Verify from outside with the relay probe" in result.output
+    assert refuses_relay(lab)
+    lab.server.assert_log_clean()
+
+
+def test_second_run_changes_nothing(lab: Lab) -> None:
+    before = lab.config_digest()
+    result = run_role(lab.base, "postfix", lab.variables())
+    assert result.returncode == 0, result.output[-4000:]
+    assert result.recap["changed"] == 0, result.output[-4000:]
+    assert "Restart the MTA" not in result.output.split("Restart the MTA")[0] or "skipping" in result.output
+    assert lab.config_digest() == before
+
+
+def test_check_diff_shows_the_change_and_changes_nothing(lab: Lab) -> None:
+    before = lab.config_digest()
+    result = run_role(lab.base, "postfix", lab.variables("smtp.max_recipients=42"), "--check", "--diff")
+    assert result.returncode == 0, result.output[-4000:]
+    assert "-smtpd_recipient_limit = 200" in result.output and "+smtpd_recipient_limit = 42" in result.output
+    assert lab.config_digest() == before
+
+
+def test_open_relay_policy_fails_verification_and_is_rolled_back(lab: Lab) -> None:
+    before = lab.config_digest()
+    result = run_role(lab.base, "postfix", lab.variables(f"networks.trusted=[127.0.0.1/32, {PROBER}/32]"))
+    assert result.returncode != 0
+    assert "mtaharden probe exit 1" in result.output
+    assert "Put every replaced file back" in result.output
+    assert lab.config_digest() == before
+    assert refuses_relay(lab), "the restored configuration is live again"
+
+
+def test_policy_postfix_rejects_is_never_swapped_in(lab: Lab) -> None:
+    before = lab.config_digest()
+    parameters = dict(json.loads(lab.overrides[4].partition("=")[2]), mydestinaton="typo.example")
+    result = run_role(lab.base, "postfix", lab.variables(f"targets.postfix.parameters={json.dumps(parameters)}"))
+    assert result.returncode != 0
+    assert "unused parameter: mydestinaton" in result.output
+    assert "Swap the new files in" not in result.output.split("Build and check the staged")[0]
+    assert lab.config_digest() == before
+    assert refuses_relay(lab)
+
+
+def test_roles_pass_ansible_lint_production_profile() -> None:
+    from tests.conftest import REPO
+
+    lint = shutil.which("ansible-lint", path=str(BIN))
+    assert lint, "ansible-lint is a test dependency"
+    import subprocess
+
+    result = subprocess.run([lint, "--profile", "production", "--offline", "roles/"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
