@@ -84,6 +84,13 @@ def lab() -> Iterator[Lab]:
             yield Lab(base, server, sandbox_overrides(base, port))
 
 
+def task_output(output: str, task: str) -> str:
+    """What ansible-playbook printed for one task (up to the next TASK header)."""
+    start = output.index(f"{task}]")
+    end = output.find("TASK [", start)
+    return output[start:end if end >= 0 else None]
+
+
 def refuses_relay(lab: Lab) -> bool:
     talk = converse("127.0.0.1", lab.server.port, PROBER,
                     ["EHLO client.test", "MAIL FROM:<a@client.test>", "RCPT TO:<x@relaytest.invalid>"])
@@ -105,7 +112,9 @@ def test_second_run_changes_nothing(lab: Lab) -> None:
     result = run_role(lab.base, "postfix", lab.variables())
     assert result.returncode == 0, result.output[-4000:]
     assert result.recap["changed"] == 0, result.output[-4000:]
-    assert "Restart the MTA" not in result.output.split("Restart the MTA")[0] or "skipping" in result.output
+    for task in ("Restart the MTA", "Apply the live configuration", "Build the live configuration"):
+        section = task_output(result.output, task)
+        assert "skipping" in section and "changed:" not in section, section
     assert lab.config_digest() == before
 
 
@@ -122,7 +131,7 @@ def test_open_relay_policy_fails_verification_and_is_rolled_back(lab: Lab) -> No
     result = run_role(lab.base, "postfix", lab.variables(f"networks.trusted=[127.0.0.1/32, {PROBER}/32]"))
     assert result.returncode != 0
     assert "mtaharden probe exit 1" in result.output
-    assert "Put every replaced file back" in result.output
+    assert "changed:" in task_output(result.output, "Put every replaced file back")
     assert lab.config_digest() == before
     assert refuses_relay(lab), "the restored configuration is live again"
 
@@ -133,7 +142,7 @@ def test_policy_postfix_rejects_is_never_swapped_in(lab: Lab) -> None:
     result = run_role(lab.base, "postfix", lab.variables(f"targets.postfix.parameters={json.dumps(parameters)}"))
     assert result.returncode != 0
     assert "unused parameter: mydestinaton" in result.output
-    assert "Swap the new files in" not in result.output.split("Build and check the staged")[0]
+    assert "Swap the new files in" not in result.output
     assert lab.config_digest() == before
     assert refuses_relay(lab)
 
