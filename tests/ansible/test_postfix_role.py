@@ -86,7 +86,7 @@ def lab() -> Iterator[Lab]:
 
 def task_output(output: str, task: str) -> str:
     """What ansible-playbook printed for one task (up to the next TASK header)."""
-    start = output.index(f"{task}]")
+    start = output.index(f": {task}")
     end = output.find("TASK [", start)
     return output[start:end if end >= 0 else None]
 
