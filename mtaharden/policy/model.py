@@ -183,6 +183,9 @@ class SendmailOptions(_TargetOptions):
     sendmail: AbsolutePath = Field("/usr/sbin/sendmail", description="the sendmail binary (for -bt checks)")
     makemap: AbsolutePath = Field("/usr/sbin/makemap", description="the makemap binary")
     ca_path: AbsolutePath = Field("/etc/ssl/certs", description="confCACERT_PATH: Sendmail starts TLS only with CAs")
+    accept_unresolvable_domains: bool = Field(
+        False, description="accept senders whose domain does not resolve (hosts without DNS, e.g. internal relays)"
+    )
     smtp_port: Port = Field(25, ge=1, le=65535)
     listen_address: ListenIP | None = Field(None, description="address the daemons bind to; all when unset")
     queue_dir: AbsolutePath | None = Field(None, description="QUEUE_DIR; OSTYPE's default when unset")

@@ -144,6 +144,8 @@ def _mc(policy: Policy, dnsbl: list[str], header_rules: LocalRules) -> list[str]
             _feature("nopercenthack", "reject"), _feature("conncontrol", "nodelay", "terminate"), *dnsbl]
     if any(rule.action != "permit" for rule in policy.access.recipients):
         out.append(_feature("blocklist_recipients"))
+    if options.accept_unresolvable_domains:
+        out.append(_feature("accept_unresolvable_domains"))
     out += _daemons(policy)
     out += [f"MAILER({m4_quote('local')})", f"MAILER({m4_quote('smtp')})"]
     return out
@@ -454,19 +456,36 @@ class Scenario:
     relays: bool
 
 
+OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "100.64.0.1", "240.0.0.1")
+
+
+def _outside_address(policy: Policy) -> str | None:
+    """A documentation address no trusted network or client rule covers: a plain stranger."""
+    covered = [*policy.networks.trusted, *(rule.match for rule in policy.access.clients)]
+    for candidate in map(ipaddress.ip_address, OUTSIDE_CANDIDATES):
+        if not any(candidate in network for network in covered):
+            return str(candidate)
+    return None
+
+
 def relay_scenarios(policy: Policy) -> list[Scenario]:
-    """Decisions the compiled .cf must make: trusted clients relay, others only reach our domains."""
-    outside = "192.0.2.1"
-    scenarios = [Scenario("untrusted client, foreign recipient", outside, "someone@relaytest.invalid", False),
-                 Scenario("untrusted client, percent hack", outside, "someone%relaytest.invalid@[127.0.0.1]",
-                          False)]
+    """Decisions the compiled .cf must make: trusted clients relay, strangers reach only our domains.
+
+    A trusted host that a client rule refuses is left out: the client rule wins there, by design."""
+    refused = [rule.match for rule in policy.access.clients if rule.action != "permit"]
+    scenarios: list[Scenario] = []
     for network in policy.networks.trusted:
-        if network.version == 4:
-            host = str(network.network_address + (1 if network.num_addresses > 1 else 0))
-            scenarios.append(Scenario(f"trusted client {host}", host, "someone@relaytest.invalid", True))
+        host = network.network_address + (1 if network.num_addresses > 1 else 0)
+        if network.version == 4 and not any(host in other for other in refused):
+            scenarios.append(Scenario(f"trusted client {host}", str(host), "someone@relaytest.invalid", True))
+    outside = _outside_address(policy)
+    if outside is None:
+        return scenarios
+    scenarios += [Scenario("stranger, foreign recipient", outside, "someone@relaytest.invalid", False),
+                  Scenario("stranger, percent hack", outside, "someone%relaytest.invalid@[127.0.0.1]", False)]
     for domain in [*policy.domains.local, *policy.domains.relay]:
         if not domain.startswith("."):
-            scenarios.append(Scenario(f"untrusted client to {domain}", outside, f"postmaster@{domain}", True))
+            scenarios.append(Scenario(f"stranger to {domain}", outside, f"postmaster@{domain}", True))
     return scenarios
 
 

@@ -38,6 +38,7 @@ class Lab:
             "mtaharden_policy": str(EXAMPLE_POLICY),
             "mtaharden_set": [*self.overrides, *more],
             "mtaharden_helper_dir": str(self.base / "libexec"),
+            "mtaharden_stage_root": str(self.base / "stage"),
             "mtaharden_verify": verify,
             "mtaharden_probe_endpoints": [f"127.0.0.1:{self.server.port}"],
             "mtaharden_probe_args": ["--source-address", PROBER, "--timeout", "10"],

@@ -36,11 +36,15 @@ def run(argv: Sequence[str], *, netns: str | None = None, check: bool = True, ti
 
 
 @contextlib.contextmanager
-def daemon_dir(prefix: str) -> Iterator[Path]:
-    """A private folder that unprivileged daemon users can traverse (pytest's tmp is 0700), removed after."""
+def daemon_dir(prefix: str, parent: Path | None = None) -> Iterator[Path]:
+    """A private folder that unprivileged daemon users can traverse (pytest's tmp is 0700), removed after.
+
+    ``parent`` puts it outside the world-writable /tmp, for daemons (Sendmail) that distrust such paths."""
     import tempfile
 
-    path = Path(tempfile.mkdtemp(prefix=f"mtaharden-{prefix}-"))
+    if parent:
+        parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"mtaharden-{prefix}-", dir=parent))
     os.chmod(path, 0o755)
     try:
         yield path
