@@ -92,13 +92,14 @@ def _steps(policy: Policy) -> tuple[Step, ...]:
     if policy.accepts_inbound:
         steps += [
             Step(("install", "-d", "-o", options.log_user, "-m", "0750", options.log_dir),
-                 "multilog writes qmail-smtpd's log there as the log user"),
+                 "multilog writes qmail-smtpd's log there as the log user", "apply"),
             Step(("sh", "-c", f"tcprules {q(cdb)} {q(rules + '.tmp')} < {q(rules)}"),
                  f"compile tcp.smtp into {cdb}; tcpserver reads it at every connection"),
         ]
     steps += [
         Step((f"{options.home}/bin/qmail-newmrh",),
-             "index control/morercpthosts, even when empty, so no stale morercpthosts.cdb accepts old domains"),
+             "index control/morercpthosts, even when empty, so no stale morercpthosts.cdb accepts old domains "
+             "(an apply step: qmail-newmrh works on its compiled-in home, never on a staging copy)", "apply"),
         Step(("svc", "-t", f"{options.service_dir}/qmail-send"),
              "restart qmail-send: it reads me and percenthack only at start (a HUP rereads just locals)", "apply"),
     ]
