@@ -14,7 +14,7 @@ sudo_cmd=()
 packages=(python3 python3-venv python3-pip)
 if [ "$with_tests" = yes ]; then
   packages+=(postfix postfix-pcre sasl2-bin libsasl2-modules rbldnsd dnsutils iproute2 openssl
-             ucspi-tcp nmap swaks m4 bsdutils shellcheck
+             ucspi-tcp nmap swaks m4 bsdutils shellcheck ca-certificates
              libwrap0 libldap-2.5-0 libsasl2-2 libdb5.3)   # what the unpacked Sendmail links against
 fi
 

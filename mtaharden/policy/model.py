@@ -183,6 +183,12 @@ class SendmailOptions(_TargetOptions):
     sendmail: AbsolutePath = Field("/usr/sbin/sendmail", description="the sendmail binary (for -bt checks)")
     makemap: AbsolutePath = Field("/usr/sbin/makemap", description="the makemap binary")
     ca_path: AbsolutePath = Field("/etc/ssl/certs", description="confCACERT_PATH: Sendmail starts TLS only with CAs")
+    ca_file: AbsolutePath = Field(
+        "/etc/ssl/certs/ca-certificates.crt", description="confCACERT: without it Sendmail offers no STARTTLS"
+    )
+    sasl_dir: AbsolutePath = Field(
+        "/etc/sasl2", description="where Cyrus SASL looks for Sendmail.conf (Sendmail has no setting for it)"
+    )
     accept_unresolvable_domains: bool = Field(
         False, description="accept senders whose domain does not resolve (hosts without DNS, e.g. internal relays)"
     )

@@ -80,7 +80,10 @@ class SendmailTarget(Target):
             Step(("sh", "-c", f"kill -HUP \"$(head -n 1 {q(options.pid_file or DEBIAN_PID_FILE)})\""),
                  "the daemon re-executes itself and reads the new sendmail.cf", "apply"),
         )
-        return Plan(self.name, placed(files, lambda path: f"{settings}/{path}"), steps, coverage, apply="restart")
+        def where(path: str) -> str:
+            return f"{options.sasl_dir}/{path}" if path == "Sendmail.conf" else f"{settings}/{path}"
+
+        return Plan(self.name, placed(files, where), steps, coverage, apply="restart")
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"m4_line": m4_line}
@@ -137,7 +140,7 @@ def _mc(policy: Policy, dnsbl: list[str], header_rules: LocalRules) -> list[str]
         if tls.min_protocol == "TLSv1.3":
             no_old.append("+SSL_OP_NO_TLSv1_2")
         out += [_define("confSERVER_CERT", tls.cert), _define("confSERVER_KEY", tls.key),
-                _define("confCACERT_PATH", options.ca_path),
+                _define("confCACERT_PATH", options.ca_path), _define("confCACERT", options.ca_file),
                 _define("confSERVER_SSL_OPTIONS", " ".join(no_old))]
     out += [_feature("no_default_msa"), _feature("use_cw_file"), _feature("access_db"),
             _feature("relay_hosts_only"), _feature("delay_checks", "friend"), _feature("nouucp", "reject"),

@@ -20,8 +20,8 @@ import pytest
 from tests.ansible.playbook import BIN, run_role
 from tests.conftest import EXAMPLE_POLICY, need_real_mta, render_policy
 from tests.realmta.harness import Postfix, daemon_dir, free_port
+from tests.realmta.mta_lab import make_certificate
 from tests.realmta.smtp_client import converse
-from tests.realmta.test_postfix import make_certificate
 
 pytestmark = pytest.mark.realmta
 PROBER = "127.0.0.2"

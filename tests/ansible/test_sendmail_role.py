@@ -18,13 +18,12 @@ import pytest
 
 from tests.ansible.playbook import BIN, run_role
 from tests.conftest import EXAMPLE_POLICY, need_real_mta, render_policy
-from tests.realmta.harness import Sendmail, daemon_dir, free_port
+from tests.realmta.harness import SANDBOX_PARENT, Sendmail, daemon_dir, free_port
+from tests.realmta.mta_lab import make_certificate
 from tests.realmta.smtp_client import converse
-from tests.realmta.test_postfix import make_certificate
 
 pytestmark = pytest.mark.realmta
 PROBER = "127.0.0.2"
-SANDBOX_PARENT = Path("/var/lib/mtaharden-tests")  # not under the world-writable /tmp Sendmail distrusts
 
 
 @dataclass

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import need_real_mta, render_policy
-from tests.realmta.harness import Postfix, Sendmail, free_port
+from tests.realmta.harness import Postfix, Sendmail, free_port, run
 
 RUNNING_TARGETS = ("postfix", "sendmail")
 TRUSTED, UNTRUSTED, BLOCKED = "127.0.0.1", "127.0.0.2", "127.0.0.4"
 LOCAL_RECIPIENT = "postmaster@example.test"
+USER, PASSWORD, REALM = "alice", "s3cret-pass", "mx.example.test"
+SASL_CONF_DIR = Path("/etc/sasl2")  # Cyrus SASL finds Sendmail.conf only in fixed places
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,46 @@ class RunningMta:
     port: int
     policy_file: Path
     netns: str | None = None
+
+
+def with_auth(policy: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The policy plus SMTP AUTH (Cyrus sasldb, only after STARTTLS) with a certificate and user under base."""
+    make_certificate(base / "tls")
+    sasldb = base / "sasldb2"
+    run(["saslpasswd2", "-p", "-f", str(sasldb), "-c", "-u", REALM, USER], input_text=PASSWORD)
+    shutil.chown(sasldb, "postfix")
+    return {**policy,
+            "auth": {"enabled": True, "backend": "cyrus", "mechanisms": ["PLAIN", "LOGIN"], "require_tls": True,
+                     "cyrus": {"pwcheck_method": "auxprop", "sasldb_path": str(sasldb)}},
+            "tls": {"cert": str(base / "tls/cert.pem"), "key": str(base / "tls/key.pem")}}
+
+
+def make_certificate(directory: Path) -> None:
+    """A self-signed certificate and key for mx.example.test (the key readable by root only)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.example.test",
+         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")])
+    os.chmod(directory / "key.pem", 0o600)
+
+
+@contextlib.contextmanager
+def sasl_config(rendered: Path) -> Iterator[None]:
+    """Put the rendered Sendmail.conf where Cyrus SASL looks, and restore what was there afterwards."""
+    source = rendered / "Sendmail.conf"
+    if not source.exists():
+        yield
+        return
+    target = SASL_CONF_DIR / "Sendmail.conf"
+    saved = target.read_bytes() if target.exists() else None
+    SASL_CONF_DIR.mkdir(exist_ok=True)
+    shutil.copyfile(source, target)
+    try:
+        yield
+    finally:
+        if saved is None:
+            target.unlink()
+        else:
+            target.write_bytes(saved)
 
 
 def behaviour_policy(**overrides: Any) -> dict[str, Any]:
@@ -66,7 +110,7 @@ def running_mta(target: str, base: Path, policy: dict[str, Any], *, netns: str |
         policy["targets"] = {"sendmail": Sendmail.options(base, port)}
         _, rendered = render_policy(policy, base / "r", target)
         sendmail = Sendmail.install(rendered, base, port, netns=netns)
-        with sendmail.running():
+        with sasl_config(rendered), sendmail.running():
             yield RunningMta(target, sendmail.address, port, base / "r" / "policy.yml", netns)
     else:
         raise ValueError(f"no real daemon for {target}")

@@ -5,6 +5,7 @@ A difference between targets is allowed only where that target's COVERAGE.md say
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -14,16 +15,20 @@ import pytest
 
 from mtaharden.probe.cases import CASES
 from tests.conftest import REPO
-from tests.realmta.harness import Netns, Rbldnsd, daemon_dir, run
+from tests.realmta.harness import SANDBOX_PARENT, Netns, Rbldnsd, daemon_dir, run
 from tests.realmta.mta_lab import (
     BLOCKED,
     LOCAL_RECIPIENT,
+    PASSWORD,
+    REALM,
     RUNNING_TARGETS,
     TRUSTED,
     UNTRUSTED,
+    USER,
     RunningMta,
     behaviour_policy,
     running_mta,
+    with_auth,
 )
 from tests.realmta.smtp_client import Body, converse
 
@@ -32,8 +37,10 @@ pytestmark = pytest.mark.realmta
 
 @pytest.fixture(scope="module", params=RUNNING_TARGETS)
 def mta(request: pytest.FixtureRequest) -> Iterator[RunningMta]:
-    with daemon_dir(request.param) as base, running_mta(request.param, base, behaviour_policy()) as running:
-        yield running
+    with daemon_dir(request.param, parent=SANDBOX_PARENT) as base:
+        policy = with_auth(behaviour_policy(), base)
+        with running_mta(request.param, base, policy) as running:
+            yield running
 
 
 def rcpt(mta: RunningMta, source: str, recipient: str, sender: str = "probe@client.test",
@@ -102,6 +109,28 @@ def test_header_check(mta: RunningMta, subject: str, code: int) -> None:
     assert talk.replies[-1][0] == code
     if code == 550:
         assert "No spam here" in talk.replies[-1][1]
+
+
+def auth_plain(password: str = PASSWORD) -> str:
+    return "AUTH PLAIN " + base64.b64encode(f"\0{USER}@{REALM}\0{password}".encode()).decode()
+
+
+def test_auth_is_offered_only_after_starttls(mta: RunningMta) -> None:
+    ehlo = converse(mta.address, mta.port, UNTRUSTED, ["EHLO client.test"]).replies[-1]
+    assert ehlo[0] == 250 and "STARTTLS" in ehlo[1] and "AUTH" not in ehlo[1]
+    refused = converse(mta.address, mta.port, UNTRUSTED, ["EHLO client.test", auth_plain()]).replies[-1]
+    assert refused[0] >= 500
+
+
+def test_authenticated_client_relays_and_a_wrong_password_does_not(mta: RunningMta) -> None:
+    good = converse(mta.address, mta.port, UNTRUSTED, ["EHLO client.test", auth_plain(),
+                                                       "MAIL FROM:<alice@example.test>", "RCPT TO:<x@foreign.test>"],
+                    starttls=True).replies
+    assert "AUTH" in good[-4][1] and good[-3][0] == 235 and good[-1][0] == 250, good
+    bad = converse(mta.address, mta.port, UNTRUSTED, ["EHLO client.test", auth_plain("wrong"),
+                                                      "MAIL FROM:<alice@example.test>", "RCPT TO:<x@foreign.test>"],
+                   starttls=True).replies
+    assert bad[-3][0] == 535 and bad[-1][0] >= 500, bad
 
 
 ZONE, LISTED, UNLISTED = "bl.example.test", "127.0.0.2", "127.0.0.3"

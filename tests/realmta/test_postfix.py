@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import EXAMPLE_POLICY, need_real_mta, render_policy
 from tests.realmta.harness import Postfix, daemon_dir, free_port, run
+from tests.realmta.mta_lab import make_certificate
 from tests.realmta.smtp_client import Body, converse
 
 TRUSTED, UNTRUSTED, BLOCKED = "127.0.0.1", "127.0.0.2", "127.0.0.4"
@@ -54,13 +54,6 @@ def behaviour_policy(config_dir: Path, port: int, submission_port: int, tls_dir:
         "targets": {"postfix": {"config_dir": str(config_dir), "smtp_port": port,
                                 "inet_interfaces": ["127.0.0.1"], "inet_protocols": "ipv4", "chroot": False}},
     }
-
-
-def make_certificate(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.example.test",
-         "-keyout", str(directory / "key.pem"), "-out", str(directory / "cert.pem")])
-    os.chmod(directory / "key.pem", 0o600)
 
 
 @pytest.fixture(scope="module")
