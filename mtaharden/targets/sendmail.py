@@ -33,13 +33,6 @@ class Unexpressible(ValueError):
     """A policy element this target cannot carry; the reason ends up in coverage."""
 
 
-@dataclass(frozen=True)
-class Macro:
-    """One top-level m4 statement of the .mc file, already quoted."""
-
-    text: str
-
-
 @register
 class SendmailTarget(Target):
     name = "sendmail"

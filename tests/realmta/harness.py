@@ -53,6 +53,14 @@ def daemon_dir(prefix: str, parent: Path | None = None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def settle(folder: Path) -> None:
+    """Date a config folder's files a minute back: Postfix pauses about 2 s before it reads a main.cf
+    changed within the last second (it could be half written), and a test need not wait for that."""
+    past = time.time() - 60
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (past, past))
+
+
 def free_port(address: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``address`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -171,16 +179,9 @@ class Postfix:
             "smtpd_peername_lookup": "no",
             **self.extra,
         }
-        self.settle()
+        settle(self.config_dir)
         run(["postconf", "-c", str(self.config_dir), "-e", *(f"{k}={v}" for k, v in settings.items())])
-        self.settle()
-
-    def settle(self) -> None:
-        """Date the config files a minute back: Postfix pauses about 2 s before it reads a main.cf changed
-        within the last second (it could be half written), and a sandbox need not wait for that."""
-        past = time.time() - 60
-        for path in [self.config_dir, *self.config_dir.rglob("*")]:
-            os.utime(path, (past, past))
+        settle(self.config_dir)
 
     def run_steps(self, steps: Sequence[Sequence[str]]) -> None:
         """Run the plan's post-install steps that index maps (reload/check are done by start())."""

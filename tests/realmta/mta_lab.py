@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import need_real_mta, render_policy
+from tests.conftest import REPO, need_real_mta, render_policy
 from tests.realmta.harness import Postfix, Sendmail, free_port, run
 
 RUNNING_TARGETS = ("postfix", "sendmail")
@@ -27,6 +29,7 @@ class RunningMta:
     port: int
     policy_file: Path
     netns: str | None = None
+    server: Postfix | Sendmail | None = None
 
 
 def with_auth(policy: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -103,7 +106,7 @@ def running_mta(target: str, base: Path, policy: dict[str, Any], *, netns: str |
         plan, rendered = render_policy(policy, base / "r", target)
         postfix = Postfix.install(rendered, base / "etc", port, [s.argv for s in plan.steps], netns=netns)
         with postfix.running():
-            yield RunningMta(target, postfix.address, port, base / "r" / "policy.yml", netns)
+            yield RunningMta(target, postfix.address, port, base / "r" / "policy.yml", netns, postfix)
         postfix.assert_log_clean()
     elif target == "sendmail":
         need_real_mta("m4", "unshare", str(Sendmail.binary))
@@ -111,6 +114,15 @@ def running_mta(target: str, base: Path, policy: dict[str, Any], *, netns: str |
         _, rendered = render_policy(policy, base / "r", target)
         sendmail = Sendmail.install(rendered, base, port, netns=netns)
         with sasl_config(rendered), sendmail.running():
-            yield RunningMta(target, sendmail.address, port, base / "r" / "policy.yml", netns)
+            yield RunningMta(target, sendmail.address, port, base / "r" / "policy.yml", netns, sendmail)
     else:
         raise ValueError(f"no real daemon for {target}")
+
+
+def rcpt_in_netns(mta: RunningMta, source: str, recipient: str = LOCAL_RECIPIENT) -> tuple[int, str]:
+    """The RCPT reply for ``recipient`` from ``source``, spoken from inside the MTA's network namespace."""
+    request = {"host": mta.address, "port": mta.port, "source": source,
+               "commands": ["EHLO client.test", "MAIL FROM:<a@client.test>", f"RCPT TO:<{recipient}>"]}
+    result = run([sys.executable, "-m", "tests.realmta.smtp_client", json.dumps(request)], netns=mta.netns, cwd=REPO)
+    code, text = json.loads(result.stdout)["replies"][-1]
+    return int(code), str(text)

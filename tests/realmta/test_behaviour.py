@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from mtaharden.probe.cases import CASES
-from tests.conftest import REPO
-from tests.realmta.harness import SANDBOX_PARENT, Netns, Rbldnsd, daemon_dir, run
+from tests.realmta.harness import SANDBOX_PARENT, Netns, Rbldnsd, daemon_dir
 from tests.realmta.mta_lab import (
     BLOCKED,
     LOCAL_RECIPIENT,
@@ -27,6 +26,7 @@ from tests.realmta.mta_lab import (
     USER,
     RunningMta,
     behaviour_policy,
+    rcpt_in_netns,
     running_mta,
     with_auth,
 )
@@ -143,15 +143,6 @@ def dnsbl_mta(request: pytest.FixtureRequest) -> Iterator[RunningMta]:
             Rbldnsd(base / "rbl", ZONE, [LISTED], "test listing", netns=netns.name), \
             running_mta(request.param, base, policy, netns=netns.name, port=2525) as running:
         yield running
-
-
-def rcpt_in_netns(mta: RunningMta, source: str) -> tuple[int, str]:
-    request = {"host": mta.address, "port": mta.port, "source": source,
-               "commands": ["EHLO client.test", "MAIL FROM:<a@client.test>", f"RCPT TO:<{LOCAL_RECIPIENT}>"]}
-    result = run([sys.executable, "-m", "tests.realmta.smtp_client", json.dumps(request)], netns=mta.netns,
-                 cwd=REPO)
-    code, text = json.loads(result.stdout)["replies"][-1]
-    return int(code), str(text)
 
 
 def test_dnsbl_listed_client_is_rejected_with_the_policy_message(dnsbl_mta: RunningMta) -> None:

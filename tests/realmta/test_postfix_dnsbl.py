@@ -1,56 +1,33 @@
 """Postfix-specific DNSBL detail: a literal $ in the reply survives Postfix's $-expansion (the shared
-behaviour suite covers listed, unlisted and trusted clients for every target).
-
-Postfix, rbldnsd and the SMTP client all run in the namespace, whose /etc/resolv.conf (mounted by
-``ip netns exec``) points at rbldnsd. Nothing leaves the namespace's loopback.
-"""
+behaviour suite covers listed, unlisted and trusted clients for every target; Sendmail cannot carry
+a $ in a reply and reports that in its coverage)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REPO, need_real_mta, render_policy
-from tests.realmta.harness import Netns, Postfix, Rbldnsd, daemon_dir, run
+from tests.conftest import need_real_mta
+from tests.realmta.harness import Netns, Rbldnsd, daemon_dir
+from tests.realmta.mta_lab import UNTRUSTED, RunningMta, behaviour_policy, rcpt_in_netns, running_mta
 
 pytestmark = pytest.mark.realmta
 ZONE = "bl.example.test"
-LISTED, UNLISTED, TRUSTED = "127.0.0.2", "127.0.0.3", "127.0.0.1"
-PORT = 2525
+MESSAGE = "Blocked: {client} is listed at {zone}; see the $ price"
 
 
 @pytest.fixture(scope="module")
-def netns_postfix() -> Iterator[Postfix]:
-    need_real_mta("postfix", "rbldnsd", "ip", "dig", "script")
-    with daemon_dir("dnsbl") as work, Netns(f"mtah{work.name[-6:]}") as netns:
-        config_dir = work / "etc"
-        policy = {
-            "hostname": "mx.example.test",
-            "domains": {"local": ["example.test"]},
-            "networks": {"trusted": [f"{TRUSTED}/32"]},
-            "dnsbl": [{"zone": ZONE, "message": "Blocked: {client} is listed at {zone}; see the $ price"}],
-            "targets": {"postfix": {"config_dir": str(config_dir), "smtp_port": PORT, "chroot": False,
-                                    "inet_interfaces": ["127.0.0.1"], "inet_protocols": "ipv4"}},
-        }
-        plan, rendered = render_policy(policy, work / "r")
-        instance = Postfix.install(rendered, config_dir, PORT, [step.argv for step in plan.steps], netns=netns.name)
-        with Rbldnsd(work / "rbl", ZONE, [LISTED], "test listing", netns=netns.name), instance.running():
-            yield instance
+def mta() -> Iterator[RunningMta]:
+    need_real_mta("rbldnsd", "ip", "dig")
+    policy = behaviour_policy(dnsbl=[{"zone": ZONE, "message": MESSAGE}])
+    with daemon_dir("dnsbl") as base, Netns(f"mtah{base.name[-6:]}") as netns, \
+            Rbldnsd(base / "rbl", ZONE, [UNTRUSTED], "test listing", netns=netns.name), \
+            running_mta("postfix", base, policy, netns=netns.name, port=2525) as running:
+        yield running
 
 
-def rcpt_in_netns(postfix: Postfix, source: str) -> tuple[int, str]:
-    request = {"host": postfix.address, "port": postfix.port, "source": source,
-               "commands": ["EHLO client.test", "MAIL FROM:<a@client.test>", "RCPT TO:<user@example.test>"]}
-    result = run([sys.executable, "-m", "tests.realmta.smtp_client", json.dumps(request)], netns=postfix.netns,
-                 cwd=REPO)
-    code, text = json.loads(result.stdout)["replies"][-1]
-    return int(code), str(text)
-
-
-def test_listed_client_is_rejected_with_the_policy_message(netns_postfix: Postfix) -> None:
-    code, text = rcpt_in_netns(netns_postfix, LISTED)
+def test_reply_text_keeps_a_literal_dollar(mta: RunningMta) -> None:
+    code, text = rcpt_in_netns(mta, UNTRUSTED)
     assert code == 554
-    assert text == f"5.7.1 Blocked: {LISTED} is listed at {ZONE}; see the $ price"
+    assert text == f"5.7.1 Blocked: {UNTRUSTED} is listed at {ZONE}; see the $ price"
