@@ -95,6 +95,8 @@ def _steps(policy: Policy) -> tuple[Step, ...]:
                  "multilog writes qmail-smtpd's log there as the log user", "apply"),
             Step(("sh", "-c", f"tcprules {q(cdb)} {q(rules + '.tmp')} < {q(rules)}"),
                  f"compile tcp.smtp into {cdb}; tcpserver reads it at every connection"),
+            *(Step(("sh", "-n", f"{options.service_dir}/{script}"), f"the shell parses {script}", "check")
+              for script in ("qmail-smtpd/run", "qmail-smtpd/log/run")),
         ]
     steps += [
         Step((f"{options.home}/bin/qmail-newmrh",),

@@ -402,13 +402,15 @@ def test_auth_patch_arguments_only_when_auth_is_enabled() -> None:
 
 
 def test_steps() -> None:
-    steps = [s.argv for s in plan().steps]
+    steps = [(s.phase, s.argv) for s in plan().steps]
     assert steps == [
-        ("install", "-d", "-o", "qmaill", "-m", "0750", "/var/log/qmail/smtpd"),
-        ("sh", "-c", "tcprules /etc/tcp.smtp.cdb /etc/tcp.smtp.tmp < /etc/tcp.smtp"),
-        ("/var/qmail/bin/qmail-newmrh",),
-        ("svc", "-t", "/service/qmail-send"),
-        ("svc", "-t", "/service/qmail-smtpd"),
+        ("apply", ("install", "-d", "-o", "qmaill", "-m", "0750", "/var/log/qmail/smtpd")),
+        ("build", ("sh", "-c", "tcprules /etc/tcp.smtp.cdb /etc/tcp.smtp.tmp < /etc/tcp.smtp")),
+        ("check", ("sh", "-n", "/service/qmail-smtpd/run")),
+        ("check", ("sh", "-n", "/service/qmail-smtpd/log/run")),
+        ("apply", ("/var/qmail/bin/qmail-newmrh",)),
+        ("apply", ("svc", "-t", "/service/qmail-send")),
+        ("apply", ("svc", "-t", "/service/qmail-smtpd")),
     ]
     assert plan().apply == "restart"
 
