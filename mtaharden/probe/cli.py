@@ -68,6 +68,10 @@ def _password(path: str) -> str:
     return first
 
 
+# RFC 2606 / RFC 6761 names that never resolve on the Internet: the only foreign domains --confirm allows.
+RESERVED_TLDS = frozenset({"invalid", "test", "example", "localhost"})
+
+
 def _checked(value: str, validate: Callable[[Any], str], option: str) -> str:
     try:
         return validate(value)
@@ -178,8 +182,14 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
     credentials = Credentials(auth_user, _password(auth_password_file)) if auth_user and auth_password_file else None
     session = SessionOptions(ehlo=_ehlo(ehlo), timeout=timeout, banner_timeout=timeout, smtps=smtps,
                              tls_verify=tls_verify, source_address=_source(source_address))
-    options = ProbeOptions(session=session, external_domain=_checked(external_domain, domain_name,
-                                                                     "--external-domain"),
+    foreign = _checked(external_domain, domain_name, "--external-domain")
+    if confirm and foreign.rpartition(".")[2] not in RESERVED_TLDS:
+        raise click.BadParameter(
+            f"{foreign} is not under a reserved top-level domain ({', '.join(sorted(RESERVED_TLDS))}); with "
+            "--confirm a relayed message must never be able to reach a real third party (fix: use e.g. "
+            "relaytest.invalid and route it to the canary with a transport map on the server)",
+            param_hint="--external-domain")
+    options = ProbeOptions(session=session, external_domain=foreign,
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
     expectations = _expectations(policy, overrides)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

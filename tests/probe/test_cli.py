@@ -147,3 +147,14 @@ def test_confirm_with_canary(serve: Serve) -> None:
     cases = json.loads(result.output)["hosts"][0]["cases"]
     assert {case["verdict"] for case in cases} == {"accepted", "not-tested"}
     assert all(case["data_reply"]["code"] == 250 for case in cases if case["verdict"] == "accepted")
+
+
+def test_confirm_refuses_a_foreign_domain_that_could_reach_a_real_third_party() -> None:
+    from click.testing import CliRunner
+
+    from mtaharden.probe.cli import probe
+
+    result = CliRunner().invoke(probe, ["127.0.0.1:1", "--confirm", "--canary", "127.0.0.1:2",
+                                        "--external-domain", "gmail.com"])
+    assert result.exit_code == 2
+    assert "reserved top-level domain" in result.output
