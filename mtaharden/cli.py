@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
@@ -16,6 +17,10 @@ from .policy import Policy, PolicyError, load_policy
 from .policy.model import Policy as PolicyModel
 from .probe.cli import probe
 from .render import RenderedFile, RenderError, render_plan, write_outputs
+from .review.config_diff import ConfigSyntaxError, check_tree, host_diff
+from .review.policy_diff import diff_policies
+from .review.report import PolicyChange, change_json, change_markdown, change_text, explain_markdown
+from .review.stance import relay_stance
 from .targets.base import Plan, Target, registered
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
@@ -77,23 +82,48 @@ def validate(policy: str, overrides: tuple[str, ...]) -> None:
 @target_option
 @click.option("--out", "-o", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="output folder; one sub-folder per target")
+@click.option("--check", "check_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="write nothing; exit 1 with a diff when DIR/<target>/ is not what POLICY renders now")
 @set_option
-def render(policy: str, target: str, out_dir: str, overrides: tuple[str, ...]) -> None:
+def render(policy: str, target: str, out_dir: str, check_dir: str | None, overrides: tuple[str, ...]) -> None:
     """Render POLICY into native configuration under OUT/<target>/."""
-    loaded = _load(policy, overrides)
-    rendered: dict[str, list[RenderedFile]] = {}
-    for chosen in _targets(target):
-        plan = _plan(chosen, loaded)
-        try:
-            rendered[chosen.name] = render_plan(plan, chosen, policy)
-        except (RenderError, ValueError) as exc:
-            fail(f"{policy}: {chosen.name}: {exc}")
+    out_given = click.get_current_context().get_parameter_source("out_dir") is not ParameterSource.DEFAULT
+    if check_dir is not None and out_given:
+        raise click.UsageError("--check writes nothing: give either --out or --check")
+    rendered = _render_targets(policy, _load(policy, overrides), _targets(target))
+    if check_dir is not None:
+        _check(policy, Path(check_dir), rendered)
     try:
         write_outputs(Path(out_dir), rendered)
     except OSError as exc:
         fail(f"cannot write to {out_dir}: {exc} (fix: choose a writable --out folder)")
     for name, files in rendered.items():
         out_console.print(f"{name}: {len(files)} files in {Path(out_dir) / name}", markup=False)
+
+
+def _render_targets(source: str, policy: Policy, targets: list[Target]) -> dict[str, list[RenderedFile]]:
+    """Each target's files as ``render`` writes them (all-or-nothing: any failure exits)."""
+    rendered: dict[str, list[RenderedFile]] = {}
+    for chosen in targets:
+        plan = _plan(chosen, policy)
+        try:
+            rendered[chosen.name] = render_plan(plan, chosen, source)
+        except (RenderError, ValueError) as exc:
+            fail(f"{source}: {chosen.name}: {exc}")
+    return rendered
+
+
+def _check(source: str, folder: Path, rendered: dict[str, list[RenderedFile]]) -> NoReturn:
+    """Like ``black --check``: a diff for each file that differs, and exit 1 if any does."""
+    differences = check_tree(folder, rendered)
+    for text in differences:
+        click.echo(text, nl=False)
+    if differences:
+        err_console.print(f"{len(differences)} file(s) in {folder} differ from what {source} renders (fix: render "
+                          f"with --out {folder} and the same --target/--set, then commit the result)", markup=False)
+        sys.exit(EXIT_FINDINGS)
+    err_console.print(f"{folder}: up to date with {source} ({', '.join(rendered)})", markup=False)
+    sys.exit(EXIT_OK)
 
 
 def _plan(target: Target, policy: Policy) -> Plan:
@@ -115,16 +145,21 @@ def _plan(target: Target, policy: Policy) -> Plan:
 @main.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
 @target_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @set_option
 def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...]) -> None:
-    """Show, per target, how each policy element is enforced, approximated or unsupported."""
+    """Show the relay stance and, per target, how each policy element is enforced, approximated or unsupported."""
     loaded = _load(policy, overrides)
+    stance = relay_stance(loaded)
     plans = {chosen.name: chosen.plan(loaded) for chosen in _targets(target)}
     if fmt == "json":
-        data = {name: [vars(item) for item in plan.coverage] for name, plan in plans.items()}
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        targets = {name: [vars(item) for item in plan.coverage] for name, plan in plans.items()}
+        click.echo(json.dumps({"relay_stance": stance, "targets": targets}, indent=2, sort_keys=True))
         return
+    if fmt == "markdown":
+        click.echo(explain_markdown(policy, stance, {name: plan.coverage for name, plan in plans.items()}), nl=False)
+        return
+    out_console.print(f"relay stance: this server {stance}.", markup=False)
     for name, plan in plans.items():
         table = Table(title=f"{name}: coverage of {policy}", show_lines=False)
         for column in ("element", "status", "how"):
@@ -158,6 +193,55 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...]) -> None:
 def schema() -> None:
     """Print the JSON Schema of the policy (contract version 1)."""
     click.echo(json.dumps(PolicyModel.model_json_schema(), indent=2, sort_keys=True))
+
+
+@main.command("diff")
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option("--against", required=True, metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="current configuration, laid out like render's output: DIR/postfix/main.cf, …")
+@target_option
+@set_option
+def diff_command(policy: str, against: str, target: str, overrides: tuple[str, ...]) -> None:
+    """Show, per target, what installing POLICY's output would change on a host whose config is in DIR.
+
+    Postfix's main.cf is compared by meaning, as postconf reads it; other files as text. Targets
+    without a folder in DIR are skipped. Exit 1 when anything would change."""
+    loaded = _load(policy, overrides)
+    root = Path(against)
+    chosen = [t for t in _targets(target) if (root / t.name).is_dir()]
+    if not chosen:
+        fail(f"{root} holds no configuration for {target} (fix: lay it out like render's output, "
+             "e.g. DIR/postfix/main.cf)")
+    for skipped in sorted({t.name for t in _targets(target)} - {t.name for t in chosen}):
+        err_console.print(f"{skipped}: no {root / skipped}, skipped", markup=False)
+    changed = False
+    for name, files in _render_targets(policy, loaded, chosen).items():
+        try:
+            differences = host_diff(root / name, name, files)
+        except ConfigSyntaxError as exc:
+            fail(f"{exc} (fix: correct the file; its MTA would refuse it too)")
+        click.echo(f"# {name}: {len(differences)} file(s) would change" if differences else f"# {name}: no change")
+        for text in differences:
+            click.echo(text, nl=False)
+        changed = changed or bool(differences)
+    sys.exit(EXIT_FINDINGS if changed else EXIT_OK)
+
+
+@main.command("diff-policy")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+def diff_policy(old: str, new: str, fmt: str) -> None:
+    """Explain the change from policy OLD to NEW in words; exit 1 when a change is risky.
+
+    Risky: a trusted network added or widened, wide networks allowed, AUTH turned on or accepted
+    without TLS, a relay domain added, a DNSBL dropped, VRFY/EXPN re-enabled, a limit raised, an
+    allow_unsupported waiver added. CI can require a second approval on exit 1."""
+    before, after = _load(old), _load(new)
+    report = PolicyChange(old, new, relay_stance(before), relay_stance(after), diff_policies(before, after))
+    layout = {"text": change_text, "markdown": change_markdown, "json": change_json}[fmt]
+    click.echo(layout(report), nl=False)
+    sys.exit(EXIT_FINDINGS if report.risky else EXIT_OK)
 
 
 main.add_command(probe)

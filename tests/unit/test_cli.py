@@ -253,8 +253,9 @@ def test_explain_json_lists_coverage(tmp_path: Path) -> None:
     result = run("explain", str(write_policy(tmp_path)), "--format", "json", "--target", "postfix")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert list(data) == ["postfix"]
-    entries = data["postfix"]
+    assert list(data["targets"]) == ["postfix"]
+    assert data["relay_stance"].startswith("relays only for 192.0.2.0/24 and authenticated users;")
+    entries = data["targets"]["postfix"]
     assert entries, "coverage is never empty"
     for entry in entries:
         assert set(entry) == {"element", "status", "detail"}
