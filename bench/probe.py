@@ -1,14 +1,14 @@
 """Benchmark the relay probe; prints figures, asserts nothing.
 
 (b) fleet: N closed fake servers on distinct loopback addresses (127.0.1.1 … , one port), served by a
-    separate process so the servers do not share the probe's CPU and event loop; the full matrix at
-    concurrency 1, 50 and 200 (hosts/second), then nmap's smtp-open-relay on the same set if nmap is
-    installed.
+    separate process so the servers do not share the probe's CPU and event loop; ``mtaharden probe -i``
+    with the full matrix at concurrency 50, 200 and 500 (hosts/second and the probe's peak RSS), then
+    nmap's smtp-open-relay on the same set if nmap is installed.
 (a) real MTA: :func:`bench_real_mta` runs the full matrix against one HOST:PORT (e.g. a default-config
     Postfix started by the realmta harness) and nmap against the same, and returns the figures.
 
-    python bench/probe.py                     # (b) with 200 endpoints
-    python bench/probe.py --hosts 500
+    python bench/probe.py                     # (b) with 1000 endpoints
+    python bench/probe.py --hosts 200 --concurrency 1,50,200
     python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
     python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here
 """
@@ -18,13 +18,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import json
 import multiprocessing
+import resource
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from child import MTAHARDEN, measure
 
 from mtaharden.probe import CASES, Endpoint, ProbeOptions, SessionOptions, parse_endpoint, probe_fleet
 
@@ -72,47 +79,60 @@ def _free_port(address: str) -> int:
         return int(sock.getsockname()[1])
 
 
-async def _probe_all(endpoints: list[Endpoint], concurrency: int) -> tuple[float, Counter[str]]:
-    options = ProbeOptions(session=SessionOptions(timeout=10, banner_timeout=10), deadline=120)
-    started = time.perf_counter()
-    results = await probe_fleet(endpoints, options, concurrency=concurrency)
-    return time.perf_counter() - started, Counter(result.status.value for result in results)
-
-
-def _nmap(addresses: list[str], port: int, source_address: str | None = None) -> tuple[float, int]:
-    """Wall time of one nmap run over every address, and how many hosts it reported as not open.
-
-    With ``source_address`` nmap binds there too (``-S``; ``-e lo`` for a loopback source)."""
+def _nmap_argv(addresses: list[str], port: int, source_address: str | None = None) -> list[str]:
+    """nmap's smtp-open-relay over every address; with ``source_address`` it binds there too
+    (``-S``; ``-e lo`` for a loopback source)."""
     assert NMAP is not None
     source = ["-S", source_address] if source_address else []
     if source_address and ipaddress.ip_address(source_address).is_loopback:
         source += ["-e", "lo"]
+    return [NMAP, "-Pn", "-n", "-p", str(port), *source, "--script", "+smtp-open-relay", *addresses]
+
+
+def _nmap(addresses: list[str], port: int, source_address: str | None = None) -> tuple[float, int]:
+    """Wall time of one nmap run over every address, and how many hosts it reported as not open."""
     started = time.perf_counter()
-    done = subprocess.run([NMAP, "-Pn", "-n", "-p", str(port), *source, "--script", "+smtp-open-relay", *addresses],
-                          capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(_nmap_argv(addresses, port, source_address), capture_output=True, text=True,
+                          timeout=1800, check=False)
     elapsed = time.perf_counter() - started
     return elapsed, done.stdout.count("doesn't seem to be an open relay")
 
 
-def bench_fleet(count: int, concurrencies: tuple[int, ...] = (1, 50, 200)) -> None:
+def _raise_open_files() -> None:
+    """1000 listeners plus 500 sessions need more descriptors than a default soft limit of 1024."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200, 500)) -> None:
+    _raise_open_files()
     addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
     port = _free_port("127.0.0.1")
     ready, stop = multiprocessing.Event(), multiprocessing.Event()
     server = multiprocessing.Process(target=_serve, args=(addresses, port, ready, stop), daemon=True)
     server.start()
     try:
-        if not ready.wait(30):
+        if not ready.wait(60):
             raise SystemExit("the fake servers did not start")
-        endpoints = [Endpoint(address, port) for address in addresses]
-        print(f"(b) {count} closed fake endpoints on 127.0.x.y:{port}, {len(CASES)} cases each")
-        for concurrency in concurrencies:
-            elapsed, statuses = asyncio.run(_probe_all(endpoints, concurrency))
-            print(f"    mtaharden probe, concurrency {concurrency:>3}: {elapsed:7.2f} s  "
-                  f"{count / elapsed:8.1f} hosts/s  {dict(statuses)}")
+        print(f"(b) {count} closed fake endpoints on 127.0.x.y:{port}, {len(CASES)} cases each; "
+              "wall time and peak RSS of the whole command")
+        with tempfile.TemporaryDirectory(prefix="mtaharden-bench-") as work:
+            hosts = Path(work) / "hosts.txt"
+            hosts.write_text("".join(f"{address}:{port}\n" for address in addresses))
+            for concurrency in concurrencies:
+                for layout in ("text", "json"):  # the JSON report (about 20 KiB per host) is built in memory
+                    run = measure([MTAHARDEN, "probe", "-i", str(hosts), "--concurrency", str(concurrency),
+                                   "--timeout", "30", "--format", layout], ok=(0, 1, 2))
+                    outcome = (dict(Counter(host["status"] for host in json.loads(run.stdout)["hosts"]))
+                               if layout == "json" else "")
+                    rate = count / run.seconds
+                    print(f"    mtaharden probe -i hosts.txt --concurrency {concurrency:>3} --format {layout:4}: "
+                          f"{run.seconds:7.2f} s  {rate:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  {outcome}", flush=True)
         if NMAP:
-            elapsed, closed = _nmap(addresses, port)
-            print(f"    nmap --script smtp-open-relay (16 tests): {elapsed:7.2f} s  {count / elapsed:8.1f} hosts/s  "
-                  f"({closed}/{count} reported not open)")
+            run = measure(_nmap_argv(addresses, port))
+            closed = run.stdout.count("doesn't seem to be an open relay")
+            print(f"    nmap -p {port} --script smtp-open-relay (16 forms): {run.seconds:7.2f} s  "
+                  f"{count / run.seconds:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  ({closed}/{count} reported not open)")
         else:
             print("    nmap not installed: skipped")
     finally:
@@ -172,7 +192,8 @@ def bench_rendered_postfix(rounds: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", type=int, default=200, help="number of fake endpoints for (b)")
+    parser.add_argument("--hosts", type=int, default=1000, help="number of fake endpoints for (b)")
+    parser.add_argument("--concurrency", default="50,200,500", help="for (b): probe concurrencies to measure")
     parser.add_argument("--real", metavar="HOST:PORT", help="run (a) against a real MTA instead of (b)")
     parser.add_argument("--source-address", help="for (a): bind the probe to this address")
     parser.add_argument("--postfix", action="store_true", help="run (a) against a Postfix started here")
@@ -184,7 +205,7 @@ def main() -> None:
         endpoint = parse_endpoint(args.real, 25)
         bench_real_mta(endpoint.host, endpoint.port, rounds=args.rounds, source_address=args.source_address)
     else:
-        bench_fleet(args.hosts)
+        bench_fleet(args.hosts, [int(n) for n in args.concurrency.split(",")])
 
 
 if __name__ == "__main__":

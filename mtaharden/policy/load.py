@@ -1,7 +1,11 @@
-"""Load a policy file: YAML (ruamel, for locations) → pydantic model → cross-field rules.
+"""Load a policy file: YAML → pydantic model → cross-field rules.
 
 Every failure becomes a :class:`Problem` at ``file:line:col`` with a fix. YAML aliases, anchors and
 custom tags are refused before anything is built, so an alias bomb costs nothing.
+
+Locations come from ruamel.yaml, which is slow on long lists, and only a failure needs them: a
+policy is first read with libyaml (:mod:`.fastyaml`) and validated; only when that fails, or the
+fast reader will not decide, is it read again with ruamel to say where each problem is.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 
-from . import rules
+from . import fastyaml, rules
 from .errors import PolicyError, Problem
-from .model import Policy
+from .lists import ListFileError
+from .model import INLINE, LIST_FILE, POLICY_FOLDER, Policy
 from .types import PolicyValueError
 
 MAX_POLICY_BYTES = 16 * 2**20
@@ -74,14 +79,41 @@ def load_policy(path: str | Path, overrides: Sequence[str] = ()) -> Policy:
 
 
 def load_policy_text(text: str, source: str = "<policy>", overrides: Sequence[str] = ()) -> Policy:
-    """Validate policy YAML given as text; ``source`` names it in error messages."""
+    """Validate policy YAML given as text; ``source`` names it in error messages.
+
+    List files named by the policy are read relative to the folder of ``source``.
+    """
+    context = {POLICY_FOLDER: Path(source).parent}
+    try:
+        return _load_fast(text, overrides, context)
+    except (fastyaml.Undecided, ValidationError, PolicyError):
+        return _load_located(text, source, overrides, context)
+
+
+def _load_fast(text: str, overrides: Sequence[str], context: dict[str, Any]) -> Policy:
+    """The happy path: libyaml, pydantic, rules; any problem raises for the located path to report."""
+    document = fastyaml.parse(text)
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise fastyaml.Undecided("not a mapping")
+    for setting in overrides:
+        _apply_override(document, setting, lambda raw, _where: fastyaml.parse(raw))
+    policy = Policy.model_validate(document, context=context)
+    if rules.check(policy):
+        raise fastyaml.Undecided("the rules found problems")
+    return policy
+
+
+def _load_located(text: str, source: str, overrides: Sequence[str], context: dict[str, Any]) -> Policy:
+    """Read with ruamel.yaml, which knows where every value is, and raise every problem located."""
     document = _parse(text, source)
     if document is None:
         document = CommentedMap()
     if not isinstance(document, CommentedMap):
         raise PolicyError([Problem(source, 1, 1, "", "the policy must be a mapping of keys (version, domains, …)",
                                    "start from examples/policy.yml")])
-    overridden = [_apply_override(document, text_) for text_ in overrides]
+    overridden = [_apply_override(document, text_, lambda raw, where: _parse(raw, where)) for text_ in overrides]
 
     def locate(path: tuple[Any, ...], message: str, hint: str, *, at_key: bool = False) -> Problem:
         for setting, key in zip(overrides, overridden, strict=True):
@@ -90,16 +122,17 @@ def load_policy_text(text: str, source: str = "<policy>", overrides: Sequence[st
         return _locate(document, path, source, message, hint, at_key=at_key)
 
     try:
-        policy = Policy.model_validate(document)
+        policy = Policy.model_validate(document, context=context)
     except ValidationError as exc:
-        raise PolicyError([_problem_from_pydantic(err, locate) for err in exc.errors()]) from None
+        raise PolicyError([p for err in exc.errors() for p in _problems_from_pydantic(err, locate)]) from None
     findings = rules.check(policy)
     if findings:
-        raise PolicyError([locate(f.path, f.message, f.hint) for f in findings])
+        raise PolicyError([Problem(f.where[0], f.where[1], f.where[2], ".".join(map(str, f.path)), f.message, f.hint)
+                           if f.where else locate(f.path, f.message, f.hint) for f in findings])
     return policy
 
 
-def _apply_override(document: CommentedMap, setting: str) -> tuple[str, ...]:
+def _apply_override(document: dict[str, Any], setting: str, parse: Callable[[str, str], Any]) -> tuple[str, ...]:
     """Set ``a.b.c=VALUE`` in the document (creating mappings on the way); return the key path."""
     dotted, equals, raw = setting.partition("=")
     keys = tuple(dotted.strip().split("."))
@@ -107,12 +140,12 @@ def _apply_override(document: CommentedMap, setting: str) -> tuple[str, ...]:
     if not equals or not all(keys):
         raise PolicyError([Problem(where, 1, 1, "", f"{setting!r} is not KEY=VALUE",
                                    "write --set dotted.key=value, e.g. --set hostname=mx2.example.org")])
-    value = _parse(raw, where) if raw.strip() else ""
+    value = parse(raw, where) if raw.strip() else ""
     node = document
     for key in keys[:-1]:
         child = node.get(key)
         if not isinstance(child, dict):
-            child = CommentedMap()
+            child = type(document)()
             node[key] = child
         node = child
     node[keys[-1]] = value
@@ -135,6 +168,9 @@ def _parse(text: str, source: str) -> Any:
         raise PolicyError([Problem(source, line, column, "", f"YAML: {what}", hint)]) from None
     except (YAMLError, RecursionError) as exc:
         raise PolicyError([Problem(source, 1, 1, "", f"YAML: {exc}", "fix the YAML syntax")]) from None
+    except (ValueError, IndexError) as exc:  # ruamel fails so on a few number-like words, e.g. "-_"
+        raise PolicyError([Problem(source, 1, 1, "", f"YAML: a value could not be read ({exc})",
+                                   "quote values that look almost like numbers, e.g. '-_'")]) from None
 
 
 def _refuse_unsafe_constructs(events: Iterable[Any], source: str) -> None:
@@ -159,16 +195,26 @@ def _refuse_unsafe_constructs(events: Iterable[Any], source: str) -> None:
             depth -= 1
 
 
-def _problem_from_pydantic(err: ErrorDetails, locate: Callable[..., Problem]) -> Problem:
-    path = tuple(err["loc"])
+def _problems_from_pydantic(err: ErrorDetails, locate: Callable[..., Problem]) -> list[Problem]:
+    tagged = tuple(err["loc"])
+    path = _untagged(tagged)
     kind = err["type"]
     cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, ListFileError):
+        dotted = ".".join(map(str, path))
+        return [Problem(cause.source, p.line, p.column, dotted, p.message, p.hint) for p in cause.problems]
     if isinstance(cause, PolicyValueError):
-        return locate(path, str(cause), cause.hint)
+        return [locate(path, str(cause), cause.hint)]
     if kind == "extra_forbidden":
-        return locate(path, f"unknown key {path[-1]!r}", _did_you_mean(path), at_key=True)
+        return [locate(path, f"unknown key {path[-1]!r}", _did_you_mean(tagged), at_key=True)]
     message = err["msg"].removeprefix("Value error, ")
-    return locate(path, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))
+    return [locate(path, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))]
+
+
+def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An error path without the tags pydantic puts after a list index for inline/list-file items."""
+    return tuple(step for position, step in enumerate(loc)
+                 if not (step in (INLINE, LIST_FILE) and position and isinstance(loc[position - 1], int)))
 
 
 def _did_you_mean(path: tuple[Any, ...]) -> str:
@@ -181,21 +227,33 @@ def _did_you_mean(path: tuple[Any, ...]) -> str:
 
 
 def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model at ``path`` (with pydantic's union tags, which pick the member of an item union)."""
     model: type[BaseModel] | None = Policy
+    annotation: Any = None
     for step in path:
-        if isinstance(step, int) or model is None:
+        if model is None or isinstance(step, int):
+            continue
+        if step in (INLINE, LIST_FILE):
+            model = _find_model(annotation, step)
             continue
         field = model.model_fields.get(step)
-        model = _find_model(field.annotation) if field else None
+        annotation = field.annotation if field else None
+        model = _find_model(annotation)
     return model
 
 
-def _find_model(annotation: Any) -> type[BaseModel] | None:
+def _find_model(annotation: Any, tag: str | None = None) -> type[BaseModel] | None:
+    """The first model in ``annotation``; with ``tag``, the union member carrying that tag."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, typing.Annotated):
-        for arg in typing.get_args(annotation):
-            found = _find_model(arg)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated and tag is not None:
+        tags = [getattr(meta, "tag", None) for meta in args[1:]]
+        if any(tags) and tag not in tags:
+            return None
+    if origin in (typing.Union, types.UnionType, list, typing.Annotated):
+        for arg in args:
+            found = _find_model(arg, tag)
             if found:
                 return found
     return None

@@ -7,10 +7,24 @@ itself. Cross-field rules (which need the whole policy) live in :mod:`mtaharden.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
+from .lists import DomainNames, EntryFile, Kind, read_list
 from .types import (
     AbsolutePath,
     AddressPattern,
@@ -19,6 +33,7 @@ from .types import (
     DnsblMessage,
     DomainName,
     DomainPattern,
+    ElementPath,
     HeaderName,
     HeaderRegex,
     HeloName,
@@ -30,6 +45,7 @@ from .types import (
     ParameterName,
     ParameterValue,
     SizeBytes,
+    list_file_name,
 )
 
 Role = Literal["mx", "submission", "mx+submission", "relay-only", "null-client"]
@@ -45,10 +61,66 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# --- list files: an item {file: NAME, ...} stands for every entry of NAME, at the item's place -----
+
+POLICY_FOLDER = "policy_folder"  # validation context key: the folder relative list file names start from
+# Tags of the inline/list-file union; the loader drops them from error paths (they are not policy keys).
+INLINE, LIST_FILE = "inline", "list-file"
+
+
+def _list_reader(kind: Kind) -> Callable[[Any, ValidationInfo], EntryFile]:
+    def read(value: Any, info: ValidationInfo) -> EntryFile:
+        if isinstance(value, EntryFile):
+            return value
+        folder = (info.context or {}).get(POLICY_FOLDER, Path("."))
+        return read_list(list_file_name(value), kind, folder)
+
+    return read
+
+
+def _list_schema(what: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "description": f"file with one {what} per line (# comments); "
+                           "a relative path starts from the policy file's folder"})
+
+
+_BY_NAME = PlainSerializer(lambda f: f.name, return_type=str)  # a dump names the file, never its entries
+ClientListFile = Annotated[EntryFile, PlainValidator(_list_reader("client")), _BY_NAME,
+                           _list_schema("IP address or CIDR network")]
+HeloListFile = Annotated[EntryFile, PlainValidator(_list_reader("helo")), _BY_NAME, _list_schema("HELO name")]
+AddressListFile = Annotated[EntryFile, PlainValidator(_list_reader("address")), _BY_NAME,
+                            _list_schema("address pattern")]
+DomainListFile = Annotated[EntryFile, PlainValidator(_list_reader("domain")), _BY_NAME, _list_schema("domain")]
+
+
+def _item_kind(value: Any) -> str:
+    """Which member of an inline/list-file union a raw or validated list item is."""
+    has_file = "file" in value if isinstance(value, Mapping) else getattr(value, "file", None) is not None
+    return LIST_FILE if has_file else INLINE
+
+
+class DomainFile(StrictModel):
+    file: DomainListFile
+
+
+def _expand(items: list[str | DomainFile]) -> DomainNames:
+    return DomainNames.expand([item.file if isinstance(item, DomainFile) else item for item in items])
+
+
+if TYPE_CHECKING:
+    DomainList = DomainNames
+else:
+    # Validated item by item (errors keep their item's place), then flattened: every consumer sees names.
+    DomainList = Annotated[
+        list[Annotated[Annotated[DomainPattern, Tag(INLINE)] | Annotated[DomainFile, Tag(LIST_FILE)],
+                       Discriminator(_item_kind)]],
+        AfterValidator(_expand),
+    ]
+
+
 class Domains(StrictModel):
-    local: list[DomainPattern] = Field(default_factory=list, description="final destination domains")
-    relay: list[DomainPattern] = Field(
-        default_factory=list, description="domains accepted and forwarded (backup MX / gateway)"
+    local: DomainList = Field(default_factory=DomainNames, description="final destination domains")
+    relay: DomainList = Field(
+        default_factory=DomainNames, description="domains accepted and forwarded (backup MX / gateway)"
     )
 
 
@@ -112,6 +184,9 @@ class _Rule(StrictModel):
 class ClientRule(_Rule):
     match: IPNetwork
 
+    def covers(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return address in self.match
+
 
 class HeloRule(_Rule):
     match: HeloName
@@ -121,13 +196,39 @@ class AddressRule(_Rule):
     match: AddressPattern
 
 
-class Access(StrictModel):
-    """Access rules per SMTP stage; within a list the first match wins. ``permit`` never allows relaying."""
+class ClientFile(_Rule):
+    file: ClientListFile
 
-    clients: list[ClientRule] = Field(default_factory=list)
-    helo: list[HeloRule] = Field(default_factory=list)
-    senders: list[AddressRule] = Field(default_factory=list)
-    recipients: list[AddressRule] = Field(default_factory=list)
+    def covers(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return self.file.contains(address)
+
+
+class HeloFile(_Rule):
+    file: HeloListFile
+
+
+class AddressFile(_Rule):
+    file: AddressListFile
+
+
+ClientItem = Annotated[Annotated[ClientRule, Tag(INLINE)] | Annotated[ClientFile, Tag(LIST_FILE)],
+                       Discriminator(_item_kind)]
+HeloItem = Annotated[Annotated[HeloRule, Tag(INLINE)] | Annotated[HeloFile, Tag(LIST_FILE)], Discriminator(_item_kind)]
+AddressItem = Annotated[Annotated[AddressRule, Tag(INLINE)] | Annotated[AddressFile, Tag(LIST_FILE)],
+                        Discriminator(_item_kind)]
+ListFileRule = ClientFile | HeloFile | AddressFile
+
+
+class Access(StrictModel):
+    """Access rules per SMTP stage; within a list the first match wins. ``permit`` never allows relaying.
+
+    A list-file item applies its action and message to every entry of its file, at the item's place.
+    """
+
+    clients: list[ClientItem] = Field(default_factory=list)
+    helo: list[HeloItem] = Field(default_factory=list)
+    senders: list[AddressItem] = Field(default_factory=list)
+    recipients: list[AddressItem] = Field(default_factory=list)
 
 
 class HeaderCheck(StrictModel):
@@ -156,7 +257,7 @@ class Tls(StrictModel):
 
 
 class _TargetOptions(StrictModel):
-    allow_unsupported: list[str] = Field(
+    allow_unsupported: list[ElementPath] = Field(
         default_factory=list,
         description="policy elements (dotted, e.g. header_checks) this target may leave unenforced",
     )

@@ -9,12 +9,15 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
-from .model import Policy
+from .lists import DomainNames, EntryFile, client_key
+from .model import AddressRule, ClientRule, HeloRule, ListFileRule, Policy
 
 Path = tuple[str | int, ...]
 
 WIDEST_TRUSTED_PREFIX = {4: 8, 6: 32}
+MAX_FINDINGS_PER_LIST = 20  # a list file with thousands of repeats gets the first few reported
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,13 @@ class Finding:
     path: Path
     message: str
     hint: str
+    where: tuple[str, int, int] | None = None  # (list file, line, column) when the value comes from one
 
 
 def check(policy: Policy) -> list[Finding]:
     """Every cross-field problem of ``policy``; empty when the policy is usable."""
     rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _access_duplicates, _dnsbl, _ports,
-             _postfix_parameters)
+             _listeners, _postfix_parameters)
     return [finding for rule in rules for finding in rule(policy)]
 
 
@@ -84,32 +88,89 @@ def _auth_and_tls(policy: Policy) -> Iterator[Finding]:
 
 
 def _domains(policy: Policy) -> Iterator[Finding]:
-    local = set(policy.domains.local)
-    for index, domain in enumerate(policy.domains.relay):
-        if domain in local:
-            yield Finding(
-                ("domains", "relay", index),
-                f"{domain} is both a local and a relay domain",
-                "keep it in one list: local for final delivery here, relay for forwarding",
-            )
-    yield from _duplicates(("domains", "local"), policy.domains.local)
-    yield from _duplicates(("domains", "relay"), policy.domains.relay)
+    local, relay = policy.domains.local, policy.domains.relay
+    if not set(local).isdisjoint(relay):  # checked in C first: the lists may hold a million names
+        both = set(local)
+        yield from islice((_name_finding(("domains", "relay"), relay, index, f"{domain} is both a local and a "
+                                         "relay domain", "keep it in one list: local for final delivery here, "
+                                         "relay for forwarding")
+                           for index, domain in enumerate(relay) if domain in both), MAX_FINDINGS_PER_LIST)
+    for kind, names in (("local", local), ("relay", relay)):
+        if len(set(names)) < len(names):
+            repeated = _repeats(names)
+            yield from islice((_name_finding(("domains", kind), names, index, f"{name} is listed twice",
+                                             "remove the second entry") for index, name in repeated),
+                              MAX_FINDINGS_PER_LIST)
+
+
+def _repeats(values: Sequence[str]) -> Iterator[tuple[int, str]]:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            yield index, value
+        seen.add(value)
+
+
+def _name_finding(path: Path, names: Sequence[str], position: int, message: str, hint: str) -> Finding:
+    """A finding about one name of a domain list, at its policy item or its list file line."""
+    if not isinstance(names, DomainNames) or not names.spans:
+        return Finding((*path, position), message, hint)
+    item, file, entry = names.origin(position)
+    if file is None:
+        return Finding((*path, item), message, hint)
+    return Finding((*path, item, "file"), message, hint, (file.source, *file.locate(entry)))
+
+
+InlineRule = ClientRule | HeloRule | AddressRule
+Rule = InlineRule | ListFileRule
 
 
 def _access_duplicates(policy: Policy) -> Iterator[Finding]:
     for stage in ("clients", "helo", "senders", "recipients"):
-        rules = getattr(policy.access, stage)
-        seen: dict[object, int] = {}
-        for index, rule in enumerate(rules):
-            if rule.match in seen:
-                yield Finding(
-                    ("access", stage, index, "match"),
-                    f"{_show(rule.match)} already matched by rule {seen[rule.match]}; first match wins, "
-                    "so this rule never applies",
-                    "remove one of the two rules",
-                )
+        rules: list[Rule] = getattr(policy.access, stage)
+        seen: set[str] = set()
+        count = 0
+        for rule in rules:  # a set of every key, built in C, tells whether any repeats
+            if isinstance(rule, ListFileRule):
+                seen.update(rule.file.entries)
+                count += len(rule.file)
             else:
-                seen[rule.match] = index
+                seen.add(_key(rule))
+                count += 1
+        if len(seen) < count:
+            yield from islice(_access_repeats(stage, rules), MAX_FINDINGS_PER_LIST)
+
+
+def _key(rule: InlineRule) -> str:
+    return client_key(rule.match) if isinstance(rule, ClientRule) else rule.match
+
+
+def _access_repeats(stage: str, rules: list[Rule]) -> Iterator[Finding]:
+    """Each entry an earlier rule or list file entry already matches (first match wins: it never applies)."""
+    first: dict[str, tuple[int, EntryFile | None, int]] = {}
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, ListFileRule):
+            key = _key(rule)
+            if key in first:
+                yield Finding(("access", stage, index, "match"),
+                              f"{_show(rule.match)} already matched by {_earlier(first[key])}; first match wins, "
+                              "so this rule never applies", "remove one of the two rules")
+            first.setdefault(key, (index, None, 0))
+            continue
+        for number, entry in enumerate(rule.file.entries):
+            if entry in first:
+                yield Finding(("access", stage, index, "file"),
+                              f"{entry} already matched by {_earlier(first[entry])}; first match wins, so this "
+                              "entry never applies", "remove one of the two entries",
+                              (rule.file.source, *rule.file.locate(number)))
+            first.setdefault(entry, (index, rule.file, number))
+
+
+def _earlier(origin: tuple[int, EntryFile | None, int]) -> str:
+    index, file, number = origin
+    if file is None:
+        return f"rule {index}"
+    return f"rule {index} ({file.source} line {file.locate(number)[0]})"
 
 
 def _dnsbl(policy: Policy) -> Iterator[Finding]:
@@ -131,6 +192,26 @@ def _ports(policy: Policy) -> Iterator[Finding]:
             f"port {smtp_port} is used both for SMTP and for submission",
             "give each service its own port",
         )
+
+
+def _listeners(policy: Policy) -> Iterator[Finding]:
+    """Postfix takes ``all`` and ``loopback-only`` only on their own, and addresses only of inet_protocols
+    (anything else it looks up as a host name, and stops)."""
+    options = policy.targets.postfix
+    interfaces, protocols = options.inet_interfaces, options.inet_protocols
+    path = ("targets", "postfix", "inet_interfaces")
+    for index, interface in enumerate(interfaces):
+        if interface in ("all", "loopback-only"):
+            if len(interfaces) > 1:
+                yield Finding((*path, index), f"{interface} stands for a set of addresses and cannot be combined "
+                              "with other entries", f"write [{interface}] alone, or list only addresses")
+                return
+            continue
+        version = f"ipv{ipaddress.ip_address(interface).version}"
+        if protocols not in ("all", version):
+            yield Finding((*path, index), f"{interface} is an {version} address, but inet_protocols is {protocols}",
+                          "set targets.postfix.inet_protocols: all, or listen on addresses of that protocol")
+    yield from _duplicates(path, interfaces)
 
 
 def _duplicates(path: Path, values: Sequence[object], suffix: str | None = None) -> Iterator[Finding]:

@@ -41,6 +41,9 @@ def _check_labels(name: str, what: str, *, min_labels: int) -> str:
     for label in labels:
         if not _LABEL.fullmatch(label):
             raise PolicyValueError(f"{what} {name!r} has an invalid label {label!r}", _IDNA_HINT)
+    if labels[-1].isdigit():  # MTAs read such a name as an address (Postfix: "numeric hostname")
+        raise PolicyValueError(f"{what} {name!r} ends in an all-digit label, so it reads as an address",
+                               "no top-level domain is all digits: write the full name, e.g. mail.example.org")
     if len(labels) < min_labels:
         raise PolicyValueError(
             f"{what} {name!r} is not fully qualified", "write the full name, e.g. mail.example.org"
@@ -326,6 +329,28 @@ def absolute_path(value: Any) -> str:
     return text
 
 
+def list_file_name(value: Any) -> str:
+    """The ``file:`` of a list-file item: a path on one line (relative ones start from the policy's folder)."""
+    text = _require_str(value, "file name")
+    if not text.strip() or re.search(r"[\x00-\x1f\x7f]", text):
+        raise PolicyValueError(f"{text!r} is not a file name", "write the list file's path, e.g. blocklist.txt")
+    return text
+
+
+_ELEMENT = re.compile(r"[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*")
+
+
+def element_path(value: Any) -> str:
+    """A policy element as coverage names it: ``header_checks``, ``access.helo``, ``dnsbl[0]``.
+
+    Waivers are echoed in reviews and reports, so they are held to that form like any other text."""
+    text = _require_str(value, "policy element").strip()
+    if not _ELEMENT.fullmatch(text):
+        raise PolicyValueError(f"{text[:60]!r} is not a policy element",
+                               "write it as COVERAGE.md names it, e.g. header_checks, access.helo or dnsbl[0]")
+    return text
+
+
 def _schema(description: str, **extra: Any) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "description": description, **extra})
 
@@ -358,6 +383,7 @@ DnsblMessage = Annotated[
 ]
 BannerText = Annotated[str, BeforeValidator(banner_text), _schema("greeting; starts with {hostname}")]
 AbsolutePath = Annotated[str, BeforeValidator(absolute_path), _schema("absolute path")]
+ElementPath = Annotated[str, BeforeValidator(element_path), _schema("policy element, e.g. access.helo")]
 
 
 def host_name(value: Any) -> str:

@@ -25,7 +25,7 @@ QUIT_TIMEOUT = 2.0
 TlsState = Literal["none", "starttls", "smtps"]
 
 _REPLY_LINE = re.compile(r"([2-5][0-9][0-9])([ -]|$)(.*)", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # C0 but tab, DEL, C1 (0x9b is an 8-bit CSI)
 _HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 
 
@@ -108,6 +108,17 @@ async def read_reply(reader: asyncio.StreamReader) -> Reply:
         if last:
             return Reply(code, tuple(lines))
     raise ProbeError(f"reply longer than {MAX_LINES} lines")
+
+
+def _waiting(reader: asyncio.StreamReader) -> bool:
+    """Whether bytes are already waiting that no command asked for.
+
+    Replies are matched to commands by order, so a server that answers ahead would get each reply
+    taken as the answer to the next command (a closed server would look open), and plaintext waiting
+    behind a 220 to STARTTLS would be read as if it came over TLS. asyncio has no public peek: this is
+    CPython's StreamReader buffer, and tests/robustness fails should it ever go away.
+    """
+    return bool(getattr(reader, "_buffer", b""))
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:
@@ -213,6 +224,7 @@ class SmtpSession:
         if reply.code != 220:
             self.tls_error = f"STARTTLS refused: {reply}"
             return
+        self._expect_nothing_waiting("the TLS handshake")
         verify = self.options.tls_verify
         try:
             async with asyncio.timeout(self.options.timeout):
@@ -231,6 +243,7 @@ class SmtpSession:
         if "\r" in line or "\n" in line:
             raise ProbeError("refusing to send a command that contains CR or LF")
         verb = label or line.split(" ", 1)[0].split(":", 1)[0].upper()
+        self._expect_nothing_waiting(verb)
         try:
             async with asyncio.timeout(self.options.timeout):
                 self.writer.write(line.encode("utf-8") + b"\r\n")
@@ -252,6 +265,12 @@ class SmtpSession:
             self.errors += 1
         return reply
 
+    def _expect_nothing_waiting(self, what: str) -> None:
+        if _waiting(self.reader):
+            self.broken = True
+            raise ProbeError(f"the server sent a reply before {what} was sent, so its replies cannot be matched "
+                             "to the commands")
+
     async def transaction(self, mail_line: str, rcpt_line: str) -> tuple[Reply, Reply | None]:
         """RSET (if this session already had a transaction), then MAIL; RCPT only if MAIL was accepted."""
         if self.transactions:
@@ -268,6 +287,7 @@ class SmtpSession:
     async def send_message(self, message: bytes) -> Reply:
         """After a 354 to DATA: send the message (dot-stuffed) and the final dot; return the reply."""
         stuffed = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in message.split(b"\r\n"))
+        self._expect_nothing_waiting("the message")
         try:
             async with asyncio.timeout(self.options.timeout):
                 self.writer.write(stuffed.removesuffix(b"\r\n") + b"\r\n.\r\n")

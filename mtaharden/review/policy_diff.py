@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ..policy import Policy
-from ..policy.model import AddressRule, ClientRule, DnsblEntry, HeaderCheck, HeloRule, Targets
+from ..policy.model import AddressRule, ClientRule, DnsblEntry, HeaderCheck, HeloRule, ListFileRule, Targets
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Rule = TypeVar("Rule", bound=BaseModel)
@@ -62,7 +62,7 @@ def diff_policies(old: Policy, new: Policy) -> list[Change]:
                 removal_risk="mail from clients listed there is no longer refused"),
         *(change for stage in ("clients", "helo", "senders", "recipients")
           for change in _rules(f"access.{stage}", getattr(old.access, stage), getattr(new.access, stage),
-                               lambda r: str(r.match), _access_words)),
+                               _access_subject, _access_words)),
         *_rules("header_checks", old.header_checks, new.header_checks, lambda c: f"{c.header}: /{c.pattern}/",
                 _header_words),
         *_flag("smtp.disable_vrfy", old.smtp.disable_vrfy, new.smtp.disable_vrfy, weak=False,
@@ -171,8 +171,16 @@ def _dnsbl_words(entry: DnsblEntry) -> str:
     return f"{entry.zone} ({entry.action} on {', '.join(entry.filters)}, reply {entry.message!r})"
 
 
-def _access_words(rule: ClientRule | HeloRule | AddressRule) -> str:
-    return f"{rule.action} {rule.match}" + (f" ({rule.message!r})" if rule.message else "")
+def _access_subject(rule: ClientRule | HeloRule | AddressRule | ListFileRule) -> str:
+    """What a rule matches: its pattern, or its list file (whose entries change without the policy)."""
+    if isinstance(rule, ListFileRule):
+        return f"list file {rule.file.name}"
+    return str(rule.match)
+
+
+def _access_words(rule: ClientRule | HeloRule | AddressRule | ListFileRule) -> str:
+    entries = f" ({len(rule.file)} entries)" if isinstance(rule, ListFileRule) else ""
+    return f"{rule.action} {_access_subject(rule)}{entries}" + (f" ({rule.message!r})" if rule.message else "")
 
 
 def _header_words(check: HeaderCheck) -> str:

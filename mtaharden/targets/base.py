@@ -7,7 +7,7 @@ the target's Python; templates under ``templates/<target>/`` only lay the Plan's
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -37,6 +37,20 @@ class PlannedFile:
     mode: int = 0o644
     comment: CommentStyle = "hash"
     dest: str | None = None  # where the file is installed on the host; None: documentation only
+
+
+@dataclass(frozen=True)
+class Block:
+    """Keys that all get one value, e.g. a list file's entries: laid out in bulk, never one key at a time.
+
+    A block can hold a million keys; the ``key_block`` template filter writes it as
+    ``<prefix>key<separator>value`` lines with one join and a few counts, all in C.
+    """
+
+    keys: Sequence[str]
+    value: str = ""
+    separator: str = "\t"
+    prefix: str = ""  # written before every key, e.g. Sendmail's "Connect:"
 
 
 def placed(files: list[PlannedFile], where: Callable[[str], str | None]) -> tuple[PlannedFile, ...]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..policy import Policy
-from ..policy.model import AccessAction, AddressRule, DnsblEntry, HeaderCheck
+from ..policy.model import AccessAction, AddressFile, AddressRule, ClientFile, ClientRule, DnsblEntry, HeaderCheck
 from .base import Coverage, Plan, PlannedFile, Target, coverage_file, register
 
 # Ports that Exchange's own services hold on every Mailbox server.
@@ -31,6 +31,10 @@ IP_MATCH_LIMIT = 256  # return codes a DNSBL filter may expand to in -IPAddresse
 RULE_PREFIX = "mtaharden "
 DEFAULT_REJECT_TEXT = "Access denied"
 ACCESS_STAGES = ("clients", "recipients", "senders")  # Postfix's evaluation order, HELO excepted
+# A list file becomes one transport rule listing its entries; Exchange caps a rule's size
+# (TransportRuleSizeLimit) and all rules' regex text (TransportRuleCollectionRegexCharacterLimit),
+# and a cmdlet script is no way to load a long block list, so longer files are reported unsupported.
+LIST_FILE_MAX = 100
 
 
 # --- PowerShell values ------------------------------------------------------------------------
@@ -368,14 +372,33 @@ def _transport_rules(policy: Policy) -> Iterator[TransportRule]:
     for stage in ACCESS_STAGES:
         for index, rule in enumerate(getattr(policy.access, stage)):
             condition: Settings
-            if stage == "clients":
-                condition = (("SenderIpRanges", [rule.match.with_prefixlen]),)
+            if _too_long(rule):
+                continue
+            if isinstance(rule, ClientRule | ClientFile):
+                condition = (("SenderIpRanges", [n.with_prefixlen for n in _networks(rule)]),)
             elif stage == "recipients":
-                condition = (("RecipientAddressMatchesPatterns", [_address_regex(rule.match)]),)
+                condition = (("RecipientAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),)
             else:
-                condition = (("FromAddressMatchesPatterns", [_address_regex(rule.match)]),
+                condition = (("FromAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),
                              ("SenderAddressLocation", "Envelope"))
             yield _rule(f"access.{stage}[{index}]", condition + _access_action(rule.action, rule.message))
+
+
+def _too_long(rule: object) -> bool:
+    """A list file with more entries than one transport rule should carry (see LIST_FILE_MAX)."""
+    return isinstance(rule, ClientFile | AddressFile) and len(rule.file) > LIST_FILE_MAX
+
+
+def _networks(rule: ClientRule | ClientFile) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    if isinstance(rule, ClientRule):
+        return [rule.match]
+    return [] if _too_long(rule) else [ipaddress.ip_network(entry) for entry in rule.file.entries]
+
+
+def _patterns(rule: AddressRule | AddressFile) -> Sequence[str]:
+    if isinstance(rule, AddressRule):
+        return [rule.match]
+    return [] if _too_long(rule) else rule.file.entries
 
 
 def _rule(element: str, settings: Settings) -> TransportRule:
@@ -420,7 +443,7 @@ def _edge_section(policy: Policy) -> EdgeSection:
     """Connection-time filtering on Edge Transport servers, for what their agents express faithfully."""
     access = policy.access
     sender_filter = recipient_filter = None
-    senders = [_parts(r.match) for r in _unexempted(policy, "senders")]
+    senders = [_parts(match) for match in _unexempted(policy, "senders")]
     addresses = [f"{local}@{domain}" for local, domain in senders if local and domain]
     domains = [domain for local, domain in senders if not local]
     if addresses or domains:
@@ -428,7 +451,7 @@ def _edge_section(policy: Policy) -> EdgeSection:
             ("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False), ("Action", "Reject"),
             ("BlockedSenders", addresses or None), ("BlockedDomains", domains or None),
         )
-    recipients = [r.match for r in _unexempted(policy, "recipients") if all(_parts(r.match))]
+    recipients = [match for match in _unexempted(policy, "recipients") if all(_parts(match))]
     if recipients:
         recipient_filter = (("Enabled", True), ("ExternalMailEnabled", True), ("BlockListEnabled", True),
                             ("BlockedRecipients", recipients))
@@ -443,14 +466,14 @@ def _edge_section(policy: Policy) -> EdgeSection:
         providers=tuple(p for p in providers if p is not None),
         providers_config=(("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False),
                           ("BypassedRecipients", _bypassed_recipients(policy) or None)) if policy.dnsbl else None,
-        block_list=tuple(_ip_entry(r.match) for r in access.clients if r.action != "permit"),
-        allow_list=tuple(_ip_entry(r.match) for r in access.clients if r.action == "permit"),
+        block_list=tuple(_ip_entry(n) for r in access.clients if r.action != "permit" for n in _networks(r)),
+        allow_list=tuple(_ip_entry(n) for r in access.clients if r.action == "permit" for n in _networks(r)),
         sender_filter=sender_filter,
         recipient_filter=recipient_filter,
     )
 
 
-def _unexempted(policy: Policy, stage: str) -> list[AddressRule]:
+def _unexempted(policy: Policy, stage: str) -> list[str]:
     """Rejections no earlier permit can exempt (in Postfix's order), so an Edge block list may take them.
 
     A recipients permit before the senders stage exempts the whole message; one in the same stage only
@@ -460,9 +483,14 @@ def _unexempted(policy: Policy, stage: str) -> list[AddressRule]:
     if any(r.action == "permit" for s in ACCESS_STAGES[1:ACCESS_STAGES.index(stage)]
            for r in getattr(policy.access, s)):
         return []
-    rules: list[AddressRule] = getattr(policy.access, stage)
-    return [rule for index, rule in enumerate(rules) if rule.action != "permit" and not any(
-        earlier.action == "permit" and _overlap(earlier.match, rule.match) for earlier in rules[:index])]
+    permitted: list[str] = []
+    refused: list[str] = []
+    for rule in getattr(policy.access, stage):
+        if rule.action == "permit":
+            permitted += _patterns(rule)
+        else:
+            refused += [match for match in _patterns(rule) if not any(_overlap(p, match) for p in permitted)]
+    return refused
 
 
 def _overlap(first: str, second: str) -> bool:
@@ -485,9 +513,9 @@ def _bypassed_recipients(policy: Policy) -> list[str]:
     """Recipients permitted before any DNSBL check, as full addresses (``user@`` once per own domain)."""
     domains = [d for d in (*policy.domains.local, *policy.domains.relay) if not d.startswith(".")]
     addresses: list[str] = []
-    for rule in policy.access.recipients:
-        local, _, domain = rule.match.partition("@")
-        if rule.action == "permit" and local:
+    for match in (m for rule in policy.access.recipients if rule.action == "permit" for m in _patterns(rule)):
+        local, _, domain = match.partition("@")
+        if local:
             addresses += [f"{local}@{d}" for d in ([domain] if domain else domains)]
     return list(dict.fromkeys(addresses))
 
@@ -549,6 +577,12 @@ def _coverage(policy: Policy) -> Iterator[Coverage]:
     for stage in ("clients", "helo", "senders", "recipients"):
         if getattr(policy.access, stage):
             yield _access_coverage(policy, stage)
+        for index, rule in enumerate(getattr(policy.access, stage)):
+            if stage != "helo" and _too_long(rule):
+                yield Coverage(f"access.{stage}[{index}]", "unsupported", f"{len(rule.file)} entries in "
+                               f"{rule.file.name}: Exchange limits the size of a transport rule, and a cmdlet "
+                               f"script is no way to load a long list (mtaharden writes up to {LIST_FILE_MAX}); "
+                               "filter with such lists upstream of Exchange")
     for index, check in enumerate(policy.header_checks):
         yield _header_coverage(index, check)
     yield from _smtp_coverage(policy)
@@ -631,7 +665,7 @@ def _access_coverage(policy: Policy, stage: str) -> Coverage:
     differs = ["rules reject after DATA, not at RCPT"]
     if any(r.action == "defer" for r in rules):
         differs.append("defer rejects (Exchange cannot defer)")
-    if stage == "clients" and any(r.match.version == 6 for r in rules):
+    if stage == "clients" and any(n.version == 6 for r in rules for n in _networks(r)):
         differs.append("Microsoft documents IPv4 ranges only for SenderIpRanges")
     return _item(element, how, "; ".join(differs))
 

@@ -8,15 +8,28 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..policy import Policy
-from ..policy.model import AccessAction, DnsblEntry, HeaderCheck
+from ..policy.lists import EntryFile
+from ..policy.model import (
+    AccessAction,
+    AddressFile,
+    AddressRule,
+    ClientFile,
+    ClientRule,
+    DnsblEntry,
+    HeaderCheck,
+    HeloFile,
+    HeloRule,
+)
 from ..policy.types import leading_flags
-from .base import Coverage, Plan, PlannedFile, Step, Target, coverage_file, placed, register
+from .base import Block, Coverage, Plan, PlannedFile, Step, Target, coverage_file, placed, register
 
 CONFIG = "$config_directory"
+# A domain list longer than this goes to a hash table (one lookup) instead of main.cf (a list scan).
+DOMAIN_TABLE_MIN = 20
 
 # Debian 12's default master.cf services (the optional pipe transports are left out).
 # (name, type, private, unpriv, chroot, wakeup, maxproc, command, extra args)
@@ -84,11 +97,16 @@ Section = tuple[str, list[tuple[str, Value]]]
 
 @dataclass(frozen=True)
 class Table:
-    """A lookup table file: its name in the config folder, Postfix map type and key/value lines."""
+    """A lookup table file: its name in the config folder, Postfix map type and key/value lines.
+
+    ``blocks`` (list file entries) follow the lines; only tables where order does not matter (hash,
+    or one list file's own cidr table) have both.
+    """
 
     name: str
     kind: str
     lines: tuple[tuple[str, str], ...]
+    blocks: tuple[Block, ...] = ()
 
     @property
     def reference(self) -> str:
@@ -123,7 +141,7 @@ class PostfixTarget(Target):
         files = [
             PlannedFile("main.cf", "main.cf.j2", {"sections": _main_cf(policy, tables)}),
             PlannedFile("master.cf", "master.cf.j2", {"services": _master_cf(policy)}),
-            *(PlannedFile(t.name, "table.j2", {"lines": t.lines}) for t in tables.values()),
+            *(PlannedFile(t.name, "table.j2", {"lines": t.lines, "blocks": t.blocks}) for t in tables.values()),
         ]
         if policy.auth.enabled and policy.auth.backend == "cyrus":
             files.append(PlannedFile("sasl/smtpd.conf", "smtpd.conf.j2", _cyrus_conf(policy)))
@@ -150,24 +168,65 @@ def escape_dollar(text: str) -> str:
 
 
 def _tables(policy: Policy) -> dict[str, Table]:
+    """Every table by role: ``clients``/``clients.N`` (in evaluation order), stages, domains, checks."""
     access = policy.access
     tables: dict[str, Table] = {}
 
     def add(key: str, table: Table) -> None:
-        if table.lines:
+        if table.lines or any(block.keys for block in table.blocks):
             tables[key] = table
 
-    add("clients", Table("client_access.cidr", "cidr", tuple(
-        (rule.match.with_prefixlen, _access_value(rule.action, rule.message)) for rule in access.clients)))
+    for key, table in _client_tables(access.clients):
+        add(key, table)
     add("helo", Table("helo_access", "hash", tuple(
-        (key, _access_value(rule.action, rule.message)) for rule in access.helo for key in _helo_keys(rule.match))))
-    add("senders", Table("sender_access", "hash", tuple(
-        (_address_key(rule.match), _access_value(rule.action, rule.message)) for rule in access.senders)))
-    add("recipients", Table("recipient_access", "hash", tuple(
-        (_address_key(rule.match), _access_value(rule.action, rule.message)) for rule in access.recipients)))
+        (key, _access_value(rule.action, rule.message)) for rule in access.helo if isinstance(rule, HeloRule)
+        for key in _helo_keys(rule.match)), tuple(
+        Block(_helo_file_keys(rule.file), _access_value(rule.action, rule.message))
+        for rule in access.helo if isinstance(rule, HeloFile))))
+    for stage, name in (("senders", "sender_access"), ("recipients", "recipient_access")):
+        add(stage, _address_table(name, getattr(access, stage)))
+    for kind, names in (("local", policy.domains.local), ("relay", policy.domains.relay)):
+        if len(names) > DOMAIN_TABLE_MIN:
+            add(f"{kind}_domains", Table(f"{kind}_domains", "hash", (), (Block(names, "OK"),)))
     add("header_checks", Table("header_checks.pcre", "pcre", tuple(_header_line(c) for c in policy.header_checks)))
     add("rbl_reply", Table("rbl_reply", "texthash", tuple(_rbl_reply_lines(policy.dnsbl))))
     return tables
+
+
+def _client_tables(rules: Sequence[ClientRule | ClientFile]) -> Iterator[tuple[str, Table]]:
+    """Client tables in first-match-wins order: runs of inline rules in cidr tables (read in order), and
+    for each list file a hash table of its IPv4 addresses (one indexed lookup, however long the list)
+    and a cidr table of the rest. Within one list file order is moot: every entry has the same action."""
+    run: list[tuple[str, str]] = []
+    start = 0
+    for index, rule in enumerate([*rules, None]):
+        if isinstance(rule, ClientRule):
+            start = start if run else index
+            run.append((rule.match.with_prefixlen, _access_value(rule.action, rule.message)))
+            continue
+        if run:
+            yield ("clients", Table("client_access.cidr", "cidr", tuple(run))) if start == 0 else (
+                f"clients.{start}", Table(f"client_access.{start}.cidr", "cidr", tuple(run)))
+            run = []
+        if rule is not None:
+            value = _access_value(rule.action, rule.message)
+            networks = [network.with_prefixlen for network in rule.file.networks]
+            yield f"clients.{index}", Table(f"client_access.{index}", "hash", (), (Block(rule.file.ipv4_hosts, value),))
+            yield f"clients.{index}.cidr", Table(f"client_access.{index}.cidr", "cidr", (), (Block(networks, value),))
+
+
+def _address_table(name: str, rules: Sequence[AddressRule | AddressFile]) -> Table:
+    lines = tuple((_address_key(rule.match), _access_value(rule.action, rule.message))
+                  for rule in rules if isinstance(rule, AddressRule))
+    blocks = tuple(Block([_address_key(entry) for entry in rule.file.entries], _access_value(rule.action, rule.message))
+                   for rule in rules if isinstance(rule, AddressFile))
+    return Table(name, "hash", lines, blocks)
+
+
+def _helo_file_keys(file: EntryFile) -> list[str]:
+    """Every HELO key of a list file: names as they are, addresses also in their literal forms."""
+    return [*file.entries, *(key for entry in file.entries if ":" in entry or entry[0].isdigit()
+                             for key in _helo_keys(entry)[1:])]
 
 
 def _access_value(action: AccessAction, message: str | None) -> str:
@@ -236,7 +295,9 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
     options = policy.targets.postfix
     auth, tls, smtp = policy.auth, policy.tls, policy.smtp
     trusted = [_postfix_network(n) for n in policy.networks.trusted]
-    local_domains = [] if policy.role == "null-client" else ["$myhostname", "localhost", *policy.domains.local]
+    local = [tables["local_domains"].reference] if "local_domains" in tables else policy.domains.local
+    local_domains = [] if policy.role == "null-client" else ["$myhostname", "localhost", *local]
+    relay_domains = [tables["relay_domains"].reference] if "relay_domains" in tables else policy.domains.relay
 
     identity: list[tuple[str, Value]] = [("compatibility_level", "3.6")]
     if policy.hostname:
@@ -252,7 +313,7 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
     ]
     relay: list[tuple[str, Value]] = [
         ("mydestination", ", ".join(local_domains)),
-        ("relay_domains", ", ".join(policy.domains.relay)),
+        ("relay_domains", ", ".join(relay_domains)),
         ("mynetworks_style", "host"),
         ("mynetworks", ", ".join(trusted)),
         ("parent_domain_matches_subdomains", ""),
@@ -349,8 +410,8 @@ def _relay_restrictions(policy: Policy) -> list[str]:
 def _recipient_restrictions(policy: Policy, tables: Mapping[str, Table]) -> list[str]:
     """One ordered list, evaluated at RCPT: explicit rules, then trusted/AUTH bypass, then DNSBLs."""
     steps: list[str] = []
-    if "clients" in tables:
-        steps.append(f"check_client_access {tables['clients'].reference}")
+    steps += [f"check_client_access {table.reference}" for key, table in tables.items()
+              if key.partition(".")[0] == "clients"]
     if "recipients" in tables:
         steps.append(f"check_recipient_access {tables['recipients'].reference}")
     if policy.smtp.require_helo:
@@ -432,8 +493,11 @@ def _coverage(policy: Policy) -> Iterable[Coverage]:
 
     yield enforced("role", f"{policy.role}: listeners in master.cf, relay rules in main.cf")
     yield enforced("hostname", "myhostname" if policy.hostname else "the system host name (myhostname unset)")
-    yield enforced("domains.local", "mydestination")
-    yield enforced("domains.relay", "relay_domains; recipients are not verified (no relay_recipient_maps)")
+    for kind, parameter in (("local", "mydestination"), ("relay", "relay_domains")):
+        table = f" (hash:{kind}_domains: more than {DOMAIN_TABLE_MIN} names)" if len(
+            getattr(policy.domains, kind)) > DOMAIN_TABLE_MIN else ""
+        unverified = "; recipients are not verified (no relay_recipient_maps)" if kind == "relay" else ""
+        yield enforced(f"domains.{kind}", parameter + table + unverified)
     yield enforced("networks.trusted", "mynetworks + permit_mynetworks in smtpd_relay_restrictions")
     if policy.auth.enabled:
         yield enforced("auth", f"SASL ({policy.auth.backend}); permit_sasl_authenticated; "
@@ -443,7 +507,10 @@ def _coverage(policy: Policy) -> Iterable[Coverage]:
     for index, entry in enumerate(policy.dnsbl):
         yield enforced(f"dnsbl[{index}]", f"reject_rbl_client {entry.zone} with filter(s) "
                                           f"{', '.join(entry.filters)}; reply from rbl_reply_maps")
-    for stage, table in (("clients", "client_access.cidr (cidr)"), ("helo", "helo_access (hash)"),
+    clients = "client_access.cidr (cidr)" + (
+        "; each list file: its IPv4 addresses in a hash table, the rest in a cidr table, at its place"
+        if any(isinstance(rule, ClientFile) for rule in policy.access.clients) else "")
+    for stage, table in (("clients", clients), ("helo", "helo_access (hash)"),
                          ("senders", "sender_access (hash)"), ("recipients", "recipient_access (hash)")):
         if getattr(policy.access, stage):
             yield enforced(f"access.{stage}", f"{table} in smtpd_recipient_restrictions; OK never relays")

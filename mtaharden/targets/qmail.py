@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..policy import Policy
-from ..policy.model import AddressRule, ClientRule
-from .base import Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, placed, register
+from ..policy.lists import first_covering
+from ..policy.model import AddressFile, AddressRule, ClientFile, ClientRule
+from .base import Block, Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, placed, register
 from .qmail_tcprules import IPv4Network, Outcome, Rule, compile_rules, tcprules_value
 
 # qmail-smtpd(8): "put your 50 most commonly used domains into rcpthosts, and the rest into morercpthosts".
@@ -60,10 +61,11 @@ class QmailTarget(Target):
         return Plan(self.name, placed(files, where), _steps(policy), coverage, apply="restart")
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
-        return {"control_line": control_line, "tcprules_value": tcprules_value}
+        return {"control_line": control_line, "control_lines": control_lines, "tcprules_value": tcprules_value}
 
 
 _UNSAFE_LINE = re.compile(r"[\x00-\x1f\x7f]|^[#\s]|\s$")
+_UNSAFE_LINES = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]|^[#\s]|\s$", re.MULTILINE)
 
 
 def control_line(value: object) -> str:
@@ -74,12 +76,22 @@ def control_line(value: object) -> str:
     return text
 
 
+def control_lines(items: Sequence[str]) -> str:
+    """:func:`control_line` for a whole list at once (a list file's worth), one item per line."""
+    text = "\n".join(items)
+    if text.count("\n") != len(items) - 1 or _UNSAFE_LINES.search(text):
+        bad = next(item for item in items if _UNSAFE_LINE.search(item))
+        raise ValueError(f"refusing to write a control character, a leading '#' or edge blanks into qmail: {bad!r}")
+    return text
+
+
 # --- service files and steps -------------------------------------------------------------------
 
 
 def _service_files(policy: Policy) -> list[PlannedFile]:
+    rules, hosts = _client_rules(policy)
     return [
-        PlannedFile("tcp.smtp", "tcp.smtp.j2", {"rules": _client_rules(policy)}),
+        PlannedFile("tcp.smtp", "tcp.smtp.j2", {"rules": rules, "hosts": hosts}),
         PlannedFile("service/qmail-smtpd/run", "run.j2", {"script": smtpd_run_script(policy)}, mode=0o755),
         PlannedFile("service/qmail-smtpd/log/run", "run.j2", {"script": _log_run_script(policy)}, mode=0o755),
     ]
@@ -179,8 +191,13 @@ def address_entry(match: str) -> str | None:
     return match if "@" in match else f"@{match}"
 
 
-def _address_entries(rules: Sequence[AddressRule]) -> list[str]:
-    entries = (address_entry(rule.match) for rule in rules if rule.action == "reject")
+def _patterns(rule: AddressRule | AddressFile) -> Sequence[str]:
+    """The address patterns of a rule: its match, or every entry of its list file."""
+    return rule.file.entries if isinstance(rule, AddressFile) else (rule.match,)
+
+
+def _address_entries(rules: Sequence[AddressRule | AddressFile]) -> list[str]:
+    entries = (address_entry(match) for rule in rules if rule.action == "reject" for match in _patterns(rule))
     return list(dict.fromkeys(entry for entry in entries if entry is not None))
 
 
@@ -190,21 +207,30 @@ def _address_entries(rules: Sequence[AddressRule]) -> list[str]:
 def uses_rblsmtpd(policy: Policy) -> bool:
     """rblsmtpd runs when a DNSBL is listed or a client rule answers with text (RBLSMTPD)."""
     return bool(policy.dnsbl) or any(
-        rule.match.version == 4 and (rule.action == "defer" or (rule.action == "reject" and rule.message))
+        _ipv4(rule) and (rule.action == "defer" or (rule.action == "reject" and rule.message))
         for rule in policy.access.clients
     )
 
 
-def _client_rules(policy: Policy) -> list[Rule]:
+def _ipv4(rule: ClientRule | ClientFile) -> list[IPv4Network]:
+    """The IPv4 networks of a client rule (for a list file: its networks, not its single addresses)."""
+    networks = rule.file.networks if isinstance(rule, ClientFile) else [rule.match]
+    return [network for network in networks if isinstance(network, IPv4Network)]
+
+
+def _client_rules(policy: Policy) -> tuple[list[Rule], list[tuple[str, Block]]]:
     """tcp.smtp: client rules (first match wins), then trusted networks, then everyone else.
 
     The order follows Postfix's smtpd_recipient_restrictions: a client rule beats a trusted
-    network, and a trusted or permitted client skips the DNSBL (``RBLSMTPD=""``).
+    network, and a trusted or permitted client skips the DNSBL (``RBLSMTPD=""``). A list file's
+    single addresses are exact keys, the longest there are, written in bulk beside the rules.
     """
     rblsmtpd = uses_rblsmtpd(policy)
     skip_dnsbl: tuple[tuple[str, str], ...] = (("RBLSMTPD", ""),) if rblsmtpd else ()
-    clients = [(i, r, r.match) for i, r in enumerate(policy.access.clients) if isinstance(r.match, IPv4Network)]
+    clients = [(i, r, n) for i, r in enumerate(policy.access.clients) for n in _ipv4(r)]
     trusted = [(i, n) for i, n in enumerate(policy.networks.trusted) if isinstance(n, IPv4Network)]
+    hosts, exact = _file_hosts(policy, clients, trusted, skip_dnsbl)
+    clients = sorted([*clients, *exact], key=lambda client: client[0])  # decide() walks them in policy order
 
     def decide(block: IPv4Network) -> tuple[Outcome, str]:
         relay = next((f"networks.trusted[{i}] {n}" for i, n in trusted if block.subnet_of(n)), None)
@@ -219,10 +245,51 @@ def _client_rules(policy: Policy) -> list[Rule]:
             return Outcome("allow"), "every other client, checked against the DNSBLs"
         return Outcome("allow", skip_dnsbl), "every other client"
 
-    return compile_rules([n for _, _, n in clients] + [n for _, n in trusted], decide)
+    return compile_rules([n for _, _, n in clients] + [n for _, n in trusted], decide), hosts
 
 
-def _client_outcome(rule: ClientRule, trusted: bool, skip_dnsbl: tuple[tuple[str, str], ...]) -> Outcome:
+Client = tuple[int, ClientRule | ClientFile, IPv4Network]
+
+
+def _file_hosts(policy: Policy, clients: list[Client], trusted: list[tuple[int, IPv4Network]],
+                skip_dnsbl: tuple[tuple[str, str], ...]) -> tuple[list[tuple[str, Block]], list[Client]]:
+    """List files' IPv4 addresses: blocks of exact tcprules keys, grouped by outcome.
+
+    An address inside an earlier rule's network gets that rule's outcome (first match wins); one that
+    a network narrower than /24 would also give a key of its own goes to the compiled rules instead
+    (as a /32), so no key is written twice.
+    """
+    narrow = [(n, True) for n in [*(n for _, _, n in clients), *(n for _, n in trusted)] if n.prefixlen > 24]
+    blocks: list[tuple[str, Block]] = []
+    exact: list[Client] = []
+    for index, rule in enumerate(policy.access.clients):
+        if not isinstance(rule, ClientFile) or not rule.file.ipv4_hosts:
+            continue
+        hosts = rule.file.ipv4_hosts
+        clashing = first_covering(hosts, narrow)
+        exact += [(index, rule, IPv4Network(host)) for host in clashing]
+        earlier = [(n, (i, r)) for i, r, n in clients if i < index]
+        shadowed = first_covering(hosts, earlier)
+        permits = rule.action == "permit" or any(r.action == "permit" for _, r in shadowed.values())
+        relayed = first_covering(hosts, [(n, True) for _, n in trusted]) if permits else {}
+        special = clashing.keys() | shadowed.keys() | relayed.keys()  # usually empty: no per-address work
+        groups = {(index, _client_outcome(rule, False, skip_dnsbl)):
+                  [h for h in hosts if h not in special] if special else list(hosts)}
+        for host in [h for h in hosts if h in special and h not in clashing] if special else ():
+            first_index, first_rule = shadowed.get(host, (index, rule))
+            groups.setdefault((first_index, _client_outcome(first_rule, host in relayed, skip_dnsbl)), []).append(host)
+        for (first_index, outcome), keys in groups.items():
+            if not keys:
+                continue
+            value = "".join([outcome.verb, *(f",{name}={tcprules_value(text)}" for name, text in outcome.env)])
+            reason = f"access.clients[{first_index}]: {len(keys)} address(es) of {rule.file.name}: " \
+                     f"{policy.access.clients[first_index].action}"
+            blocks.append((reason, Block(keys, value, separator=":")))
+    return blocks, exact
+
+
+def _client_outcome(rule: ClientRule | ClientFile, trusted: bool, skip_dnsbl: tuple[tuple[str, str], ...]
+                    ) -> Outcome:
     if rule.action == "reject":
         # rblsmtpd answers every RCPT with 553 and the text; without a text, drop the connection.
         return Outcome("allow", (("RBLSMTPD", f"-{rule.message}"),)) if rule.message else Outcome("deny")
@@ -371,9 +438,13 @@ def _access_coverage(policy: Policy) -> Iterable[Coverage]:
                        "reject drops the connection (deny) or, with a message, answers every RCPT with 553 "
                        "(RBLSMTPD=\"-text\"); defer answers 451 (RBLSMTPD=\"text\"); permit skips the DNSBL")
     for index, rule in enumerate(access.clients):
-        if rule.match.version == 6:
-            yield Coverage(f"access.clients[{index}]", "approximated", f"{rule.match} is not written: ucspi-tcp "
-                           "0.88 accepts IPv4 clients only")
+        ipv6 = [n for n in rule.file.networks if n.version == 6] if isinstance(rule, ClientFile) else (
+            [rule.match] if rule.match.version == 6 else [])
+        if ipv6:
+            what = f"{rule.match} is" if isinstance(rule, ClientRule) else \
+                f"{len(ipv6)} IPv6 entries of {rule.file.name} are"
+            yield Coverage(f"access.clients[{index}]", "approximated", f"{what} not written: ucspi-tcp 0.88 "
+                           "accepts IPv4 clients only")
         elif rule.action == "permit" and _address_entries(access.senders):
             yield Coverage(f"access.clients[{index}]", "approximated", "a permitted client still meets "
                            "control/badmailfrom, which qmail-smtpd applies to every client")
@@ -389,43 +460,74 @@ def _access_coverage(policy: Policy) -> Iterable[Coverage]:
     yield from _address_coverage("access.recipients", access.recipients, brt, unskippable)
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Whether some address matches both patterns (``user@domain``, ``@domain``/``domain``, ``user@``)."""
-    def parts(pattern: str) -> tuple[str | None, str | None]:
-        local, at, domain = pattern.partition("@")
-        return (local or None, domain or None) if at else (None, local)
-    (la, da), (lb, db) = parts(a), parts(b)
-    return (la is None or lb is None or la == lb) and (da is None or db is None or da == db)
+def _parts(pattern: str) -> tuple[str | None, str | None]:
+    """Local part and domain of a pattern (``user@domain``, ``@domain``/``domain``, ``user@``); None: any."""
+    local, at, domain = pattern.partition("@")
+    return (local or None, domain or None) if at else (None, local)
 
 
-def _address_coverage(stage: str, rules: Sequence[AddressRule], file: str | None,
+def _overlaps(first: Sequence[str], second: Sequence[str]) -> bool:
+    """Whether some address matches a pattern of each list (set lookups: two list files cost little)."""
+    small, large = sorted((first, second), key=len)
+    parts = [_parts(pattern) for pattern in small]
+    any_local = {domain for local, domain in parts if local is None}  # @domain: any local part there
+    any_domain = {local for local, domain in parts if domain is None}  # user@: that user anywhere
+    both = {(local, domain) for local, domain in parts if local and domain}
+    for local, domain in map(_parts, large):
+        if local and domain and (domain in any_local or local in any_domain or (local, domain) in both):
+            return True
+        if local is None and (domain in any_local or any_domain or domain in {d for _, d in both}):
+            return True
+        if domain is None and (local in any_domain or any_local or local in {lp for lp, _ in both}):
+            return True
+    return False
+
+
+def _label(rule: AddressRule | AddressFile) -> str:
+    return rule.match if isinstance(rule, AddressRule) else f"the list file {rule.file.name}"
+
+
+def _address_coverage(stage: str, rules: Sequence[AddressRule | AddressFile], file: str | None,
                       unskippable: list[str]) -> Iterable[Coverage]:
     """Per rule: what badmailfrom/badrcptto (reject only, no exceptions) makes of first-match-wins."""
     for index, rule in enumerate(rules):
         element = f"{stage}[{index}]"
+        patterns = _patterns(rule)
         earlier = [(j, r) for j, r in enumerate(rules[:index])
-                   if r.action != "reject" and _overlap(r.match, rule.match)]
-        later = [f"{file} entry {r.match}" for r in rules[index + 1:]
-                 if r.action == "reject" and file and address_entry(r.match) and _overlap(r.match, rule.match)]
+                   if r.action != "reject" and _overlaps(_patterns(r), patterns)]
+        later = [f"{file} entry {r.match}" if isinstance(r, AddressRule) else f"{file} entries of {r.file.name}"
+                 for r in rules[index + 1:] if r.action == "reject" and file
+                 and _overlaps([p for p in _patterns(r) if address_entry(p)], patterns)]
+        rejects = rule.action == "reject"
+        formless = [pattern for pattern in patterns if address_entry(pattern) is None] if rejects else []
         status: Status
         if file is None and rule.action != "permit":
             status, detail = "unsupported", "stock qmail-smtpd has no recipient rules (the badrcptto patch adds " \
                                             "control/badrcptto; set targets.qmail.badrcptto_patch)"
         elif rule.action == "defer":
             status, detail = "unsupported", f"{file} refuses permanently; qmail-smtpd has no temporary rule"
-        elif rule.action == "reject" and address_entry(rule.match) is None:
-            status, detail = "unsupported", f"{file} has no form for {rule.match} (a local part in any domain)"
+        elif len(formless) == len(patterns):
+            status, detail = "unsupported", f"{file} has no form for {_label(rule)} (a local part in any domain)"
+        elif formless:
+            status, detail = "approximated", f"{file}: {_address_written(rule)}, except {len(formless)} of the " \
+                                             "form user@ (a local part in any domain), which it has no form for"
         elif rule.action == "reject" and earlier:
-            shadows = ", ".join(f"{r.match} ({r.action}, rule {j})" for j, r in earlier)
-            status, detail = "approximated", f"{file}: {address_entry(rule.match)}; also refuses {shadows}, " \
+            shadows = ", ".join(f"{_label(r)} ({r.action}, rule {j})" for j, r in earlier)
+            status, detail = "approximated", f"{file}: {_address_written(rule)}; also refuses {shadows}, " \
                                              f"which come first ({file} has no exceptions)"
         elif rule.action == "reject":
-            status, detail = "enforced", f"{file}: {address_entry(rule.match)} (553 at RCPT)"
+            status, detail = "enforced", f"{file}: {_address_written(rule)} (553 at RCPT)"
         elif unskippable or later:
             status, detail = "approximated", "qmail-smtpd cannot exempt it from " + ", ".join([*unskippable, *later])
         else:
             status, detail = "enforced", "nothing in qmail-smtpd would refuse it later"
         yield Coverage(element, status, detail)
+
+
+def _address_written(rule: AddressRule | AddressFile) -> str:
+    if isinstance(rule, AddressRule):
+        return str(address_entry(rule.match))
+    return f"the {len(rule.file)} entries of {rule.file.name}"
 
 
 def _protocol_coverage(policy: Policy) -> Iterable[Coverage]:

@@ -1,0 +1,46 @@
+"""Wall time and peak memory of one command, for the benchmarks in this folder.
+
+Peak RSS is the child's own (getrusage through GNU time's wait4): a child forked straight from the
+benchmark's Python process would inherit that process's resident pages as a floor, which hides
+what small tools such as tcprules really use.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+MTAHARDEN = str(VENV_BIN / "mtaharden") if (VENV_BIN / "mtaharden").exists() else "mtaharden"
+GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").exists() else None  # without it peak RSS reads 0
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mib: float
+    stdout: str = ""
+
+
+def measure(argv: Sequence[str], *, stdin: Path | None = None, repeat: int = 1, ok: Collection[int] = (0,)) -> Run:
+    """The median run (by wall time) of ``argv`` over ``repeat`` runs; exits on a code not in ``ok``."""
+    runs = sorted((_once(argv, stdin, ok) for _ in range(repeat)), key=lambda run: run.seconds)
+    return runs[len(runs) // 2]
+
+
+def _once(argv: Sequence[str], stdin: Path | None, ok: Collection[int]) -> Run:
+    with tempfile.NamedTemporaryFile("r") as usage, open(stdin or os.devnull, "rb") as source:
+        launcher = [GNU_TIME, "-q", "-f", "%M", "-o", usage.name] if GNU_TIME else []
+        started = time.perf_counter()
+        done = subprocess.run([*launcher, *argv], stdin=source, capture_output=True, check=False)
+        elapsed = time.perf_counter() - started
+        if done.returncode not in ok:
+            raise SystemExit(f"{' '.join(map(str, argv))} failed ({done.returncode}):\n{done.stderr.decode()}")
+        peak_kib = int(usage.read().split()[-1]) if GNU_TIME else 0
+    return Run(elapsed, peak_kib / 1024, done.stdout.decode())
