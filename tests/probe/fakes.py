@@ -14,7 +14,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from mtaharden.probe import Endpoint, Expectations, HostResult, ProbeOptions, SessionOptions, probe_host
+from mtaharden.probe import Endpoint, Expectations, HostResult, ProbeOptions, Reply, SessionOptions, probe_host
+from mtaharden.probe.session import MAX_LINE, read_reply
 
 T = TypeVar("T")
 FAST = SessionOptions(timeout=2.0, banner_timeout=2.0)
@@ -198,3 +199,14 @@ def run_probe(server: FakeSmtp, session: SessionOptions = FAST, *, expectations:
     """Probe one fake server with short timeouts; ``options`` go to ProbeOptions (deadline 20 s unless given)."""
     probe_options = ProbeOptions(session=session, **{"deadline": 20.0, **options})
     return asyncio.run(probe_host(Endpoint(server.host, server.port), probe_options, expectations=expectations))
+
+
+def parse_reply(data: bytes) -> Reply:
+    """Run the probe's reply parser over ``data`` as if a server had sent it and closed."""
+    async def go() -> Reply:
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        reader.feed_data(data)
+        reader.feed_eof()
+        return await read_reply(reader)
+
+    return asyncio.run(go())

@@ -14,23 +14,13 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtaharden.probe import HostStatus, ProbeError, Reply, SessionOptions, SmtpSession, Verdict
-from mtaharden.probe.session import MAX_LINE, read_reply
-from tests.probe.fakes import FAST, Conn, FakeSmtp, ServerLoop, run_probe
-
-
-def parse(data: bytes) -> Reply:
-    async def go() -> Reply:
-        reader = asyncio.StreamReader(limit=MAX_LINE)
-        reader.feed_data(data)
-        reader.feed_eof()
-        return await read_reply(reader)
-
-    return asyncio.run(go())
+from mtaharden.probe import HostStatus, ProbeError, SessionOptions, SmtpSession, Verdict
+from mtaharden.probe.session import MAX_LINE
+from tests.probe.fakes import FAST, Conn, FakeSmtp, ServerLoop, parse_reply, run_probe
 
 
 def test_multi_line_reply_is_read_whole() -> None:
-    reply = parse(b"250-mx.example.test\r\n250-PIPELINING\r\n250 SIZE 100\r\n")
+    reply = parse_reply(b"250-mx.example.test\r\n250-PIPELINING\r\n250 SIZE 100\r\n")
     assert reply.code == 250 and reply.lines == ("mx.example.test", "PIPELINING", "SIZE 100")
 
 
@@ -46,14 +36,14 @@ def test_multi_line_reply_is_read_whole() -> None:
 ])
 def test_bad_replies_raise_probe_error(data: bytes) -> None:
     with pytest.raises(ProbeError):
-        parse(data)
+        parse_reply(data)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))
 def test_reply_parser_raises_nothing_but_probe_error(data: bytes) -> None:
     with contextlib.suppress(ProbeError):
-        parse(data)
+        parse_reply(data)
 
 
 class SlowBanner(FakeSmtp):

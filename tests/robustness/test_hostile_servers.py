@@ -20,10 +20,10 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtaharden.probe import Endpoint, HostStatus, ProbeError, ProbeOptions, Reply, SessionOptions, Verdict
+from mtaharden.probe import Endpoint, HostStatus, ProbeError, ProbeOptions, SessionOptions, Verdict
 from mtaharden.probe.runner import probe_fleet
-from mtaharden.probe.session import MAX_LINE, MAX_LINES, read_reply
-from tests.probe.fakes import Conn, FakeSmtp
+from mtaharden.probe.session import MAX_LINE, MAX_LINES
+from tests.probe.fakes import Conn, FakeSmtp, parse_reply
 
 Serve = Callable[[FakeSmtp], FakeSmtp]
 CHUNK = b"A" * 65536
@@ -140,21 +140,11 @@ def replies(draw: st.DrawFn) -> bytes:
     return data
 
 
-def _parse(data: bytes) -> Reply:
-    async def go() -> Reply:
-        reader = asyncio.StreamReader(limit=MAX_LINE)
-        reader.feed_data(data)
-        reader.feed_eof()
-        return await read_reply(reader)
-
-    return asyncio.run(go())
-
-
 @settings(max_examples=500, deadline=None)
 @given(replies())
 def test_the_reply_parser_returns_a_clean_reply_or_raises_probe_error(data: bytes) -> None:
     with contextlib.suppress(ProbeError):
-        reply = _parse(data)
+        reply = parse_reply(data)
         assert 200 <= reply.code <= 599 and 1 <= len(reply.lines) <= MAX_LINES
         # Nothing a terminal acts on reaches the operator: no C0 or C1 control (bar tab), no DEL.
         assert not any(re.search(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]", line) for line in reply.lines), reply
