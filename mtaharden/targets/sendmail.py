@@ -611,8 +611,11 @@ def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
         yield Coverage("domains.local", "unsupported", "class w (local-host-names) has no subdomain wildcard")
     else:
         yield enforced("domains.local", "local-host-names (class w, FEATURE use_cw_file)")
-    yield enforced("domains.relay", "relay-domains (class R) with FEATURE(relay_hosts_only): exact names; "
-                                    "a .domain entry relays for the domain and its subdomains")
+    if any(d.startswith(".") for d in policy.domains.relay):
+        yield Coverage("domains.relay", "unsupported", "with FEATURE(relay_hosts_only) class R holds exact names: "
+                                                       "a .domain entry relays for the parent name only")
+    else:
+        yield enforced("domains.relay", "relay-domains (class R) with FEATURE(relay_hosts_only): exact names")
     yield enforced("networks.trusted", "access Connect: RELAY (CIDR written as whole-octet prefixes)")
     if policy.auth.enabled and policy.auth.backend == "dovecot":
         yield Coverage("auth", "unsupported", "Sendmail authenticates through Cyrus SASL only (no dovecot socket)")
