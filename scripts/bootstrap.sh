@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install mtaharden into ./.venv on Debian 12. With --test, also install what the test suite runs
 # for real: Postfix (preseeded "No configuration", so no system instance starts), Cyrus SASL tools,
-# rbldnsd, dig, ucspi-tcp, nmap, and the Python test tools.
+# rbldnsd, dig, ucspi-tcp, nmap, the Python test tools, and the stock-host lab (tests/lab): mmdebstrap
+# and dnsmasq, then every lab root built once into /var/cache/mtaharden/lab so no test pays for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ packages=(python3 python3-venv python3-pip)
 if [ "$with_tests" = yes ]; then
   packages+=(postfix postfix-pcre sasl2-bin libsasl2-modules rbldnsd dnsutils iproute2 openssl
              ucspi-tcp nmap swaks m4 bsdutils shellcheck ca-certificates
+             mmdebstrap debian-archive-keyring dnsmasq-base util-linux   # the stock-host lab
              libwrap0 libldap-2.5-0 libsasl2-2 libdb5.3)   # what the unpacked Sendmail links against
 fi
 
@@ -44,4 +46,13 @@ if [ "$with_tests" = yes ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
 else
   .venv/bin/python -m pip install -q -e .
+fi
+
+# The stock-host lab's Debian roots (cached, keyed by their content; a rerun costs nothing).
+if [ "$with_tests" = yes ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    .venv/bin/python -m tests.lab.roots --build || { [ -z "${CI:-}" ] || exit 1; echo "lab roots not built; tests/lab will skip" >&2; }
+  else
+    echo "not root: lab roots not built (tests/lab needs root and skips without it)" >&2
+  fi
 fi
