@@ -13,14 +13,40 @@ import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from ..policy import Policy
+from ..policy import Policy, canonical
 from ..policy.lists import Network, first_covering
-from ..policy.model import AccessAction, AddressFile, AddressRule, ClientFile, DnsblEntry, HeaderCheck, HeloFile
+from ..policy.model import (
+    AccessAction,
+    AddressFile,
+    AddressRule,
+    ClientFile,
+    ClientRule,
+    DnsblEntry,
+    HeaderCheck,
+    HeloFile,
+)
 from .base import Block, Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, placed, register
 from .sendmail_regex import Inexpressible, to_ere
 
 M4_QUOTES = ("`", "'")
+# cf.m4's Received: header without "($v/$Z)": relayed mail would carry the version off the host.
+RECEIVED_HEADER = ("$?sfrom $s $.$?_($?s$|from $.$_) $.$?{auth_type}(authenticated$?{auth_ssf} bits=${auth_ssf}$.) "
+                   "$.by $j$?r with $r$. id $i$?{tls_version} (version=${tls_version} cipher=${cipher} "
+                   "bits=${cipher_bits} verify=${verify})$.$?u for $u; $|; $.$b")
+# HelpFile lines (topic, text). Sendmail expands macros in them, so they hold none; without a
+# readable help file HELP answers "502 5.3.0 Sendmail <version> -- HELP not implemented".
+HELP_TOPICS = (("#vers", "2"), ("smtp", "Topics: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT HELP"),
+               ("smtp", "For local information send email to Postmaster at your site."),
+               ("help", "HELP [ <topic> ]"), ("helo", "HELO <hostname>"), ("ehlo", "EHLO <hostname>"),
+               ("mail", "MAIL From:<sender> [ <parameters> ]"), ("rcpt", "RCPT To:<recipient> [ <parameters> ]"),
+               ("data", "DATA: the message follows, ended by a line with a single dot."),
+               ("rset", "RSET"), ("noop", "NOOP"), ("quit", "QUIT"))
 DEBIAN_PID_FILE = "/run/sendmail/mta/sendmail.pid"
+# No verdict of the -bt check depends on DNS (its strangers' names resolve nowhere), so host names
+# come from files and the DNSBL lookups (a dns map, which ignores the switch) give up fast: with the
+# resolver unreachable the check took 3.5 minutes on Debian, 28 s so.
+BT_SERVICES = (("hosts", "files"), ("aliases", "files"), ("passwd", "files"))
+BT_RESOLVER = "-O Timeout.resolver.retrans=1s -O Timeout.resolver.retry=1"
 # One verdict per check_rcpt answered in `sendmail -bt` output: an $#error is a refusal.
 BT_VERDICTS = '/^(> )?check_rcpt +returns:/ { print (index($0, "$# error") ? "refused" : "accepted") }'
 SENDMAIL_STRING_UNSAFE = ('"', "$", "\\")
@@ -53,9 +79,11 @@ class SendmailTarget(Target):
             PlannedFile("access", "table.j2", {"lines": access_lines, "blocks": access_blocks}),
             PlannedFile("relay-domains", "list.j2", {"items": _relay_domains(policy)}),
             PlannedFile("local-host-names", "list.j2", {"items": _local_names(policy)}),
-            PlannedFile("relay-check.bt", "relay-check.bt.j2", {"scenarios": scenarios}, comment="none"),
+            PlannedFile("helpfile", "table.j2", {"lines": HELP_TOPICS, "blocks": []}),
+            PlannedFile("relay-check.bt", "list.j2", {"items": bt_script(scenarios)}, comment="none"),
+            PlannedFile("relay-check.switch", "table.j2", {"lines": BT_SERVICES, "blocks": []}),
             PlannedFile("relay-check.expected", "list.j2",
-                        {"items": ["accepted" if s.relays else "refused" for s in scenarios]}, comment="none"),
+                        {"items": ["accepted" if s.accepted else "refused" for s in scenarios]}, comment="none"),
         ]
         if policy.auth.enabled and policy.auth.backend == "cyrus":
             files.append(PlannedFile("Sendmail.conf", "Sendmail.conf.j2", {"lines": _cyrus_conf(policy)}))
@@ -68,19 +96,28 @@ class SendmailTarget(Target):
                  "compile sendmail.mc with sendmail-cf (any m4 message is an error)"),
             Step(("sh", "-c", f"{q(options.makemap)} -C {q(cf)} hash {q(settings + '/access')} "
                               f"< {q(settings + '/access')}"), "index the access map into access.db"),
-            Step(("sh", "-c", f"{q(options.sendmail)} -C {q(cf)} -bt < {q(settings + '/relay-check.bt')} "
+            Step(("sh", "-c", f"{q(options.sendmail)} -C {q(cf)} {BT_RESOLVER} -O ServiceSwitchFile="
+                              f"{q(settings + '/relay-check.switch')} -bt < {q(settings + '/relay-check.bt')} "
                               f"| awk {q(BT_VERDICTS)} | diff {q(settings + '/relay-check.expected')} -"),
                  "address test mode: every check_rcpt decision of relay-check.bt as expected", "check"),
             Step(("sh", "-c", f"kill -HUP \"$(head -n 1 {q(options.pid_file or DEBIAN_PID_FILE)})\""),
                  "the daemon re-executes itself and reads the new sendmail.cf", "apply"),
         )
         def where(path: str) -> str:
+            if path == "helpfile":
+                return help_file(policy)
             return f"{options.sasl_dir}/{path}" if path == "Sendmail.conf" else f"{settings}/{path}"
 
         return Plan(self.name, placed(files, where), steps, coverage, apply="restart")
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"m4_line": m4_line}
+
+
+def help_file(policy: Policy) -> str:
+    """Where mtaharden's help file goes: HELP must not fall back to a stock file that names the version."""
+    options = policy.targets.sendmail
+    return options.help_file or f"{options.settings_dir.rstrip('/')}/helpfile"
 
 
 def m4_quote(text: object, depth: int = 1) -> str:
@@ -109,17 +146,24 @@ def _check_text(text: str, what: str) -> str:
 
 def _mc(policy: Policy, dnsbl: list[str], header_rules: LocalRules, gaps: list[Coverage]) -> list[str]:
     options, smtp, auth, tls = policy.targets.sendmail, policy.smtp, policy.auth, policy.tls
-    out = [f"VERSIONID({m4_quote('mtaharden')})", f"OSTYPE({m4_quote(options.ostype)})",
-           _define("MAIL_SETTINGS_DIR", options.settings_dir.rstrip("/") + "/")]
+    out = [f"VERSIONID({m4_quote('mtaharden')})", f"OSTYPE({m4_quote(options.ostype)})"]
+    if options.ostype == "debian":
+        # As Debian's own sendmail.mc: its PID file, control socket and TrustedUser smmta, who owns
+        # /etc/mail there (without it makemap and sendmail call that folder unsafe and refuse the maps);
+        # no host status folder, which Debian creates only when sendmail.conf asks for one.
+        out += [f"DOMAIN({m4_quote('debian-mta')})", f"undefine({m4_quote('confHOST_STATUS_DIRECTORY')})"]
+    out.append(_define("MAIL_SETTINGS_DIR", options.settings_dir.rstrip("/") + "/"))
     for macro, value in (("QUEUE_DIR", options.queue_dir), ("confPID_FILE", options.pid_file),
-                         ("STATUS_FILE", options.status_file), ("HELP_FILE", options.help_file),
+                         ("STATUS_FILE", options.status_file), ("HELP_FILE", help_file(policy)),
                          ("ALIAS_FILE", options.alias_file)):
         if value:
             out.append(_define(macro, value))
+    out.append(_define("confDONT_BLAME_SENDMAIL", ",".join(options.dont_blame_sendmail) or "safe"))
     if policy.hostname:
         out.append(_define("confDOMAIN_NAME", policy.hostname))
     out += [
         _define("confSMTP_LOGIN_MSG", _greeting(smtp.banner, gaps)),
+        _define("confRECEIVED_HEADER", RECEIVED_HEADER),
         _define("confPRIVACY_FLAGS", ",".join(_privacy_flags(policy))),
         _define("confMAX_MESSAGE_SIZE", str(smtp.max_message_size)),
         _define("confMAX_RCPTS_PER_MESSAGE", str(smtp.max_recipients)),
@@ -198,7 +242,9 @@ def _privacy_flags(policy: Policy) -> list[str]:
 
 def _daemons(policy: Policy) -> list[str]:
     options = policy.targets.sendmail
-    address = f", Addr={options.listen_address}" if options.listen_address else ""
+    address = f", Addr={canonical.address(options.listen_address)}" if options.listen_address else ""
+    if ":" in address:  # Sendmail reads Addr= in the family set before it, inet (IPv4) by default
+        address = ", Family=inet6" + address
     daemons: list[str] = []
     if policy.accepts_inbound or policy.role == "null-client":
         where = ", Addr=127.0.0.1" if policy.role == "null-client" else address
@@ -311,7 +357,20 @@ class LocalRules:
 
 def _local_rules(policy: Policy, gaps: list[Coverage]) -> LocalRules:
     headers = _header_rules(policy.header_checks, gaps)
-    return LocalRules(headers.config, (*_helo_ruleset(policy, gaps), *headers.rulesets))
+    return LocalRules(headers.config, (*_helo_ruleset(policy, gaps), *_client_ruleset(policy), *headers.rulesets))
+
+
+# Local_check_rcpt runs before delay_checks looks at Spam: FRIEND, so a recipient permit cannot lift
+# an explicit client refusal. proto.m4's LookUpAddress (ruleset A) reads the same Connect: keys as
+# Basic_check_relay, so the longest key gives the same first-match decision there.
+CLIENT_RULESET = ("SLocal_check_rcpt", "R$*\t$: $>A <$&{client_addr}> <?> <+ Connect> <>",
+                  "R<ERROR:$-.$-.$-:$+> <$*>\t$#error $@ $1.$2.$3 $: $4",
+                  'R<$* <TMPF>> <$*>\t$#error $@ 4.3.0 $: "451 Temporary system failure. Please try again later."')
+
+
+def _client_ruleset(policy: Policy) -> tuple[str, ...]:
+    refuses = any(rule.action != "permit" for rule in policy.access.clients)
+    return CLIENT_RULESET if refuses and any(r.action == "permit" for r in policy.access.recipients) else ()
 
 
 HELO_ACTIONS: Mapping[AccessAction, str] = {"reject": '$#error $@ 5.7.1 $: "550 {text}"',
@@ -504,7 +563,7 @@ def _connect_subnets(network: Network) -> list[tuple[str, Network]]:
     prefix = max(8, (network.prefixlen + 7) // 8 * 8)
     keys: list[tuple[str, Network]] = []
     for sub in _subnets(network, prefix):
-        octets = str(sub.network_address).split(".")
+        octets = canonical.address(sub.network_address).split(".")
         keys.append((".".join(octets[: max(sub.prefixlen // 8, 1)]) if sub.prefixlen < 32 else ".".join(octets), sub))
     return keys
 
@@ -517,7 +576,7 @@ def _subnets(network: ipaddress.IPv4Network | ipaddress.IPv6Network, prefix: int
 
 
 def _ipv6_key(network: ipaddress.IPv4Network | ipaddress.IPv6Network, prefix: int) -> str:
-    groups = network.network_address.exploded.split(":")
+    groups = ipaddress.IPv6Address(canonical.address(network.network_address)).exploded.split(":")
     kept = groups[: prefix // 16] if prefix < 128 else groups
     return "IPv6:" + ":".join(g.lstrip("0") or "0" for g in kept)
 
@@ -551,17 +610,19 @@ def _cyrus_conf(policy: Policy) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One ``check_rcpt`` decision to verify with ``sendmail -bt``: from a client, to a recipient."""
+    """One ``check_rcpt`` decision to verify with ``sendmail -bt``: a client (optionally authenticated)
+    that sent MAIL FROM:<> and then RCPT TO: the recipient."""
 
     name: str
     client: str
     recipient: str
-    relays: bool
+    accepted: bool
+    auth: str = ""  # the SASL mechanism the client authenticated with, if any
 
 
 OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "100.64.0.1", "240.0.0.1")
-
-
+FOREIGN = "someone@relaytest.invalid"
+BT_HELO = "client.relaytest.invalid"  # an .invalid name no HELO rule of a real policy names
 SCENARIO_DOMAINS = 10  # per list: the first and the last ones (a long list is checked at both ends)
 
 
@@ -575,7 +636,8 @@ def _outside_address(policy: Policy) -> str | None:
 
 
 def relay_scenarios(policy: Policy) -> list[Scenario]:
-    """Decisions the compiled .cf must make: trusted clients relay, strangers reach only our domains.
+    """Decisions the compiled .cf must make: trusted and authenticated clients relay, strangers reach
+    only our domains, and an explicitly refused client is refused even for a permitted recipient.
 
     A trusted host that a client rule refuses is left out: the client rule wins there, by design."""
     refused = [rule for rule in policy.access.clients if rule.action != "permit"]
@@ -583,18 +645,55 @@ def relay_scenarios(policy: Policy) -> list[Scenario]:
     for network in policy.networks.trusted:
         host = network.network_address + (1 if network.num_addresses > 1 else 0)
         if network.version == 4 and not any(rule.covers(host) for rule in refused):
-            scenarios.append(Scenario(f"trusted client {host}", str(host), "someone@relaytest.invalid", True))
+            scenarios.append(Scenario(f"trusted client {host}", str(host), FOREIGN, True))
+    scenarios += _refused_client_scenarios(policy)
     outside = _outside_address(policy)
     if outside is None:
         return scenarios
-    scenarios += [Scenario("stranger, foreign recipient", outside, "someone@relaytest.invalid", False),
+    scenarios += [Scenario("stranger, foreign recipient", outside, FOREIGN, False),
                   Scenario("stranger, percent hack", outside, "someone%relaytest.invalid@[127.0.0.1]", False)]
+    if policy.auth.enabled and policy.auth.backend == "cyrus":
+        mechanism = policy.auth.mechanisms[0]
+        scenarios.append(Scenario(f"stranger authenticated with {mechanism}", outside, FOREIGN, True, mechanism))
     for domains in (policy.domains.local, policy.domains.relay):
         names = [domain for domain in domains if not domain.startswith(".")]
         if len(names) > 2 * SCENARIO_DOMAINS:
             names = [*names[:SCENARIO_DOMAINS], *names[-SCENARIO_DOMAINS:]]
         scenarios += [Scenario(f"stranger to {domain}", outside, f"postmaster@{domain}", True) for domain in names]
     return scenarios
+
+
+def _refused_client_scenarios(policy: Policy) -> list[Scenario]:
+    """The first refused IPv4 client rule's host against the first permitted recipient: refused."""
+    clients = policy.access.clients
+    hosts = [rule.match.network_address + (1 if rule.match.num_addresses > 1 else 0) for rule in clients
+             if isinstance(rule, ClientRule) and rule.action != "permit" and rule.match.version == 4]
+    host = next((h for h in hosts if next(r for r in clients if r.covers(h)).action != "permit"), None)
+    recipient = next((_permitted_address(policy, r.match) for r in policy.access.recipients
+                      if isinstance(r, AddressRule) and r.action == "permit"), None)
+    if host is None or recipient is None:
+        return []
+    return [Scenario(f"refused client {host} to permitted {recipient}", str(host), recipient, False)]
+
+
+def _permitted_address(policy: Policy, match: str) -> str | None:
+    """An address a recipient rule's pattern matches (``user@`` at our first exact local domain)."""
+    user, at, domain = match.rpartition("@") if "@" in match else ("postmaster", "@", match)
+    domain = domain or next((d for d in policy.domains.local if not d.startswith(".")), policy.hostname or "")
+    return f"{user or 'postmaster'}{at}{domain}" if domain else None
+
+
+def bt_script(scenarios: Sequence[Scenario]) -> list[str]:
+    """``sendmail -bt`` input: each scenario sets every macro a real session has by RCPT time, so no
+    value leaks from the one before, then asks check_rcpt.
+
+    Under OSTYPE(debian) (_FFR_MAIL_MACRO) the delayed sender check reads {mail_from}, else $f."""
+    lines: list[str] = []
+    for s in scenarios:
+        lines += [f".D{{client_addr}}{s.client}", f".D{{client_name}}[{s.client}]", ".D{client_resolve}FAIL",
+                  f".Ds{BT_HELO}", ".D{mail_from}<>", f".D{{auth_type}}{s.auth}",
+                  f".D{{auth_authen}}{'relaycheck' if s.auth else ''}", f"check_rcpt <{s.recipient}>"]
+    return lines
 
 
 # --- coverage ---------------------------------------------------------------------------------
@@ -637,9 +736,12 @@ def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
         else:
             yield Coverage(element, "approximated", how + "; filter widened to any 127.0.0.x answer "
                                                           "(the feature holds at most six exact values)")
-    for stage, how in (("clients", "access Connect:"),
+    for stage, how in (("clients", "access Connect: (decided at RCPT, delay_checks); an explicit reject or defer "
+                                   "is looked up again in Local_check_rcpt, so no recipient permit lifts it"),
                        ("helo", "Local_check_mail on the HELO name ($s); permit only ends the HELO rules"),
-                       ("senders", "access From:"), ("recipients", "access To: / Spam: FRIEND (delay_checks)")):
+                       ("senders", "access From:"),
+                       ("recipients", "access To: / Spam: FRIEND (delay_checks): a permit skips the HELO, sender "
+                                      "and DNSBL checks, never an explicit client reject")):
         if getattr(policy.access, stage):
             status: Status = "approximated" if stage == "helo" else "enforced"
             yield Coverage(f"access.{stage}", status, how)
@@ -649,7 +751,8 @@ def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
             yield enforced(element, f"LOCAL_RULESETS H{check.header} with a POSIX regex map")
     smtp = policy.smtp
     if "smtp.banner" not in gap_elements:
-        yield enforced("smtp.banner", "confSMTP_LOGIN_MSG")
+        yield enforced("smtp.banner", "confSMTP_LOGIN_MSG; no other reply names the software or its version: HELP "
+                                      "reads mtaharden's help file (HELP_FILE), Received: is cf.m4's without ($v/$Z)")
     yield enforced("smtp.disable_vrfy", "PrivacyOptions novrfy" if smtp.disable_vrfy else "VRFY allowed")
     yield enforced("smtp.disable_expn", "PrivacyOptions noexpn" if smtp.disable_expn else "EXPN allowed")
     yield enforced("smtp.require_helo", "PrivacyOptions needmailhelo" if smtp.require_helo else "HELO optional")

@@ -248,12 +248,12 @@ class Postfix:
 
 
 SENDMAIL_ROOT = Path(os.environ.get("MTAHARDEN_SENDMAIL_ROOT", "/var/cache/mtaharden/sendmail-root"))
+# Sandbox-only: no local delivery from the unpacked tree, verbose logs. What a host may need as well
+# (DontBlameSendmail, unresolvable senders) comes from targets.sendmail knobs in options() instead.
 SENDMAIL_TEST_LINES = (
-    "define(`confDONT_BLAME_SENDMAIL', `TrustStickyBit')dnl",
     "define(`LOCAL_MAILER_PATH', `/bin/true')dnl",
     "define(`LOCAL_MAILER_ARGS', `true')dnl",
     "define(`confLOG_LEVEL', `9')dnl",
-    "FEATURE(`accept_unresolvable_domains')dnl",
 )
 
 
@@ -287,7 +287,8 @@ class Sendmail:
                 "sendmail": str(cls.binary), "makemap": str(cls.makemap), "smtp_port": port,
                 "listen_address": "127.0.0.1", "queue_dir": str(base / "spool"),
                 "pid_file": str(base / "run/sendmail.pid"), "status_file": str(base / "run/statistics"),
-                "help_file": str(cls.root / "etc/mail/helpfile"), "alias_file": str(base / "etc/aliases"),
+                "alias_file": str(base / "etc/aliases"), "dont_blame_sendmail": ["TrustStickyBit"],
+                "accept_unresolvable_domains": True,
                 "ca_path": "/etc/ssl/certs", "ca_file": "/etc/ssl/certs/ca-certificates.crt"}
 
     @classmethod

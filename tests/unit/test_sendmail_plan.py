@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtaharden.policy import load_policy_text
+from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.targets.base import Plan
-from mtaharden.targets.sendmail import SendmailTarget, connect_keys, enhdnsbl_values
+from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, connect_keys, enhdnsbl_values, relay_scenarios
 
 
 def plan(text: str) -> Plan:
@@ -69,7 +70,7 @@ def test_dnsbl_filters_become_exact_patterns_when_they_fit() -> None:
 
 
 def test_header_check_that_ere_cannot_express_is_unsupported() -> None:
-    result = plan("header_checks: [{header: Subject, pattern: 'a+?b'}]\n")
+    result = plan("header_checks: [{header: Subject, pattern: '\\bmoney'}]\n")
     assert [gap.element for gap in result.unwaived_gaps([])] == ["header_checks[0]"]
     assert result.unwaived_gaps(["header_checks"]) == []
 
@@ -84,3 +85,72 @@ def test_connect_keys_cover_exactly_the_network(base: int, prefix: int, probe: i
     assert matched == (ipaddress.ip_address(probe) in network)
     inside = str(network.network_address)
     assert any(inside == key or inside.startswith(key + ".") for key in keys)
+
+
+def test_debian_ostype_takes_debians_mta_domain_and_a_plain_tree_does_not() -> None:
+    debian = statements(plan("{}\n"))
+    assert debian[1:4] == ["OSTYPE(`debian')", "DOMAIN(`debian-mta')", "undefine(`confHOST_STATUS_DIRECTORY')"]
+    linux = statements(plan("targets: {sendmail: {ostype: linux}}\n"))
+    assert not any(s.startswith(("DOMAIN(", "undefine(")) for s in linux)
+
+
+def test_every_scenario_sets_what_a_session_has_by_rcpt_time() -> None:
+    """OSTYPE(debian)'s delayed sender check reads {mail_from}; -bt keeps macros between scenarios."""
+    result = plan("auth: {enabled: true}\ntls: {cert: /c.pem, key: /k.pem}\ndomains: {local: [example.org]}\n")
+    script = next(f for f in result.files if f.path == "relay-check.bt").context["items"]
+    asked = [line for line in script if line.startswith("check_rcpt")]
+    for macro in ("{client_addr}", "{client_name}", "{client_resolve}", "s", "{mail_from}", "{auth_type}",
+                  "{auth_authen}"):
+        assert sum(line.startswith(f".D{macro}") for line in script) == len(asked), macro
+    authenticated = [s for s in relay_scenarios(load_policy_text(
+        "auth: {enabled: true}\ntls: {cert: /c.pem, key: /k.pem}\n", "p.yml")) if s.auth]
+    assert [(s.auth, s.accepted) for s in authenticated] == [("PLAIN", True)]
+
+
+def test_the_check_step_asks_no_resolver_for_host_names() -> None:
+    (check,) = [s for s in plan("{}\n").steps if s.phase == "check"]
+    assert "-O ServiceSwitchFile=/etc/mail/relay-check.switch" in check.argv[2]
+    assert "Timeout.resolver.retry=1" in check.argv[2]
+    switch = next(f for f in plan("{}\n").files if f.path == "relay-check.switch")
+    assert dict(switch.context["lines"])["hosts"] == "files"
+
+
+def test_help_file_is_ours_and_nothing_in_it_expands() -> None:
+    result = plan("{}\n")
+    helpfile = next(f for f in result.files if f.path == "helpfile")
+    assert helpfile.dest == "/etc/mail/helpfile"
+    assert "define(`HELP_FILE', ```/etc/mail/helpfile''')" in statements(result)
+    text = " ".join(f"{topic} {line}" for topic, line in helpfile.context["lines"])
+    assert "$" not in text and "sendmail" not in text.lower() and "version" not in text.lower()
+    placed = next(f for f in plan("targets: {sendmail: {help_file: /srv/help}}\n").files if f.path == "helpfile")
+    assert placed.dest == "/srv/help"
+
+
+def test_received_header_carries_no_version() -> None:
+    (received,) = [s for s in statements(plan("{}\n")) if "confRECEIVED_HEADER" in s]
+    assert "$v" not in received and "$Z" not in received and "by $j" in received
+
+
+def test_dont_blame_sendmail_is_safe_unless_the_policy_relaxes_it() -> None:
+    assert "define(`confDONT_BLAME_SENDMAIL', ``safe'')" in statements(plan("{}\n"))
+    relaxed = plan("targets: {sendmail: {dont_blame_sendmail: [TrustStickyBit, GroupReadableKeyFile]}}\n")
+    assert "define(`confDONT_BLAME_SENDMAIL', ``TrustStickyBit,GroupReadableKeyFile'')" in statements(relaxed)
+    with pytest.raises(PolicyError) as refused:
+        plan("targets: {sendmail: {dont_blame_sendmail: ['Safe`)dnl']}}\n")
+    assert "dont_blame_sendmail" in str(refused.value)
+
+
+CLIENT_VS_PERMIT = ("access: {clients: [{match: 192.0.2.0/24, action: reject}],\n"
+                    "         recipients: [{match: 'postmaster@', action: permit}]}\ndomains: {local: [example.org]}\n")
+
+
+def test_explicit_client_reject_is_checked_before_a_recipient_permit() -> None:
+    result = plan(CLIENT_VS_PERMIT)
+    rulesets = next(f for f in result.files if f.path == "sendmail.mc").context["local_rulesets"]
+    assert tuple(rulesets[:len(CLIENT_RULESET)]) == CLIENT_RULESET
+    refused = [s for s in relay_scenarios(load_policy_text(CLIENT_VS_PERMIT, "p.yml"))
+               if s.name.startswith("refused client")]
+    assert [(s.client, s.recipient, s.accepted) for s in refused] == [("192.0.2.1", "postmaster@example.org", False)]
+    no_permit = next(f for f in plan("access: {clients: [{match: 192.0.2.0/24, action: reject}]}\n").files
+                     if f.path == "sendmail.mc")
+    assert CLIENT_RULESET[0] not in no_permit.context["local_rulesets"]

@@ -1,0 +1,168 @@
+"""Sendmail as Debian installs it: the plan's own check step, the replies, and who reaches postmaster@.
+
+Each finding of issue 14 on stock Sendmail is proved here on Debian's ``sendmail`` package, deployed
+from the default render exactly as the role deploys it (``tests/lab/sendmail.py``), and each proof can
+fail: the check step is shown to fail on a relay hole, and the client-reject rule to matter.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mtaharden.policy import load_policy
+from mtaharden.targets.base import Plan, Step
+from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, bt_script, relay_scenarios
+from tests.lab.host import LabHost
+from tests.lab.kind import install_plan, run_steps
+from tests.lab.network import BLOCKED, REJECTED, REPO, TRUSTED, UNTRUSTED, LabNet
+from tests.lab.policy import LOCAL_RECIPIENT, MESSAGES, prepare_auth, render
+from tests.lab.roots import need_lab
+from tests.lab.sendmail import SendmailKind
+from tests.lab.smtp import Session, body, talk
+
+EXAMPLE = REPO / "examples" / "policy.yml"
+EXAMPLE_HOST = "mx1.example.edu.cn"  # the example policy's hostname
+KIND = SendmailKind()
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[LabNet]:
+    need_lab("dnsmasq", "rbldnsd")
+    with LabNet() as lab_net:
+        yield lab_net
+
+
+def check_step(plan: Plan) -> Step:
+    (step,) = [s for s in plan.steps if s.phase == "check"]
+    return step
+
+
+def run_check(host: LabHost, plan: Plan) -> subprocess.CompletedProcess[str]:
+    return host.run(list(check_step(plan).argv), check=False)
+
+
+def _render_example(work: Path) -> Plan:
+    """The bundled example rendered with the defaults by the CLI, as a user renders it; its plan."""
+    subprocess.run([sys.executable, "-m", "mtaharden", "render", str(EXAMPLE), "--target", "sendmail", "--out",
+                    str(work / "out")], check=True, capture_output=True, text=True, timeout=120, cwd=REPO)
+    return SendmailTarget().plan(load_policy(EXAMPLE))
+
+
+def test_example_policy_deploys_on_stock_debian_and_its_check_catches_a_relay_hole(
+        net: LabNet, tmp_path: Path) -> None:
+    plan = _render_example(tmp_path)
+    with net.host(KIND, fqdn=EXAMPLE_HOST) as host:
+        install_plan(host, tmp_path / "out" / "sendmail", plan)
+        run_steps(host, plan)  # build (m4, makemap) and check (-bt), as the role runs them: must pass
+        verdicts = host.path("/etc/mail/relay-check.expected").read_text().split()
+        assert verdicts.count("accepted") >= 3 and verdicts.count("refused") >= 3
+
+        # A relay hole the policy never asked for: every stranger of 198.51.100.0/24 may relay.
+        access = host.path("/etc/mail/access")
+        access.write_text(access.read_text() + "Connect:198.51.100\tRELAY\n")
+        run_steps(host, plan, ("build",))
+        failed = run_check(host, plan)
+        assert failed.returncode != 0, failed.stdout
+        assert re.search(r"^> accepted$", failed.stdout, re.MULTILINE), failed.stdout
+
+
+def test_client_reject_rule_is_what_refuses_a_permitted_recipient(net: LabNet, tmp_path: Path) -> None:
+    """Without mtaharden's Local_check_rcpt, Debian's cf lets a refused client reach postmaster@
+    (delay_checks' FRIEND skips the Connect: lookup), and the check step says so."""
+    policy = load_policy(EXAMPLE)
+    plan = _render_example(tmp_path)
+    (scenario,) = [s for s in relay_scenarios(policy) if s.name.startswith("refused client")]
+    with net.host(KIND, fqdn=EXAMPLE_HOST) as host:
+        install_plan(host, tmp_path / "out" / "sendmail", plan)
+        run_steps(host, plan)
+        cf = host.path("/etc/mail/sendmail.cf")
+        lines = cf.read_text().splitlines()
+        start = lines.index(CLIENT_RULESET[0], lines.index(CLIENT_RULESET[0]) + 1)  # ours, after proto.m4's
+        assert lines[start + 1:start + len(CLIENT_RULESET)] == list(CLIENT_RULESET[1:])
+        cf.write_text("\n".join([*lines[:start], *lines[start + len(CLIENT_RULESET):]]) + "\n")
+        assert run_check(host, plan).returncode != 0
+        answer = host.run(["sendmail", "-C", "/etc/mail/sendmail.cf", "-bt"],
+                          input_text="\n".join(bt_script([scenario])) + "\n").stdout
+        assert re.search(r"^check_rcpt +returns: SPAMFRIEND$", answer, re.MULTILINE), answer
+
+
+@dataclass(frozen=True)
+class Deployed:
+    net: LabNet
+    host: LabHost
+    version: str
+
+
+@pytest.fixture(scope="module")
+def deployed(net: LabNet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """The behaviour suite's policy on a stock Sendmail host, deployed as the role does."""
+    _, plan, rendered = render(KIND, tmp_path_factory.mktemp("sendmail-stock"))
+    with net.host(KIND) as host:
+        prepare_auth(host, KIND)
+        KIND.deploy(host, rendered, plan)
+        banner = host.run(["sh", "-c", "sendmail -d0.1 -bt < /dev/null"], check=False).stdout
+        version = re.search(r"^Version (\S+)", banner, re.MULTILINE)
+        assert version, banner
+        try:
+            yield Deployed(net, host, version.group(1))
+        finally:
+            KIND.stop(host)
+
+
+SOFTWARE = re.compile(r"sendmail|debian|proofpoint|version", re.IGNORECASE)
+
+
+def test_no_reply_names_the_software_or_its_version(deployed: Deployed) -> None:
+    commands: list[str | dict[str, str]] = ["HELP", "HELP mail", "HELP nosuchtopic", "EHLO client.test", "FOO",
+                                            "VRFY root", "EXPN root", "ETRN example.test", "VERB", "NOOP",
+                                            "MAIL FROM:<a@b", "RSET", "QUIT"]
+    (conversation,) = talk(deployed.net, [Session(deployed.host.address, UNTRUSTED, commands)])
+    replies = [conversation.banner, *conversation.replies]
+    assert conversation.banner[1].split()[1:] == ["ESMTP"], conversation.banner
+    assert conversation.replies[0][0] == 214, conversation.replies[0]
+    for code, text in replies:
+        assert deployed.version not in text and not SOFTWARE.search(text), (code, text)
+
+
+def test_relayed_mail_carries_no_version(deployed: Deployed) -> None:
+    message = "Subject: trace\nFrom: a@example.test\n\nhello"
+    (conversation,) = talk(deployed.net, [Session(deployed.host.address, TRUSTED, [
+        "EHLO trusted.client.test", "MAIL FROM:<a@example.test>", "RCPT TO:<someone@foreign.test>", "DATA",
+        body(message), "QUIT"])])
+    assert conversation.replies[4][0] == 250, conversation.replies
+    lines = [line for m in _wait_for_sink(deployed) for line in m["data"].splitlines()]
+    received = [line for line in lines if line.startswith("Received:")]
+    assert received and all(deployed.version not in line and not SOFTWARE.search(line) for line in received), received
+
+
+def _wait_for_sink(deployed: Deployed) -> list[dict[str, Any]]:
+    for _ in range(150):  # 30 s
+        messages = deployed.net.sink_messages()
+        if messages:
+            return messages
+        time.sleep(0.2)
+    raise AssertionError(f"nothing reached the sink:\n{KIND.log_text(deployed.host)}")
+
+
+def test_explicit_client_reject_beats_a_recipient_permit(deployed: Deployed) -> None:
+    def rcpt(source: str, recipient: str) -> tuple[int, str]:
+        (conversation,) = talk(deployed.net, [Session(deployed.host.address, source, [
+            "EHLO client.test", "MAIL FROM:<a@foreign.test>", f"RCPT TO:<{recipient}>", "QUIT"])])
+        return conversation.replies[2]
+
+    refused = rcpt(REJECTED, LOCAL_RECIPIENT)
+    assert refused[0] == 550 and MESSAGES["client"] in refused[1], refused
+    permitted = rcpt(UNTRUSTED, LOCAL_RECIPIENT)
+    assert permitted[0] == 250, permitted
+    assert rcpt(BLOCKED, LOCAL_RECIPIENT)[0] == 250  # permit exempts from the DNSBL ...
+    listed = rcpt(BLOCKED, "someone@example.test")  # ... which refuses every other recipient
+    assert listed[0] == 550 and "listed at" in listed[1], listed
