@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..policy import Policy
+from ..policy import Policy, canonical
 from ..policy.lists import first_covering
 from ..policy.model import AddressFile, AddressRule, ClientFile, ClientRule
 from .base import Block, Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, placed, register
@@ -25,6 +25,19 @@ RCPTHOSTS_MAX = 50
 AUTH_PATCH_MECHANISMS = "LOGIN, PLAIN and CRAM-MD5"
 DEFER_TEXT = "Try again later"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+HELP_LEAK = ("qmail-smtpd's answer is compiled in and names the software (notqmail: '214 notqmail home page: "
+             "https://notqmail.org', qmail 1.03 and netqmail: '214 qmail home page: http://pobox.com/~djb/"
+             "qmail.html'); no control file changes it")
+# What stock qmail-smtpd + qmail-send do with relay-looking recipients from a client without RELAYCLIENT
+# (measured on notqmail 1.09 built from source, tests/lab/test_qmail_stock.py).
+ACCEPT_THEN_BOUNCE = (
+    "from every other client nothing is sent on to a foreign domain, although qmail-smtpd answers 250 at RCPT "
+    "to relay-looking recipients whose domain after the last @ is its own or missing (qmail-send adds "
+    "control/me): the percent hack (user%foreign@local), bang paths (foreign!user@local, foreign!user), a "
+    "quoted local part (\"user@foreign\"@local), user@foreign@local, and the same at [own IP] (qmail-smtpd "
+    "reads its own address literal as control/localiphost); qmail-send takes the whole local part literally "
+    "(percenthack is empty) and bounces it as an unknown user. RCPT-only relay tests (nmap's smtp-open-relay) "
+    "count these 250s as relaying")
 STAGES = ("clients", "helo", "senders", "recipients")
 
 
@@ -90,10 +103,12 @@ def control_lines(items: Sequence[str]) -> str:
 
 def _service_files(policy: Policy) -> list[PlannedFile]:
     rules, hosts = _client_rules(policy)
+    # log/run first: svscan decides only when it first sees a service folder whether it has a log, so
+    # installed in this order (folders made with their parents) the live service never starts unlogged.
     return [
         PlannedFile("tcp.smtp", "tcp.smtp.j2", {"rules": rules, "hosts": hosts}),
-        PlannedFile("service/qmail-smtpd/run", "run.j2", {"script": smtpd_run_script(policy)}, mode=0o755),
         PlannedFile("service/qmail-smtpd/log/run", "run.j2", {"script": _log_run_script(policy)}, mode=0o755),
+        PlannedFile("service/qmail-smtpd/run", "run.j2", {"script": smtpd_run_script(policy)}, mode=0o755),
     ]
 
 
@@ -233,11 +248,11 @@ def _client_rules(policy: Policy) -> tuple[list[Rule], list[tuple[str, Block]]]:
     clients = sorted([*clients, *exact], key=lambda client: client[0])  # decide() walks them in policy order
 
     def decide(block: IPv4Network) -> tuple[Outcome, str]:
-        relay = next((f"networks.trusted[{i}] {n}" for i, n in trusted if block.subnet_of(n)), None)
+        relay = next((f"networks.trusted[{i}] {canonical.network(n)}" for i, n in trusted if block.subnet_of(n)), None)
         for index, rule, network in clients:
             if block.subnet_of(network):
                 outcome = _client_outcome(rule, relay is not None, skip_dnsbl)
-                return outcome, f"access.clients[{index}] {network}: {rule.action}"
+                return outcome, f"access.clients[{index}] {canonical.network(network)}: {rule.action}"
         if relay is not None:
             return Outcome("allow", (("RELAYCLIENT", ""), *skip_dnsbl)), f"{relay}: may relay"
         # Without a DNSBL, rblsmtpd (if it runs) must look nothing up: upstream 0.88 has a default list.
@@ -319,7 +334,7 @@ def smtpd_run_script(policy: Policy) -> RunScript:
     chain: list[tuple[str, ...]] = [(
         "tcpserver", "-v", "-R", "-H", "-l", '"$LOCAL"', "-x", q(f"{options.tcp_rules_file}.cdb"),
         "-c", q(str(options.concurrency)), "-u", '"$SMTPD_UID"', "-g", '"$SMTPD_GID"',
-        q(options.listen), q(str(options.smtp_port)),
+        q(canonical.address(options.listen)), q(str(options.smtp_port)),
     )]
     chain += [("rblsmtpd", "-b" if entry.action == "reject" else "-B", "-r", q(entry.zone)) for entry in policy.dnsbl]
     if uses_rblsmtpd(policy) and not policy.dnsbl:
@@ -365,22 +380,24 @@ def _identity_coverage(policy: Policy) -> Iterable[Coverage]:
                        "locals and rcpthosts (qmail control files cannot refer to 'me')")
     banner = policy.smtp.banner
     if policy.hostname and banner.endswith(" ESMTP"):
-        yield Coverage("smtp.banner", "enforced", "control/smtpgreeting (qmail-smtpd appends ' ESMTP' itself)")
+        greeting = "control/smtpgreeting (qmail-smtpd appends ' ESMTP' itself)"
     elif policy.hostname:
-        yield Coverage("smtp.banner", "approximated", "control/smtpgreeting; qmail-smtpd appends ' ESMTP', so "
-                       "the greeting reads '<banner> ESMTP'")
+        greeting = "control/smtpgreeting; qmail-smtpd appends ' ESMTP', so the greeting reads '<banner> ESMTP'"
     elif banner == "{hostname} ESMTP":
-        yield Coverage("smtp.banner", "enforced", "qmail's default greeting: control/me and ' ESMTP'")
+        greeting = "qmail's default greeting: control/me and ' ESMTP'"
     else:
-        yield Coverage("smtp.banner", "approximated", "qmail's default greeting (control/me ESMTP): the policy's "
-                       "text needs hostname to be filled in")
+        greeting = "qmail's default greeting (control/me ESMTP): the policy's text needs hostname to be filled in"
+    yield Coverage("smtp.banner", "approximated", f"{greeting}; differs when a client sends HELP: {HELP_LEAK}")
 
 
 def _relay_coverage(policy: Policy) -> Iterable[Coverage]:
     more = len(accepted_domains(policy)) > RCPTHOSTS_MAX
     where = "rcpthosts" + (f" (the first {RCPTHOSTS_MAX}) and morercpthosts" if more else "")
     yield Coverage("domains.local", "approximated", f"control/locals and {where}; percenthack is empty. "
-                   "qmail-smtpd accepts every local part and bounces unknown users after accepting the mail")
+                   "qmail-smtpd accepts every local part and qmail-send bounces unknown users after accepting "
+                   "the mail; differs when the sender is forged: the bounce, with a copy of the message, goes to "
+                   "the forged address (backscatter, also for the relay-looking forms it accepts), and its text "
+                   "says it comes from 'the qmail-send program'")
     for index, domain in enumerate(policy.domains.local):
         if domain.startswith("."):
             yield Coverage(f"domains.local[{index}]", "unsupported", f"{domain} is in {where}, but control/locals "
@@ -388,11 +405,13 @@ def _relay_coverage(policy: Policy) -> Iterable[Coverage]:
                            "the mail; list the subdomains or route them in control/virtualdomains")
     yield Coverage("domains.relay", "enforced", f"{where}; forwarded by MX or control/smtproutes (not rendered); "
                    "recipients are not verified")
-    yield Coverage("networks.trusted", "enforced", "tcp.smtp: RELAYCLIENT=\"\" (and no DNSBL check) per network")
+    yield Coverage("networks.trusted", "enforced", "tcp.smtp: RELAYCLIENT=\"\" (and no DNSBL check) per network; "
+                   + ACCEPT_THEN_BOUNCE)
     for index, network in enumerate(policy.networks.trusted):
         if network.version == 6:
-            yield Coverage(f"networks.trusted[{index}]", "approximated", f"{network} is not written: ucspi-tcp "
-                           "0.88 listens and matches on IPv4 only, so no IPv6 client reaches qmail-smtpd")
+            yield Coverage(f"networks.trusted[{index}]", "approximated", f"{canonical.network(network)} is not "
+                           "written: ucspi-tcp 0.88 listens and matches on IPv4 only, so no IPv6 client reaches "
+                           "qmail-smtpd")
     yield from _auth_coverage(policy)
 
 

@@ -233,15 +233,37 @@ def test_percenthack_is_always_written_empty() -> None:
     assert items(result, "percenthack") == []
 
 
-@pytest.mark.parametrize(("banner", "greeting", "status"), [
-    ("{hostname} ESMTP", "mx.example.org", "enforced"),
-    ("{hostname} mail service", "mx.example.org mail service", "approximated"),
+@pytest.mark.parametrize(("banner", "greeting", "how"), [
+    ("{hostname} ESMTP", "mx.example.org", "appends ' ESMTP' itself"),
+    ("{hostname} mail service", "mx.example.org mail service", "the greeting reads '<banner> ESMTP'"),
 ])
-def test_greeting_drops_the_esmtp_qmail_adds(banner: str, greeting: str, status: str) -> None:
+def test_greeting_drops_the_esmtp_qmail_adds(banner: str, greeting: str, how: str) -> None:
     result = plan(f'hostname: mx.example.org\nsmtp: {{banner: "{banner}"}}\n')
     assert value(result, "smtpgreeting") == greeting
     assert value(result, "me") == "mx.example.org"
-    assert coverage(result)["smtp.banner"][0] == status
+    assert coverage(result)["smtp.banner"][0] == "approximated"
+    assert how in coverage(result)["smtp.banner"][1]
+
+
+@pytest.mark.parametrize("policy", ["", "hostname: mx.example.org\n", "smtp: {banner: \"{hostname} mail\"}\n"])
+def test_banner_is_never_enforced_because_help_names_the_software(policy: str) -> None:
+    """qmail-smtpd's HELP answer is compiled in (seen on notqmail: '214 notqmail home page: …')."""
+    status, detail = coverage(plan(policy))["smtp.banner"]
+    assert status == "approximated"
+    assert "differs when a client sends HELP" in detail and "notqmail home page" in detail
+
+
+def test_relaying_coverage_names_the_accept_then_bounce_forms_and_the_backscatter() -> None:
+    found = coverage(plan("domains: {local: [example.org]}\n"))
+    status, detail = found["networks.trusted"]
+    assert status == "enforced"
+    assert "nothing is sent on to a foreign domain" in detail and "250 at RCPT" in detail
+    for form in ("user%foreign@local", "foreign!user@local", '"user@foreign"@local', "user@foreign@local",
+                 "[own IP]"):
+        assert form in detail, form
+    status, detail = found["domains.local"]
+    assert status == "approximated"
+    assert "differs when the sender is forged" in detail and "backscatter" in detail
 
 
 def test_without_hostname_me_and_greeting_stay_as_installed() -> None:
@@ -464,3 +486,9 @@ def test_control_line_refuses_what_qmail_would_misread() -> None:
     for bad in ("a\nb", "#comment", " lead", "trail "):
         with pytest.raises(ValueError):
             control_line(bad)
+
+
+def test_the_log_service_is_installed_before_the_service_it_logs() -> None:
+    """svscan looks for log/ only when it first sees a service folder (daemontools svscan.c)."""
+    dests = [f.dest for f in plan().files if f.dest and f.dest.startswith("/service/")]
+    assert dests == ["/service/qmail-smtpd/log/run", "/service/qmail-smtpd/run"]
