@@ -1,132 +1,143 @@
-"""Translate a policy header pattern (the PCRE/Python subset) into POSIX ERE for Sendmail regex maps.
+"""A policy header pattern as POSIX ERE for Sendmail regex maps, translated from its syntax tree.
 
-Sendmail's ``regex`` maps use regcomp(3) extended syntax. Most everyday patterns translate exactly;
-constructs ERE lacks (lazy quantifiers, lookaround, back-references, word boundaries) are refused
-with a reason, which the Sendmail target reports as unsupported rather than approximating silently.
+Sendmail's ``regex`` maps compile with regcomp(3), ``REG_EXTENDED | REG_NOSUB``, plus ``REG_ICASE``
+(and a lower-cased key) unless the map has ``-f``. The translation works on the tree of
+:mod:`mtaharden.policy.pattern`, so it never re-reads pattern text. Only whether a map matches counts,
+so lazy quantifiers lose their ``?`` without changing anything. What ERE cannot express (word
+boundaries, control bytes a .cf line cannot hold, negated shorthands inside a class) raises
+:class:`Inexpressible`, which the Sendmail target reports as unsupported; the result is then compiled
+by this host's libc regcomp, the engine Sendmail runs, and refused if that fails.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 from dataclasses import dataclass
 
-SHORTHANDS = {
-    "d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]",
-    "s": "[[:space:]]", "S": "[^[:space:]]",
-}
+from ..policy.pattern import (
+    Alternation,
+    Any,
+    Atom,
+    Char,
+    CharClass,
+    Group,
+    Member,
+    PatternError,
+    Posix,
+    Range,
+    Repeat,
+    Shorthand,
+    WordBoundary,
+    parse,
+    quantifier,
+)
+
+SHORTHANDS = {"d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]",
+              "s": "[[:space:]]", "S": "[^[:space:]]"}
 CLASS_SHORTHANDS = {"d": "0-9", "w": "A-Za-z0-9_", "s": "[:space:]"}
 ERE_SPECIAL = set(".[]()*+?{}|^$\\")
-UNSUPPORTED_ESCAPES = {"b": "word boundaries (\\b)", "B": "\\B", "A": "\\A", "Z": "\\Z", "z": "\\z",
-                       "G": "\\G", "K": "\\K"}
+REG_EXTENDED, REG_ICASE, REG_NOSUB = 1, 2, 8
 
 
 class Inexpressible(ValueError):
-    """The pattern uses a construct POSIX ERE cannot express."""
+    """The pattern uses a construct POSIX ERE cannot express (or regcomp refuses the translation)."""
 
 
 @dataclass(frozen=True)
 class EreMatcher:
-    """An ERE and whether it must be matched case-insensitively."""
+    """An ERE and whether it must be matched case-insensitively (a map without ``-f``)."""
 
     pattern: str
     ignore_case: bool
 
 
-def to_ere(pattern: str) -> EreMatcher:
-    """Translate ``pattern``; raise :class:`Inexpressible` naming the construct ERE lacks."""
-    ignore_case = pattern.startswith("(?i)")
-    body = pattern[4:] if ignore_case else pattern
-    out: list[str] = []
-    index = 0
-    if body.startswith("^"):
-        # ^ anchors at the start of the header's value, which may begin with folding white space.
-        out.append("^[[:space:]]*")
-        index = 1
-    while index < len(body):
-        char = body[index]
-        if char == "\\":
-            out.append(_escape(body, index))
-            index += 2
-        elif char == "[":
-            end = _class_end(body, index)
-            out.append(_char_class(body[index + 1:end]))
-            index = end + 1
-        elif char == "(":
-            index = _group_open(body, index, out)
-        elif char in "*+?}" and index + 1 < len(body) and body[index + 1] in "?+":
-            raise Inexpressible("lazy or possessive quantifiers (*?, +?, ??, *+)")
+def to_ere(text: str) -> EreMatcher:
+    """Translate the policy pattern ``text``; raise :class:`Inexpressible` naming what ERE lacks."""
+    try:
+        pattern = parse(text)
+    except PatternError as exc:
+        raise Inexpressible(str(exc)) from None
+    # ^ anchors at the start of the header's value, which may begin with folding white space.
+    ere = ("^[[:space:]]*" if pattern.anchored_start else "") + _alternation(pattern.body) + \
+        ("$" if pattern.anchored_end else "")
+    flags = REG_EXTENDED | REG_NOSUB | (REG_ICASE if pattern.ignore_case else 0)
+    error = regcomp_error(ere, flags)
+    if error:
+        raise Inexpressible(f"libc regcomp refuses the translation {ere!r}: {error}")
+    return EreMatcher(ere, pattern.ignore_case)
+
+
+def _alternation(node: Alternation) -> str:
+    return "|".join("".join(_item(item) for item in branch) for branch in node.branches)
+
+
+def _item(node: Atom | Repeat) -> str:
+    if isinstance(node, Repeat):
+        return _item(node.node) + quantifier(node).removesuffix("?" if node.lazy else "")
+    if isinstance(node, Char):
+        return _char(node.char, ERE_SPECIAL)
+    if isinstance(node, Any):
+        return "."
+    if isinstance(node, Shorthand):
+        return SHORTHANDS[node.letter]
+    if isinstance(node, WordBoundary):
+        raise Inexpressible("word boundaries (\\b, \\B)")
+    if isinstance(node, Group):
+        return "(" + _alternation(node.body) + ")"
+    return _char_class(node)
+
+
+def _char(char: str, special: set[str]) -> str:
+    if not " " <= char <= "~":
+        raise Inexpressible(f"the control character \\x{ord(char):02x} (a sendmail.cf line cannot hold it)")
+    return "\\" + char if char in special else char
+
+
+def _char_class(node: CharClass) -> str:
+    """ERE brackets have no escapes: a literal ] goes first, - last, ^ not first, [ before the -."""
+    chars: set[str] = set()
+    parts: list[str] = []
+    for member in node.members:
+        if isinstance(member, Char):
+            chars.add(member.char)
         else:
-            out.append(char)
-            index += 1
-    ere = "".join(out)
-    return EreMatcher(ere.lower() if ignore_case else ere, ignore_case)
+            parts.append(_member(member))
+    for char in sorted(chars - set("]^-[")):
+        parts.append(_char(char, set()))
+    if not parts and chars == {"^"} and not node.negated:
+        return "\\^"  # [^] would open a negated class
+    return ("[" + ("^" if node.negated else "") + ("]" if "]" in chars else "") + "".join(parts)
+            + ("^" if "^" in chars else "") + ("[" if "[" in chars else "") + ("-" if "-" in chars else "") + "]")
 
 
-def _escape(body: str, index: int) -> str:
-    if index + 1 >= len(body):
-        raise Inexpressible("a trailing backslash")
-    escaped = body[index + 1]
-    if escaped in SHORTHANDS:
-        return SHORTHANDS[escaped]
-    if escaped in UNSUPPORTED_ESCAPES:
-        raise Inexpressible(UNSUPPORTED_ESCAPES[escaped])
-    if escaped.isdigit():
-        raise Inexpressible("back-references (\\1)")
-    if escaped in "tnrfv":
-        raise Inexpressible("control-character escapes (\\t, \\n)")
-    if escaped.isalnum():
-        raise Inexpressible(f"the escape \\{escaped}")
-    return f"\\{escaped}" if escaped in ERE_SPECIAL else escaped
+def _member(member: Member) -> str:
+    if isinstance(member, Range):
+        if {member.low, member.high} & set("]^-["):
+            raise Inexpressible("a class range from or to ] ^ - or [")
+        return _char(member.low, set()) + "-" + _char(member.high, set())
+    if isinstance(member, Shorthand):
+        if member.letter not in CLASS_SHORTHANDS:
+            raise Inexpressible(f"\\{member.letter} inside a character class")
+        return CLASS_SHORTHANDS[member.letter]
+    assert isinstance(member, Posix)
+    return f"[:{member.name}:]"
 
 
-def _class_end(body: str, start: int) -> int:
-    index = start + 1
-    if index < len(body) and body[index] == "^":
-        index += 1
-    if index < len(body) and body[index] == "]":
-        index += 1
-    while index < len(body):
-        if body[index] == "\\":
-            index += 2
-            continue
-        if body[index] == "]":
-            return index
-        index += 1
-    raise Inexpressible("an unterminated character class")
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c"))
 
 
-def _char_class(inner: str) -> str:
-    negate = inner.startswith("^")
-    members = inner[1:] if negate else inner
-    out: list[str] = []
-    close_bracket = dash = False
-    index = 0
-    while index < len(members):
-        char = members[index]
-        if char == "\\" and index + 1 < len(members):
-            escaped = members[index + 1]
-            if escaped in CLASS_SHORTHANDS:
-                out.append(CLASS_SHORTHANDS[escaped])
-            elif escaped == "]":
-                close_bracket = True
-            elif escaped == "-":
-                dash = True
-            elif escaped.isalnum():
-                raise Inexpressible(f"the escape \\{escaped} inside a character class")
-            else:
-                out.append(escaped)
-            index += 2
-            continue
-        out.append(char)
-        index += 1
-    # In ERE a literal ] must come first and a literal - last; backslash is literal inside brackets.
-    return "[" + ("^" if negate else "") + ("]" if close_bracket else "") + "".join(out) + ("-" if dash else "") + "]"
-
-
-def _group_open(body: str, index: int, out: list[str]) -> int:
-    if not body.startswith("(?", index):
-        out.append("(")
-        return index + 1
-    if body.startswith("(?:", index):
-        out.append("(")
-        return index + 3
-    raise Inexpressible("lookaround, named groups or inline flags other than a leading (?i)")
+def regcomp_error(ere: str, flags: int) -> str | None:
+    """libc's message when regcomp(3) refuses ``ere`` with ``flags``, or None when it compiles."""
+    libc = _libc()
+    buffer = ctypes.create_string_buffer(256)  # regex_t is 64 bytes on glibc; leave room
+    code = libc.regcomp(buffer, ere.encode("ascii"), flags)
+    if code == 0:
+        libc.regfree(buffer)
+        return None
+    message = ctypes.create_string_buffer(256)
+    libc.regerror(code, buffer, message, len(message))
+    return message.value.decode("ascii", "replace")
