@@ -378,10 +378,10 @@ def test_every_parameter_main_cf_writes_is_managed() -> None:
 
 
 def test_site_parameters_are_written_last_and_cannot_touch_relaying() -> None:
-    result = plan("targets: {postfix: {parameters: {queue_directory: /srv/q, smtpd_peername_lookup: false}}}\n")
+    result = plan("targets: {postfix: {parameters: {maximal_queue_lifetime: 3d, smtp_skip_5xx_greeting: false}}}\n")
     (planned,) = [f for f in result.files if f.path == "main.cf"]
     assert planned.context["sections"][-1] == ("Site parameters (targets.postfix.parameters)",
-                                               [("queue_directory", "/srv/q"), ("smtpd_peername_lookup", "no")])
+                                               [("maximal_queue_lifetime", "3d"), ("smtp_skip_5xx_greeting", "no")])
     for name in ("mynetworks", "smtpd_recipient_restrictions", "virtual_alias_domains", "relayhost",
                  "smtpd_sasl_auth_enable", "smtpd_authorized_xclient_hosts"):
         with pytest.raises(PolicyError) as caught:
