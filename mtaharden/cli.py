@@ -16,7 +16,7 @@ from . import __version__
 from .policy import Policy, PolicyError, load_policy
 from .policy.model import Policy as PolicyModel
 from .probe.cli import probe
-from .render import RenderedFile, RenderError, render_plan, write_outputs
+from .render import OutputConflict, RenderedFile, RenderError, render_plan, write_outputs
 from .review.config_diff import ConfigSyntaxError, check_tree, host_diff
 from .review.policy_diff import diff_policies
 from .review.report import PolicyChange, change_json, change_markdown, change_text, explain_markdown
@@ -25,8 +25,8 @@ from .targets.base import Plan, Target, registered
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line, not 💯
+out_console = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def fail(message: str) -> NoReturn:
@@ -35,9 +35,9 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _load(path: str, overrides: tuple[str, ...] = ()) -> Policy:
+def _load(path: str, overrides: tuple[str, ...] = (), lists_root: str | None = None) -> Policy:
     try:
-        return load_policy(path, overrides)
+        return load_policy(path, overrides, lists_root)
     except PolicyError as exc:
         fail(str(exc))
 
@@ -54,6 +54,9 @@ def _targets(choice: str) -> list[Target]:
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE",
     help="override a policy value (dotted key, YAML value), e.g. --set hostname=mx2.example.org; repeatable")
+lists_root_option = click.option(
+    "--lists-root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+    help="folder tree the policy's list files may lie in (default: the policy file's folder)")
 target_option = click.option("--target", "-t", default="all", show_default=True,
                              help=f"target to use: {', '.join(registered())} or all")
 
@@ -67,9 +70,10 @@ def main() -> None:
 @main.command()
 @click.argument("policy", type=click.Path(dir_okay=False))
 @set_option
-def validate(policy: str, overrides: tuple[str, ...]) -> None:
+@lists_root_option
+def validate(policy: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """Check POLICY and report every problem with file:line:col and a fix."""
-    loaded = _load(policy, overrides)
+    loaded = _load(policy, overrides, lists_root)
     out_console.print(
         f"{policy}: valid (role {loaded.role}, {len(loaded.domains.local)} local and "
         f"{len(loaded.domains.relay)} relay domains, {len(loaded.networks.trusted)} trusted networks)",
@@ -85,16 +89,20 @@ def validate(policy: str, overrides: tuple[str, ...]) -> None:
 @click.option("--check", "check_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False),
               help="write nothing; exit 1 with a diff when DIR/<target>/ is not what POLICY renders now")
 @set_option
-def render(policy: str, target: str, out_dir: str, check_dir: str | None, overrides: tuple[str, ...]) -> None:
+@lists_root_option
+def render(policy: str, target: str, out_dir: str, check_dir: str | None, overrides: tuple[str, ...],
+           lists_root: str | None) -> None:
     """Render POLICY into native configuration under OUT/<target>/."""
     out_given = click.get_current_context().get_parameter_source("out_dir") is not ParameterSource.DEFAULT
     if check_dir is not None and out_given:
         raise click.UsageError("--check writes nothing: give either --out or --check")
-    rendered = _render_targets(policy, _load(policy, overrides), _targets(target))
+    rendered = _render_targets(policy, _load(policy, overrides, lists_root), _targets(target))
     if check_dir is not None:
         _check(policy, Path(check_dir), rendered)
     try:
         write_outputs(Path(out_dir), rendered)
+    except OutputConflict as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot write to {out_dir}: {exc} (fix: choose a writable --out folder)")
     for name, files in rendered.items():
@@ -147,9 +155,10 @@ def _plan(target: Target, policy: Policy) -> Plan:
 @target_option
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @set_option
-def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...]) -> None:
+@lists_root_option
+def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """Show the relay stance and, per target, how each policy element is enforced, approximated or unsupported."""
-    loaded = _load(policy, overrides)
+    loaded = _load(policy, overrides, lists_root)
     stance = relay_stance(loaded)
     plans = {chosen.name: chosen.plan(loaded) for chosen in _targets(target)}
     if fmt == "json":
@@ -173,11 +182,12 @@ def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...]) -> N
 @click.argument("policy", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", required=True, help=f"one of {', '.join(registered())}")
 @set_option
-def plan_command(policy: str, target: str, overrides: tuple[str, ...]) -> None:
+@lists_root_option
+def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """Print a target's Plan as JSON: files with modes, post-install steps by phase, reload or restart.
 
     The Ansible roles run these steps; nothing about a target is written down twice."""
-    loaded = _load(policy, overrides)
+    loaded = _load(policy, overrides, lists_root)
     (chosen,) = _targets(target)
     plan = _plan(chosen, loaded)
     data = {
@@ -201,14 +211,15 @@ def schema() -> None:
               help="current configuration, laid out like render's output: DIR/postfix/main.cf, …")
 @target_option
 @set_option
-def diff_command(policy: str, against: str, target: str, overrides: tuple[str, ...]) -> None:
+@lists_root_option
+def diff_command(policy: str, against: str, target: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """Show, per target, what installing POLICY's output would change on a host whose config is in DIR.
 
     Postfix's main.cf is compared by meaning, as postconf reads it; other files as text. Targets
     without a folder in DIR are skipped. Exit 1 when anything would change."""
-    loaded = _load(policy, overrides)
+    loaded = _load(policy, overrides, lists_root)
     root = Path(against)
-    chosen = [t for t in _targets(target) if (root / t.name).is_dir()]
+    chosen = [t for t in _targets(target) if (root / t.name).is_dir() or (root / t.name).is_symlink()]
     if not chosen:
         fail(f"{root} holds no configuration for {target} (fix: lay it out like render's output, "
              "e.g. DIR/postfix/main.cf)")
@@ -231,13 +242,14 @@ def diff_command(policy: str, against: str, target: str, overrides: tuple[str, .
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
-def diff_policy(old: str, new: str, fmt: str) -> None:
+@lists_root_option
+def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
     """Explain the change from policy OLD to NEW in words; exit 1 when a change is risky.
 
     Risky: a trusted network added or widened, wide networks allowed, AUTH turned on or accepted
     without TLS, a relay domain added, a DNSBL dropped, VRFY/EXPN re-enabled, a limit raised, an
     allow_unsupported waiver added. CI can require a second approval on exit 1."""
-    before, after = _load(old), _load(new)
+    before, after = _load(old, lists_root=lists_root), _load(new, lists_root=lists_root)
     report = PolicyChange(old, new, relay_stance(before), relay_stance(after), diff_policies(before, after))
     layout = {"text": change_text, "markdown": change_markdown, "json": change_json}[fmt]
     click.echo(layout(report), nl=False)

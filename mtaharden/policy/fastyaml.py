@@ -102,7 +102,7 @@ def _check_events(text: str) -> None:
                     raise Undecided("nested too deeply")
             elif kind in _NODE_ENDS:
                 depth -= 1
-            elif kind is yaml.AliasEvent or (kind is yaml.DocumentStartEvent and event.version):
+            elif kind is yaml.AliasEvent or (kind is yaml.DocumentStartEvent and (event.version or event.tags)):
                 raise Undecided("alias or %YAML directive")
     finally:
         parser.dispose()

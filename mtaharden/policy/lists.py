@@ -19,6 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from ..safe_read import UnsafeFile, read_regular
+from . import canonical
 from .types import PolicyValueError, address_pattern, domain_pattern, helo_name, ip_network
 
 Kind = Literal["client", "helo", "address", "domain"]
@@ -51,9 +53,7 @@ _COMMENT = re.compile(r"#[^\n]*+")
 
 def client_key(network: Network) -> str:
     """A client entry's canonical text: the bare address for one host, else address/prefix."""
-    if network.prefixlen == network.max_prefixlen:
-        return str(network.network_address)
-    return network.with_prefixlen
+    return canonical.client(network)
 
 
 def client_entry(value: str) -> str:
@@ -109,7 +109,11 @@ class EntryFile:
     def _positions(self) -> tuple[array[int], array[int]]:
         """Where each entry is, found on the first error report by reading the file again."""
         lines, columns = array("L"), array("L")
-        for number, line in enumerate(Path(self.source).read_text(encoding="utf-8").split("\n"), start=1):
+        try:
+            text = read_regular(self.source, MAX_LIST_BYTES).decode("utf-8")
+        except (UnsafeFile, UnicodeDecodeError):
+            return lines, columns
+        for number, line in enumerate(text.split("\n"), start=1):
             content = line.split("#", 1)[0]
             if content.strip():
                 lines.append(number)
@@ -192,30 +196,68 @@ def first_covering(hosts: Sequence[str], networks: Sequence[tuple[Network, T]]) 
     return found
 
 
-def read_list(name: str, kind: Kind, folder: Path) -> EntryFile:
+def read_list(name: str, kind: Kind, folder: Path, root: Path | None = None) -> EntryFile:
     """Read and validate the list file ``name`` (relative to ``folder``, the policy's folder).
 
-    Raises :class:`PolicyValueError` when the file cannot be read and :class:`ListFileError` with
-    located problems when lines are bad.
+    The file must be a regular file inside ``root`` (default: ``folder``) once links are resolved:
+    a policy names its lists, only the command line may name another tree. Raises
+    :class:`PolicyValueError` when the file cannot or may not be read and :class:`ListFileError`
+    with located problems when lines are bad. No message holds the text of a line: a file that is
+    not a list file (/etc/shadow, /proc/self/environ) must not reach a CI log.
     """
     path = Path(name) if Path(name).is_absolute() else folder / name
     source = str(path)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_LIST_BYTES + 1)
-    except OSError as exc:
-        raise PolicyValueError(f"cannot read list file {source}: {exc.strerror}",
-                               "a relative path is taken from the policy file's folder; check it exists") from None
-    if len(raw) > MAX_LIST_BYTES:
-        raise PolicyValueError(f"list file {source} is larger than {MAX_LIST_BYTES // 2**20} MiB",
-                               "split it, or keep it to the entries this server needs")
+        raw = read_regular(path, MAX_LIST_BYTES, within=folder if root is None else root)
+    except UnsafeFile as exc:
+        hint = {"lies": "keep list files in the policy's folder, or name their folder with --lists-root DIR",
+                "cannot": "a relative path is taken from the policy file's folder; check it exists"
+                }.get(exc.reason.split()[0], exc.hint)
+        raise PolicyValueError(f"cannot read list file {source}: it {exc.reason}", hint) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ListFileError(source, [LineProblem(line, 1, "the line is not valid UTF-8", "save the file as UTF-8")]
                             ) from None
-    return EntryFile(name, source, kind, tuple(_entries(text, kind, source)))
+    try:
+        return EntryFile(name, source, kind, tuple(_entries(text, kind, source)))
+    except ListFileError as exc:
+        raise ListFileError(source, [_textless(problem, kind) for problem in exc.problems]) from None
+
+
+def _textless(problem: LineProblem, kind: Kind) -> LineProblem:
+    """A bad line's problem with a fixed message per kind: validators quote the value, which may be a secret."""
+    reason = next((f": it {phrase}" for phrase in _REASONS if phrase in problem.message), "")
+    hint = problem.hint if _SUGGESTION.fullmatch(problem.hint) else _HINT[kind]  # a re-emitted network only
+    return LineProblem(problem.line, problem.column, f"this line is not {_WHAT[kind]}{reason}", hint)
+
+
+_SUGGESTION = re.compile(r"did you mean [0-9a-f.:/]+\?")
+# Fixed phrases of the validators' messages that say what is wrong without quoting anything.
+_REASONS = ("holds more than one entry", "has host bits set", "has more than one '@'", "has a misplaced dot",
+            "is not fully qualified", "ends in an all-digit label", "is longer than 253 characters",
+            "has an invalid label", "has characters that are not allowed", "is not valid UTF-8",
+            "carries an IPv6 zone id", "is an IPv4-mapped IPv6 form of an IPv4 address",
+            "is an IPv4-compatible IPv6 form of an IPv4 address", "has a prefix length that is not a plain number",
+            "contains a non-ASCII character")
+
+
+_WHAT: dict[Kind, str] = {
+    "client": "one IP address or CIDR network",
+    "helo": "one HELO name or address literal",
+    "address": "one address pattern",
+    "domain": "one domain",
+}
+_HINT: dict[Kind, str] = {
+    "client": "write one entry per line: an address such as 192.0.2.7 or a network such as 192.0.2.0/24 "
+              "(host bits zero); # starts a comment",
+    "helo": "write one entry per line: a name such as mail.example.org or a literal such as [192.0.2.7]; "
+            "# starts a comment",
+    "address": "write one entry per line: user@example.org, @example.org, example.org or user@; # starts a comment",
+    "domain": "write one entry per line: a domain such as example.org, or .example.org for its subdomains; "
+              "# starts a comment",
+}
 
 
 def _entries(text: str, kind: Kind, source: str) -> list[str]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,15 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from ruamel.yaml.events import AliasEvent, CollectionStartEvent, DocumentStartEvent, ScalarEvent
 
-from . import fastyaml, rules
+from ..safe_read import UnsafeFile, read_regular
+from . import characters, fastyaml, rules
 from .errors import PolicyError, Problem
 from .lists import ListFileError
-from .model import INLINE, LIST_FILE, POLICY_FOLDER, Policy
+from .model import INLINE, LIST_FILE, LISTS_ROOT, POLICY_FOLDER, Policy
 from .types import PolicyValueError
+from .wording import type_message
 
 MAX_POLICY_BYTES = 16 * 2**20
 MAX_DEPTH = 32
@@ -53,37 +57,48 @@ _GENERIC_HINTS = {
 }
 
 
-def load_policy(path: str | Path, overrides: Sequence[str] = ()) -> Policy:
+def load_policy(path: str | Path, overrides: Sequence[str] = (), lists_root: str | Path | None = None) -> Policy:
     """Read and validate the policy at ``path``; raise :class:`PolicyError` with every problem.
 
     ``overrides`` are ``dotted.key=VALUE`` settings (VALUE in YAML flow syntax) applied on top of the
     file before validation: per-host values such as the host name or listen addresses.
+    ``lists_root`` is the folder tree list files must lie in (default: the policy's folder); only
+    the command line names it, never the policy. A policy file that is a symbolic link must resolve
+    inside that tree too: a pull request that turns policy.yml into a link to a secret file would
+    otherwise have CI echo the secret's values in validation messages.
     """
     source = str(path)
+    within = Path(lists_root) if lists_root is not None else Path(os.path.abspath(path)).parent
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_POLICY_BYTES + 1)
-    except OSError as exc:
-        raise PolicyError([Problem(source, 1, 1, "", f"cannot read the policy: {exc.strerror}",
-                                   "check the path and its permissions")]) from None
-    if len(raw) > MAX_POLICY_BYTES:
-        raise PolicyError([Problem(source, 1, 1, "", "policy file is larger than 16 MiB",
-                                   "keep the policy small; long lists belong in separate files")])
+        raw = read_regular(path, MAX_POLICY_BYTES, within=within)
+    except UnsafeFile as exc:
+        hint = "keep the policy small; long lists belong in list files" if "larger" in exc.reason else exc.hint
+        raise PolicyError([Problem(source, 1, 1, "", f"cannot read the policy: it {exc.reason}", hint)]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PolicyError([Problem(source, line, 1, "", "policy is not valid UTF-8",
                                    "save the file as UTF-8")]) from None
-    return load_policy_text(text, source, overrides)
+    return load_policy_text(text, source, overrides, lists_root)
 
 
-def load_policy_text(text: str, source: str = "<policy>", overrides: Sequence[str] = ()) -> Policy:
+def load_policy_text(text: str, source: str = "<policy>", overrides: Sequence[str] = (),
+                     lists_root: str | Path | None = None) -> Policy:
     """Validate policy YAML given as text; ``source`` names it in error messages.
 
-    List files named by the policy are read relative to the folder of ``source``.
+    List files named by the policy are read relative to the folder of ``source`` and must lie in
+    ``lists_root`` (default: that folder). Characters and directives the two YAML readers could
+    read differently are refused first (:mod:`.characters`), in the file and in each override.
     """
-    context = {POLICY_FOLDER: Path(source).parent}
+    text = text.removeprefix(characters.BOM)
+    refused = characters.problems(text, source)
+    for setting in overrides:
+        refused += characters.problems(setting, _override_source(setting))
+    if refused:
+        raise PolicyError(refused)
+    folder = Path(source).parent
+    context = {POLICY_FOLDER: folder, LISTS_ROOT: folder if lists_root is None else Path(lists_root)}
     try:
         return _load_fast(text, overrides, context)
     except (fastyaml.Undecided, ValidationError, PolicyError):
@@ -98,7 +113,7 @@ def _load_fast(text: str, overrides: Sequence[str], context: dict[str, Any]) -> 
     if not isinstance(document, dict):
         raise fastyaml.Undecided("not a mapping")
     for setting in overrides:
-        _apply_override(document, setting, lambda raw, _where: fastyaml.parse(raw))
+        _apply_override(document, setting, lambda raw, _setting: fastyaml.parse(raw))
     policy = Policy.model_validate(document, context=context)
     if rules.check(policy):
         raise fastyaml.Undecided("the rules found problems")
@@ -113,12 +128,13 @@ def _load_located(text: str, source: str, overrides: Sequence[str], context: dic
     if not isinstance(document, CommentedMap):
         raise PolicyError([Problem(source, 1, 1, "", "the policy must be a mapping of keys (version, domains, …)",
                                    "start from examples/policy.yml")])
-    overridden = [_apply_override(document, text_, lambda raw, where: _parse(raw, where)) for text_ in overrides]
+    overridden = [_apply_override(document, text_, _parse_override) for text_ in overrides]
 
     def locate(path: tuple[Any, ...], message: str, hint: str, *, at_key: bool = False) -> Problem:
-        for setting, key in zip(overrides, overridden, strict=True):
-            if path[: len(key)] == key:
-                return Problem(f"--set {setting.partition('=')[0]}", 1, 1, ".".join(map(str, path)), message, hint)
+        for override in reversed(overridden):  # the last --set of a key is the one that counts
+            found = override.locate(path, message, hint, at_key=at_key)
+            if found:
+                return found
         return _locate(document, path, source, message, hint, at_key=at_key)
 
     try:
@@ -132,24 +148,73 @@ def _load_located(text: str, source: str, overrides: Sequence[str], context: dic
     return policy
 
 
-def _apply_override(document: dict[str, Any], setting: str, parse: Callable[[str, str], Any]) -> tuple[str, ...]:
-    """Set ``a.b.c=VALUE`` in the document (creating mappings on the way); return the key path."""
+@dataclass(frozen=True)
+class _Override:
+    """One ``--set KEY=VALUE``: its problems are located in the argument (line 1, columns of ``KEY=VALUE``)."""
+
+    setting: str
+    keys: tuple[str, ...]
+    value: Any
+    created: int  # how many leading keys name mappings that were there before this --set
+
+    def locate(self, path: tuple[Any, ...], message: str, hint: str, *, at_key: bool) -> Problem | None:
+        """The problem at ``path`` placed in this argument, or None when ``path`` is not this key's."""
+        dotted = ".".join(map(str, path))
+        where = _override_source(self.setting)
+        if path[: len(self.keys)] != self.keys:
+            if self.created < len(path) and self.keys[: len(path)] == path:  # a mapping this --set made
+                return Problem(where, 1, _key_column(self.setting, len(path) - 1), dotted, message, hint)
+            return None
+        inner = path[len(self.keys):]
+        if not inner and at_key:
+            return Problem(where, 1, _key_column(self.setting, len(self.keys) - 1), dotted, message, hint)
+        offset = self.setting.index("=") + 1
+        if inner and isinstance(self.value, CommentedMap | CommentedSeq):
+            found = _locate(self.value, inner, where, message, hint, at_key=at_key)
+            column = found.column + offset if found.line == 1 else found.column
+            return Problem(where, found.line, column, dotted, message, hint)
+        raw = self.setting[offset:]
+        return Problem(where, 1, offset + 1 + len(raw) - len(raw.lstrip()), dotted, message, hint)
+
+
+def _override_source(setting: str) -> str:
+    return f"--set {setting.partition('=')[0].strip()}"
+
+
+def _key_column(setting: str, index: int) -> int:
+    """The 1-based column of the ``index``-th dotted part of the argument's key."""
+    dotted = setting.partition("=")[0]
+    lead = len(dotted) - len(dotted.lstrip())
+    return lead + 1 + sum(len(part) + 1 for part in dotted.strip().split(".")[:index])
+
+
+def _parse_override(raw: str, setting: str) -> Any:
+    """An override's VALUE read by ruamel; a YAML error is located in the whole argument."""
+    try:
+        return _parse(raw, _override_source(setting))
+    except PolicyError as exc:
+        offset = setting.index("=") + 1
+        raise PolicyError([replace(p, column=p.column + offset) if p.line == 1 else p for p in exc.problems]) from None
+
+
+def _apply_override(document: dict[str, Any], setting: str, parse: Callable[[str, str], Any]) -> _Override:
+    """Set ``a.b.c=VALUE`` in the document (creating mappings on the way)."""
     dotted, equals, raw = setting.partition("=")
     keys = tuple(dotted.strip().split("."))
-    where = f"--set {dotted.strip()}"
     if not equals or not all(keys):
-        raise PolicyError([Problem(where, 1, 1, "", f"{setting!r} is not KEY=VALUE",
+        raise PolicyError([Problem(_override_source(setting), 1, 1, "", f"{setting!r} is not KEY=VALUE",
                                    "write --set dotted.key=value, e.g. --set hostname=mx2.example.org")])
-    value = parse(raw, where) if raw.strip() else ""
-    node = document
-    for key in keys[:-1]:
+    value = parse(raw, setting) if raw.strip() else ""
+    node, created = document, len(keys)
+    for depth, key in enumerate(keys[:-1]):
         child = node.get(key)
         if not isinstance(child, dict):
             child = type(document)()
             node[key] = child
+            created = min(created, depth)
         node = child
     node[keys[-1]] = value
-    return keys
+    return _Override(setting, keys, value, created)
 
 
 def _parse(text: str, source: str) -> Any:
@@ -178,6 +243,9 @@ def _refuse_unsafe_constructs(events: Iterable[Any], source: str) -> None:
     for event in events:
         mark = event.start_mark
         where = (mark.line + 1, mark.column + 1)
+        if isinstance(event, DocumentStartEvent) and (event.version or event.tags):  # the text screen saw them first
+            raise PolicyError([Problem(source, *where, "", "YAML directives (%YAML, %TAG) are not allowed",
+                                       "delete the line: a policy is always read as YAML 1.2 with the standard tags")])
         merge_key = isinstance(event, ScalarEvent) and event.value == "<<" and event.style is None
         if isinstance(event, AliasEvent) or getattr(event, "anchor", None) or merge_key:
             raise PolicyError([Problem(source, *where, "", "YAML anchors, aliases and merge keys are not allowed",
@@ -207,7 +275,7 @@ def _problems_from_pydantic(err: ErrorDetails, locate: Callable[..., Problem]) -
         return [locate(path, str(cause), cause.hint)]
     if kind == "extra_forbidden":
         return [locate(path, f"unknown key {path[-1]!r}", _did_you_mean(tagged), at_key=True)]
-    message = err["msg"].removeprefix("Value error, ")
+    message = type_message(kind, err["msg"].removeprefix("Value error, "), err.get("input"))
     return [locate(path, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))]
 
 

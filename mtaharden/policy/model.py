@@ -41,9 +41,11 @@ from .types import (
     IPNetwork,
     ListenAddress,
     ListenIP,
+    ListenIPv4,
     MessageText,
     ParameterName,
     ParameterValue,
+    QueuePath,
     SizeBytes,
     list_file_name,
 )
@@ -64,6 +66,7 @@ class StrictModel(BaseModel):
 # --- list files: an item {file: NAME, ...} stands for every entry of NAME, at the item's place -----
 
 POLICY_FOLDER = "policy_folder"  # validation context key: the folder relative list file names start from
+LISTS_ROOT = "lists_root"  # validation context key: the folder tree list files must lie in (the command line's)
 # Tags of the inline/list-file union; the loader drops them from error paths (they are not policy keys).
 INLINE, LIST_FILE = "inline", "list-file"
 
@@ -73,7 +76,7 @@ def _list_reader(kind: Kind) -> Callable[[Any, ValidationInfo], EntryFile]:
         if isinstance(value, EntryFile):
             return value
         folder = (info.context or {}).get(POLICY_FOLDER, Path("."))
-        return read_list(list_file_name(value), kind, folder)
+        return read_list(list_file_name(value), kind, folder, (info.context or {}).get(LISTS_ROOT))
 
     return read
 
@@ -132,7 +135,8 @@ class Networks(StrictModel):
         default_factory=lambda: list(DEFAULT_TRUSTED), description="clients that may relay without AUTH"
     )
     allow_wide_trusted: bool = Field(
-        False, description="acknowledge a trusted network wider than /8 (IPv4) or /32 (IPv6): an open relay risk"
+        False, description="acknowledge trusted networks that together (loopback aside) span more than one /8 "
+        "(IPv4) or /32 (IPv6): an open relay risk"
     )
 
 
@@ -153,9 +157,7 @@ class Auth(StrictModel):
     require_tls: bool = Field(True, description="offer and accept AUTH only after STARTTLS")
     submission: Submission = Field(default_factory=Submission)
     cyrus: Cyrus = Field(default_factory=Cyrus)
-    dovecot_socket: str = Field(
-        "private/auth", pattern=r"^[A-Za-z0-9._/-]+$", description="dovecot auth socket, relative to the queue"
-    )
+    dovecot_socket: QueuePath = Field("private/auth", description="dovecot auth socket, relative to the queue")
 
 
 DEFAULT_DNSBL_FILTER = "127.0.0.[2..255]"
@@ -273,8 +275,26 @@ class PostfixOptions(_TargetOptions):
     chroot: bool = Field(True, description="run smtpd services chrooted (Debian's default)")
     parameters: dict[ParameterName, ParameterValue] = Field(
         default_factory=dict,
-        description="site-specific main.cf parameters mtaharden does not manage (queue_directory, alias_maps, …)",
+        description="main.cf parameters from the allow-list in README.md (queue timing, limits, alias_maps, …)",
     )
+
+
+# Sendmail 8.17's DontBlameSendmail flags (op.me), in its spelling; Safe is the empty list.
+DontBlameFlag = Literal[
+    "AssumeSafeChown", "ClassFileInUnsafeDirPath", "DontWarnForwardFileInUnsafeDirPath", "ErrorHeaderInUnsafeDirPath",
+    "FileDeliveryToHardLink", "FileDeliveryToSymLink", "ForwardFileInGroupWritableDirPath",
+    "ForwardFileInUnsafeDirPath", "ForwardFileInUnsafeDirPathSafe", "GroupReadableDefaultAuthInfoFile",
+    "GroupReadableKeyFile", "GroupReadableSASLDBFile", "GroupWritableAliasFile", "GroupWritableDirPathSafe",
+    "GroupWritableForwardFile", "GroupWritableForwardFileSafe", "GroupWritableIncludeFile",
+    "GroupWritableIncludeFileSafe", "GroupWritableSASLDBFile", "HelpFileInUnsafeDirPath",
+    "IncludeFileInGroupWritableDirPath", "IncludeFileInUnsafeDirPath", "IncludeFileInUnsafeDirPathSafe",
+    "InsufficientEntropy", "LinkedAliasFileInWritableDir", "LinkedClassFileInWritableDir",
+    "LinkedForwardFileInWritableDir", "LinkedIncludeFileInWritableDir", "LinkedMapInWritableDir",
+    "LinkedServiceSwitchFileInWritableDir", "MapInUnsafeDirPath", "NonRootSafeAddr", "RunProgramInUnsafeDirPath",
+    "RunWritableProgram", "TrustStickyBit", "WorldWritableAliasFile", "WorldWritableForwardfile",
+    "WorldWritableIncludefile", "WriteMapToHardLink", "WriteMapToSymLink", "WriteStatsToHardLink",
+    "WriteStatsToSymLink",
+]
 
 
 class SendmailOptions(_TargetOptions):
@@ -298,8 +318,15 @@ class SendmailOptions(_TargetOptions):
     queue_dir: AbsolutePath | None = Field(None, description="QUEUE_DIR; OSTYPE's default when unset")
     pid_file: AbsolutePath | None = None
     status_file: AbsolutePath | None = None
-    help_file: AbsolutePath | None = None
+    help_file: AbsolutePath | None = Field(
+        None, description="where mtaharden's version-free HELP text is installed (HELP_FILE); settings_dir/helpfile"
+    )
     alias_file: AbsolutePath | None = None
+    dont_blame_sendmail: list[DontBlameFlag] = Field(
+        default_factory=list,
+        description="DontBlameSendmail flags that relax Sendmail's file-safety checks (e.g. TrustStickyBit for "
+        "maps below a sticky folder); empty: none relaxed (Safe), not even Debian's own list",
+    )
 
 
 class QmailOptions(_TargetOptions):
@@ -313,11 +340,8 @@ class QmailOptions(_TargetOptions):
     log_dir: AbsolutePath = Field("/var/log/qmail/smtpd", description="multilog folder of qmail-smtpd")
     smtpd_user: str = Field("qmaild", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="user qmail-smtpd runs as")
     log_user: str = Field("qmaill", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="user multilog runs as")
-    listen: str = Field(
-        "0.0.0.0",
-        pattern=r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-        r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
-        description="IPv4 address tcpserver binds to (ucspi-tcp 0.88 has no IPv6); 0.0.0.0 means all",
+    listen: ListenIPv4 = Field(
+        "0.0.0.0", description="IPv4 address tcpserver binds to (ucspi-tcp 0.88 has no IPv6); 0.0.0.0 means all"
     )
     smtp_port: Port = Field(25, ge=1, le=65535, description="port of the qmail-smtpd service")
     concurrency: int = Field(

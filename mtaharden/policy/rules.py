@@ -11,12 +11,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
+from . import canonical, trust
 from .lists import DomainNames, EntryFile, client_key
 from .model import AddressRule, ClientRule, HeloRule, ListFileRule, Policy
+from .types import PolicyValueError
 
 Path = tuple[str | int, ...]
 
-WIDEST_TRUSTED_PREFIX = {4: 8, 6: 32}
 MAX_FINDINGS_PER_LIST = 20  # a list file with thousands of repeats gets the first few reported
 
 
@@ -30,22 +31,46 @@ class Finding:
 
 def check(policy: Policy) -> list[Finding]:
     """Every cross-field problem of ``policy``; empty when the policy is usable."""
-    rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _access_duplicates, _dnsbl, _ports,
-             _listeners, _postfix_parameters)
+    rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _relay_hostname, _access_duplicates, _dnsbl,
+             _ports, _listeners, _postfix_parameters)
     return [finding for rule in rules for finding in rule(policy)]
 
 
 def _trusted_networks(policy: Policy) -> Iterator[Finding]:
-    for index, network in enumerate(policy.networks.trusted):
-        widest = WIDEST_TRUSTED_PREFIX[network.version]
-        if network.prefixlen < widest and not policy.networks.allow_wide_trusted:
-            yield Finding(
-                ("networks", "trusted", index),
-                f"{network.with_prefixlen} is wider than /{widest}: every client in it may relay, "
-                "which makes this server an open relay for that range",
-                "list the real networks of your own hosts; if you truly mean it, set "
-                "networks.allow_wide_trusted: true",
-            )
+    """The union of the trusted networks, per family, at most one /8 (IPv4) or /32 (IPv6) unless acknowledged."""
+    if policy.networks.allow_wide_trusted:
+        return
+    trusted = policy.networks.trusted
+    hint = "list the real networks of your own hosts; if you truly mean it, set networks.allow_wide_trusted: true"
+    reported: set[int] = set()
+    for crossing in trust.crossings(trusted):
+        if crossing.index in reported:  # ::/0 takes both families past at once: one finding
+            continue
+        reported.add(crossing.index)
+        network, widest = trusted[crossing.index], trust.WIDEST_PREFIX[crossing.family]
+        shown = canonical.network(network)
+        if network.version == crossing.family and network.prefixlen < widest:
+            message = f"{shown} is wider than /{widest}"
+        else:
+            message = (f"with {shown} the trusted networks together span "
+                       f"{trust.described(crossing.size, crossing.family)} (loopback aside; at most one "
+                       f"/{widest} may relay)")
+        yield Finding(("networks", "trusted", crossing.index),
+                      f"{message}: every client in them may relay, which makes this server an open relay for "
+                      "that range", hint)
+
+
+def _relay_hostname(policy: Policy) -> Iterator[Finding]:
+    """The host name is the MTA itself: mail for it is delivered here, never forwarded."""
+    if policy.hostname is None:
+        return
+    for index, domain in enumerate(policy.domains.relay):
+        if domain == policy.hostname:
+            yield _name_finding(("domains", "relay"), policy.domains.relay, index,
+                                f"{domain} is this server's own host name (hostname), listed as a relay domain",
+                                "remove it from domains.relay: mail for the host name is delivered here "
+                                "(forwarding it would loop back to this server)")
+            return
 
 
 def _roles(policy: Policy) -> Iterator[Finding]:
@@ -225,18 +250,17 @@ def _duplicates(path: Path, values: Sequence[object], suffix: str | None = None)
 
 def _show(value: object) -> str:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
-        return value.with_prefixlen
+        return canonical.network(value)
     return str(value)
 
 
 def _postfix_parameters(policy: Policy) -> Iterator[Finding]:
-    from ..targets.postfix import is_managed  # the target knows which parameters it decides
+    """Site parameters pass only from the allow-list, each value of its kind (the list says why)."""
+    from ..targets import postfix_parameters as site  # targets import the policy package: import late
+    from ..targets.postfix import MANAGED_PARAMETERS
 
-    for name in policy.targets.postfix.parameters:
-        if is_managed(name):
-            yield Finding(
-                ("targets", "postfix", "parameters", name),
-                f"{name} is decided by mtaharden (it is written from the policy, or it governs relaying "
-                "or accepted domains)",
-                "express it through the policy's own keys (see the README's policy reference), not here",
-            )
+    for name, value in policy.targets.postfix.parameters.items():
+        try:
+            site.canonical(name, value, MANAGED_PARAMETERS)
+        except PolicyValueError as exc:
+            yield Finding(("targets", "postfix", "parameters", name), str(exc), exc.hint)

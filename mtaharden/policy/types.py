@@ -13,6 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from ..targets import pcre2
+from . import canonical, pattern
+from .wording import kind_of
+
 
 class PolicyValueError(ValueError):
     """A value that does not fit its type; ``hint`` says how to fix it."""
@@ -28,8 +32,22 @@ _IDNA_HINT = "use letters, digits, hyphens and dots only; write an international
 
 def _require_str(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise PolicyValueError(f"{what} must be a string, not {type(value).__name__}", f"write the {what} as text")
+        raise PolicyValueError(f"{what} must be text, not {kind_of(value)}", f"write the {what} as text")
     return value
+
+
+def _plain_name(value: Any, what: str) -> str:
+    """A name as text, ASCII only (checked before ``lower()``, which turns e.g. the Kelvin sign into k)."""
+    text = _require_str(value, what)
+    if not text.isascii():
+        bad = next(c for c in text if not c.isascii())
+        raise PolicyValueError(f"{what} {_shown(text)} contains a non-ASCII character ({bad!r})", _IDNA_HINT)
+    return text.strip().lower()
+
+
+def _shown(text: str) -> str:
+    """A value quoted for a message, cut short: an error repeats what was written, never a whole file."""
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + "…"
 
 
 def _check_labels(name: str, what: str, *, min_labels: int) -> str:
@@ -53,13 +71,13 @@ def _check_labels(name: str, what: str, *, min_labels: int) -> str:
 
 def domain_name(value: Any) -> str:
     """A fully qualified DNS domain, lower-cased, without a trailing dot."""
-    name = _require_str(value, "domain").strip().lower().removesuffix(".")
+    name = _plain_name(value, "domain").removesuffix(".")
     return _check_labels(name, "domain", min_labels=2)
 
 
 def domain_pattern(value: Any) -> str:
     """A mail domain: ``example.org`` (exactly that domain) or ``.example.org`` (every subdomain)."""
-    text = _require_str(value, "domain").strip().lower().removesuffix(".")
+    text = _plain_name(value, "domain").removesuffix(".")
     if text.startswith("*."):
         raise PolicyValueError(
             f"domain {text!r} uses '*.'", "write .example.org (leading dot) to match every subdomain"
@@ -71,33 +89,92 @@ def domain_pattern(value: Any) -> str:
 
 def helo_name(value: Any) -> str:
     """A HELO/EHLO argument to match: a host name (one label allowed) or an address literal."""
-    text = _require_str(value, "HELO name").strip().lower()
+    text = _plain_name(value, "HELO name")
     literal = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    try:
-        return str(ipaddress.ip_address(literal.removeprefix("ipv6:")))
-    except ValueError:
-        pass
+    literal = literal.removeprefix("ipv6:")
+    if ":" in literal or _DOTTED.fullmatch(literal):  # no host name has a colon or is all digits and dots
+        return canonical.address(ip_address(literal, "HELO address"))
     return _check_labels(text.removesuffix("."), "HELO name", min_labels=1)
 
 
+_DOTTED = re.compile(r"[0-9.]+")
+_ADDRESS_TEXT = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+_PREFIX_TEXT = re.compile(r"0|[1-9][0-9]{0,2}")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_UNSPECIFIED_AND_LOOPBACK = (ipaddress.IPv6Network("::/128"), ipaddress.IPv6Network("::1/128"))
+_IP_HINT = "write an address such as 192.0.2.7 or 2001:db8::7"
+_NETWORK_HINT = "write an address such as 192.0.2.7 or a network such as 192.0.2.0/24 or 2001:db8::/32"
+
+
+def _address_text(text: str, what: str, hint: str) -> None:
+    """Refuse, before ``ipaddress`` sees it, any text but the plain hex/decimal form of an address."""
+    if "%" in text:
+        raise PolicyValueError(
+            f"{what} {_shown(text)} carries an IPv6 zone id (the part from '%')",
+            "leave out '%' and what follows: a zone id names an interface of one host, and no mail server "
+            "reads one in an access rule, a trusted network or a listen address",
+        )
+    if not _ADDRESS_TEXT.fullmatch(text):
+        raise PolicyValueError(f"{what} {_shown(text)} is not an IP address", hint)
+
+
+def _refuse_embedded_ipv4(network: ipaddress.IPv4Network | ipaddress.IPv6Network, text: str, what: str) -> None:
+    """IPv4-mapped (``::ffff:1.2.3.4``) and IPv4-compatible (``::1.2.3.4``) forms: MTAs read them apart."""
+    if not isinstance(network, ipaddress.IPv6Network) or network.prefixlen < 96:
+        return
+    embedded = ipaddress.IPv4Address(int(network.network_address) & 0xFFFFFFFF)
+    if network.subnet_of(_MAPPED):
+        form = "IPv4-mapped"
+    elif network.subnet_of(_COMPATIBLE) and network not in _UNSPECIFIED_AND_LOOPBACK:
+        form = "IPv4-compatible"
+    else:
+        return
+    plain = canonical.address(embedded) + ("" if network.prefixlen == 128 else f"/{network.prefixlen - 96}")
+    raise PolicyValueError(
+        f"{what} {_shown(text)} is an {form} IPv6 form of an IPv4 address",
+        f"write it as IPv4: {plain} (mail servers match IPv4 clients against IPv4 entries only)",
+    )
+
+
+def ip_address(value: Any, what: str = "address") -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """One IP address in a plain form: no zone id, no IPv4-mapped or -compatible form, no leading zeros."""
+    text = _require_str(value, what).strip()
+    _address_text(text, what, _IP_HINT)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise PolicyValueError(f"{what} {_shown(text)} is not an IP address", _IP_HINT) from None
+    _refuse_embedded_ipv4(ipaddress.ip_network(address), text, what)
+    return address
+
+
 def ip_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """An IPv4/IPv6 address or CIDR network with no host bits set."""
+    """An IPv4/IPv6 address or CIDR network with no host bits set, in a plain form (see :func:`ip_address`)."""
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value
     text = _require_str(value, "network").strip()
+    address, slash, prefix = text.partition("/")
+    _address_text(address, "network", _NETWORK_HINT)
+    if slash and not _PREFIX_TEXT.fullmatch(prefix):
+        raise PolicyValueError(
+            f"network {_shown(text)} has a prefix length that is not a plain number ({_shown(prefix)})",
+            "write the prefix length as a plain number, e.g. 192.0.2.0/24 (no netmask, no leading zero)",
+        )
     try:
-        return ipaddress.ip_network(text, strict=True)
+        network = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise PolicyValueError(
-                f"{text!r} is not an IP address or CIDR network ({exc})",
-                "write an address such as 192.0.2.7 or a network such as 192.0.2.0/24 or 2001:db8::/32",
-            ) from None
+            raise PolicyValueError(f"{_shown(text)} is not an IP address or CIDR network ({exc})",
+                                   _NETWORK_HINT) from None
+        _refuse_embedded_ipv4(loose, text, "network")
         raise PolicyValueError(
-            f"{text!r} has host bits set", f"did you mean {loose.with_prefixlen}?"
+            f"{_shown(text)} has host bits set", f"did you mean {canonical.network(loose)}?"
         ) from None
+    _refuse_embedded_ipv4(network, text, "network")
+    return network
 
 
 _LOCAL_PART = re.compile(r"^[a-z0-9._+=-]{1,64}$")
@@ -105,7 +182,7 @@ _LOCAL_PART = re.compile(r"^[a-z0-9._+=-]{1,64}$")
 
 def address_pattern(value: Any) -> str:
     """An envelope address pattern: ``user@example.org``, ``@example.org``, ``example.org`` or ``user@``."""
-    text = _require_str(value, "address").strip().lower()
+    text = _plain_name(value, "address")
     hint = "write user@example.org, @example.org (whole domain), example.org, or user@ (any domain)"
     if text.count("@") > 1:
         raise PolicyValueError(f"address {text!r} has more than one '@'", hint)
@@ -174,8 +251,11 @@ def size_bytes(value: Any) -> int:
         raise PolicyValueError(f"{value!r} is not a whole number of bytes", "write a size such as 25MiB or 10485760")
     if isinstance(value, int):
         number = value
+    elif not isinstance(value, str):
+        raise PolicyValueError(f"a size must be a number or text, not {kind_of(value)}",
+                               "write a size such as 25MiB or 10485760")
     else:
-        match = _SIZE.fullmatch(_require_str(value, "size"))
+        match = _SIZE.fullmatch(value)
         if not match:
             raise PolicyValueError(f"{value!r} is not a size", "write a size such as 25MiB, 10MB or 10485760")
         number = int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
@@ -199,70 +279,29 @@ def header_name(value: Any) -> str:
     return text
 
 
-_FORBIDDEN_REGEX = (
-    (re.compile(r"\(\?[a-zA-Z]*[aLux]"), "the flags a, L, u (Python-only) or x (verbose)"),
-    (re.compile(r"\\N\{"), "\\N{...} named characters"),
-)
-
-
 def header_regex(value: Any) -> str:
-    """A PCRE-compatible regular expression matched against a header's value (portable subset)."""
+    """A header pattern in the portable grammar (policy/pattern.py) that PCRE2 also compiles.
+
+    The grammar is the allow-list; then Python's ``re`` and, where the library is installed, PCRE2
+    with Postfix's own options compile the pattern's readings, so neither can skip it at run time.
+    """
     text = _require_str(value, "pattern")
-    if not text or not _MESSAGE_CHARS.fullmatch(text):
-        raise PolicyValueError(
-            "pattern is empty or contains a control character or non-ASCII",
-            "write the pattern on one line in printable ASCII; use \\x escapes for other bytes",
-        )
-    for forbidden, what in _FORBIDDEN_REGEX:
-        if forbidden.search(text):
-            raise PolicyValueError(f"pattern uses {what}", "use only syntax that PCRE and Python share")
     try:
-        re.compile(text)
-    except re.error as exc:
-        raise PolicyValueError(f"pattern does not compile: {exc}", "fix the regular expression") from None
-    start = len(leading_flags(text))
-    if any(position != start for position in _anchor_positions(text)) or "\\A" in text.replace("\\\\", ""):
-        raise PolicyValueError(
-            "pattern anchors with ^ or \\A somewhere other than its very start",
-            "put ^ only first (it means: the header value starts with); use (?:^a|b) forms as ^(?:a|b)",
-        )
+        parsed = pattern.parse(text)
+    except pattern.PatternError as exc:
+        raise PolicyValueError(f"pattern {text[:60]!r}: {exc}", exc.hint) from None
+    body = pattern.pcre_body(parsed)
+    try:
+        pattern.python_regex(parsed)
+        if pcre2.available():
+            pcre2.check(pcre2.postfix_header_regex("X", body, parsed.anchored_start), pcre2.POSTFIX_HEADER_OPTIONS)
+    except (re.error, pcre2.CompileError) as exc:
+        raise PolicyValueError(f"pattern {text[:60]!r} does not compile: {exc}", "simplify the pattern") from None
     return text
 
 
-_FLAGS_PREFIX = re.compile(r"^\(\?[a-zA-Z]+\)")
-
-
-def leading_flags(pattern: str) -> str:
-    """The inline flag group a pattern starts with, e.g. ``(?i)``, or an empty string."""
-    match = _FLAGS_PREFIX.match(pattern)
-    return match.group(0) if match else ""
-
-
-def _anchor_positions(pattern: str) -> list[int]:
-    """Positions of ``^`` used as an anchor (not escaped, not inside or negating a character class)."""
-    positions: list[int] = []
-    escaped = in_class = False
-    for index, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]" or (pattern[index - 1] in "[^" and _class_start(pattern, index))
-        elif char == "[":
-            in_class = True
-        elif char == "^":
-            positions.append(index)
-    return positions
-
-
-def _class_start(pattern: str, index: int) -> bool:
-    """Whether the ``]`` at ``index`` is a literal first member of its class (``[]...]`` or ``[^]...]``)."""
-    before = pattern[:index]
-    return before.endswith("[") or before.endswith("[^")
-
-
-_OCTET = r"(?:\d{1,3}|\[\d{1,3}\.\.\d{1,3}\]|\[\d{1,3}(?:;\d{1,3})*\])"
+# [0-9], not \d: \d takes the digits of every script, and the filter is written out as it was given
+_OCTET = r"(?:[0-9]{1,3}|\[[0-9]{1,3}\.\.[0-9]{1,3}\]|\[[0-9]{1,3}(?:;[0-9]{1,3})*\])"
 _DNSBL_FILTER = re.compile(rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$")
 
 
@@ -319,12 +358,34 @@ def banner_text(value: Any) -> str:
 
 
 def absolute_path(value: Any) -> str:
-    """An absolute file-system path without control characters, spaces or shell/config metacharacters."""
+    """An absolute file-system path without control characters, spaces or shell/config metacharacters.
+
+    Canonical: no trailing slash, no empty, ``.`` or ``..`` segment (each tool resolves those its own way)."""
     text = _require_str(value, "path")
-    if not re.fullmatch(r"/[A-Za-z0-9._/+@-]*", text) or "/../" in text + "/":
+    path = text.rstrip("/") or "/"
+    odd_segment = path != "/" and any(f"/{segment}/" in path + "/" for segment in ("", ".", ".."))
+    if not re.fullmatch(r"/[A-Za-z0-9._/+@-]*", path) or odd_segment:
         raise PolicyValueError(
-            f"{text!r} is not a plain absolute path",
-            "write an absolute path such as /etc/ssl/private/mx1.key (letters, digits, . _ - + @ and /)",
+            f"{_shown(text)} is not a plain absolute path",
+            "write an absolute path such as /etc/ssl/private/mx1.key (letters, digits, . _ - + @ and /; "
+            "no '..', '.' or '//')",
+        )
+    return path
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def queue_path(value: Any) -> str:
+    """A path below Postfix's queue folder, e.g. ``private/auth``: relative, no ``.``/``..`` or empty segment.
+
+    Postfix resolves it from the queue (or the chroot); ``..`` would point a daemon at a socket elsewhere."""
+    text = _require_str(value, "path").strip()
+    segments = text.split("/")
+    if len(text) > 200 or not all(_SEGMENT.fullmatch(s) and s.strip(".") for s in segments):
+        raise PolicyValueError(
+            f"{_shown(text)} is not a plain path below the queue folder",
+            "write a relative path such as private/auth (letters, digits, . _ -; no leading /, no '..')",
         )
     return text
 
@@ -363,7 +424,7 @@ HeloName = Annotated[str, BeforeValidator(helo_name), _schema("HELO host name or
 IPNetwork = Annotated[
     ipaddress.IPv4Network | ipaddress.IPv6Network,
     BeforeValidator(ip_network),
-    PlainSerializer(lambda n: n.with_prefixlen, return_type=str),
+    PlainSerializer(canonical.network, return_type=str),
     _schema("IPv4/IPv6 address or CIDR network"),
 ]
 AddressPattern = Annotated[
@@ -374,7 +435,7 @@ SizeBytes = Annotated[
     int, BeforeValidator(size_bytes), WithJsonSchema({"type": ["integer", "string"], "description": "bytes or 25MiB"})
 ]
 HeaderName = Annotated[str, BeforeValidator(header_name), _schema("header field name")]
-HeaderRegex = Annotated[str, BeforeValidator(header_regex), _schema("PCRE/Python-compatible regex")]
+HeaderRegex = Annotated[str, BeforeValidator(header_regex), _schema("header pattern in the portable regex syntax")]
 DnsblFilter = Annotated[str, BeforeValidator(dnsbl_filter), _schema("return-code filter, e.g. 127.0.0.[2..11]")]
 DnsblMessage = Annotated[
     str,
@@ -383,12 +444,13 @@ DnsblMessage = Annotated[
 ]
 BannerText = Annotated[str, BeforeValidator(banner_text), _schema("greeting; starts with {hostname}")]
 AbsolutePath = Annotated[str, BeforeValidator(absolute_path), _schema("absolute path")]
+QueuePath = Annotated[str, BeforeValidator(queue_path), _schema("path relative to the queue folder")]
 ElementPath = Annotated[str, BeforeValidator(element_path), _schema("policy element, e.g. access.helo")]
 
 
 def host_name(value: Any) -> str:
     """A host name; a single label (NetBIOS-style server name) is allowed."""
-    text = _require_str(value, "host name").strip().lower().removesuffix(".")
+    text = _plain_name(value, "host name").removesuffix(".")
     return _check_labels(text, "host name", min_labels=1)
 
 
@@ -397,12 +459,10 @@ def listen_address(value: Any) -> str:
     text = _require_str(value, "listen address").strip().lower()
     if text in ("all", "loopback-only"):
         return text
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise PolicyValueError(
-            f"{text!r} is not a listen address", "write all, loopback-only or an IP address such as 192.0.2.25"
-        ) from None
+    if not _ADDRESS_TEXT.fullmatch(text) and "%" not in text:
+        raise PolicyValueError(f"{_shown(text)} is not a listen address",
+                               "write all, loopback-only or an IP address such as 192.0.2.25")
+    return canonical.address(ip_address(text, "listen address"))
 
 
 HostName = Annotated[str, BeforeValidator(host_name), _schema("host name")]
@@ -411,14 +471,19 @@ ListenAddress = Annotated[str, BeforeValidator(listen_address), _schema("all, lo
 
 def listen_ip(value: Any) -> str:
     """One IP address to bind to."""
-    text = _require_str(value, "address").strip()
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise PolicyValueError(f"{text!r} is not an IP address", "write an address such as 192.0.2.25") from None
+    return canonical.address(ip_address(value))
+
+
+def listen_ipv4(value: Any) -> str:
+    """One IPv4 address to bind to (0.0.0.0: every address)."""
+    address = ip_address(value, "IPv4 address")
+    if address.version != 4:
+        raise PolicyValueError(f"{address} is not an IPv4 address", "write an IPv4 address such as 192.0.2.25")
+    return canonical.address(address)
 
 
 ListenIP = Annotated[str, BeforeValidator(listen_ip), _schema("an IP address")]
+ListenIPv4 = Annotated[str, BeforeValidator(listen_ipv4), _schema("an IPv4 address")]
 
 
 _PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")

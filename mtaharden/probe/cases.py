@@ -60,6 +60,15 @@ class Case:
     rcpt_to: str
     rcpt_prefix: str = "RCPT TO:"
 
+    @property
+    def confirmable(self) -> bool:
+        """Whether the recipient's final destination is the foreign domain (``--confirm`` sends DATA only then).
+
+        The two cases at IP literals (192.0.2.1, 2001:db8::1) name no domain a transport map could
+        route to the canary, so a message to them could only go to whatever answers at that address.
+        """
+        return "{foreign}" in self.rcpt_to.lower()
+
     def commands(self, values: Placeholders) -> tuple[str, str]:
         """The MAIL and RCPT command lines, exactly as they go on the wire."""
         mapping = values.mapping()

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mtaharden.policy import PolicyError, load_policy
 from mtaharden.policy.types import PolicyValueError, domain_name, host_name
+from mtaharden.safe_read import UnsafeFile, kind_of, read_regular
 
 from .canary import Canary
 from .cases import DEFAULT_FOREIGN
@@ -33,35 +35,81 @@ from .session import DEFAULT_EHLO, SessionOptions
 from .verdict import EXIT_ERROR, HostResult, exit_code
 
 MAX_PASSWORD_FILE = 4096
+MAX_HOSTS_FILE = 64 * 2**20  # a million HOST:PORT lines fit many times over
 
 
 def _endpoints(targets: tuple[str, ...], hosts_file: str | None, default_port: int) -> list[Endpoint]:
-    texts = list(targets)
+    endpoints: dict[Endpoint, None] = {}
+    for text in filter(None, targets):
+        _add_endpoint(endpoints, text, default_port, None)
     if hosts_file:
         try:
-            lines = Path(hosts_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(f"cannot read {hosts_file}: {exc}", param_hint="-i") from None
-        texts += [line.split("#", 1)[0].strip() for line in lines]
-    endpoints: dict[Endpoint, None] = {}
-    for text in filter(None, texts):
-        try:
-            endpoints[parse_endpoint(text, default_port)] = None
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="HOST[:PORT]") from None
+            lines = read_regular(hosts_file, MAX_HOSTS_FILE).decode("utf-8").split("\n")
+        except UnsafeFile as exc:
+            raise click.BadParameter(f"cannot read {hosts_file}: it {exc.reason} (fix: {exc.hint})", param_hint="-i"
+                                     ) from None
+        except UnicodeDecodeError:
+            raise click.BadParameter(f"{hosts_file} is not UTF-8 text (fix: save it as UTF-8)", param_hint="-i"
+                                     ) from None
+        for number, line in enumerate(lines, start=1):
+            text = line.split("#", 1)[0].strip()
+            if text:
+                _add_endpoint(endpoints, text, default_port, f"{hosts_file}:{number}")
     if not endpoints:
         raise click.UsageError("no host to probe (fix: give HOST[:PORT] arguments or -i hosts.txt)")
     return list(endpoints)
 
 
+def _add_endpoint(endpoints: dict[Endpoint, None], text: str, default_port: int, where: str | None) -> None:
+    """Parse one HOST[:PORT]; a bad line of the -i file is named by its line, never quoted (it may be a secret)."""
+    try:
+        endpoints[parse_endpoint(text, default_port)] = None
+    except ValueError as exc:
+        if where is None:
+            raise click.BadParameter(str(exc), param_hint="HOST[:PORT]") from None
+        raise click.BadParameter(f"{where}:1: this line is not HOST[:PORT] (fix: write one host name, IPv4 address "
+                                 "or [IPv6] address per line, optionally with :PORT; # starts a comment)",
+                                 param_hint="-i") from None
+
+
+def _check_report_path(path: str) -> None:
+    """Refuse at once, before probing, a --junit path that exists and is not a regular file (a FIFO would hang)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror}", param_hint="--junit") from None
+    if not stat.S_ISREG(mode):
+        raise click.BadParameter(f"cannot write {path}: it is {kind_of(mode)}, not a regular file (fix: name a "
+                                 "regular file)", param_hint="--junit")
+
+
+def _write_report(path: str, data: bytes) -> None:
+    """Write ``data`` to the regular file ``path``; the open never blocks, and anything else is refused."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror}", param_hint="--junit") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise click.BadParameter(f"cannot write {path}: it is {kind_of(mode)}, not a regular file",
+                                     param_hint="--junit")
+        handle.truncate(0)
+        handle.write(data)
+
+
 def _password(path: str) -> str:
     """The first line of the password file; the password is never taken from argv nor printed."""
     try:
-        raw = Path(path).read_bytes()[: MAX_PASSWORD_FILE + 1]
+        raw = read_regular(path, MAX_PASSWORD_FILE)
         first = raw.decode("utf-8").splitlines()[0] if raw.strip() else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read the password file: {type(exc).__name__}",
+    except UnsafeFile as exc:
+        raise click.BadParameter(f"cannot read the password file: it {exc.reason} (fix: {exc.hint})",
                                  param_hint="--auth-password-file") from None
+    except UnicodeDecodeError:
+        raise click.BadParameter("the password file is not UTF-8 text", param_hint="--auth-password-file") from None
     if not first or len(raw) > MAX_PASSWORD_FILE:
         raise click.BadParameter("the password file must hold the password on its first line (under 4 KiB)",
                                  param_hint="--auth-password-file")
@@ -98,11 +146,11 @@ def _source(value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not an IP address", param_hint="--source-address") from None
 
 
-def _expectations(policy: str | None, overrides: tuple[str, ...]) -> Expectations | None:
+def _expectations(policy: str | None, overrides: tuple[str, ...], lists_root: str | None) -> Expectations | None:
     if policy is None:
         return None
     try:
-        return Expectations.from_policy(load_policy(policy, overrides))
+        return Expectations.from_policy(load_policy(policy, overrides, lists_root))
     except PolicyError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_ERROR)
@@ -141,6 +189,8 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
 @click.option("--policy", type=click.Path(dir_okay=False), help="policy file: also check conformance to it")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="override a policy value for this host (as for render), e.g. networks.trusted=[192.0.2.0/24]")
+@click.option("--lists-root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="folder tree the --policy's list files may lie in (default: the policy file's folder)")
 @click.option("--vantage", type=click.Choice(["untrusted", "trusted"]), default="untrusted", show_default=True,
               help="where the probe stands: untrusted runs the relay matrix; trusted checks that relaying works")
 @click.option("--external-domain", default=DEFAULT_FOREIGN, show_default=True,
@@ -162,7 +212,7 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML to this file")
 def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, policy: str | None,
-          overrides: tuple[str, ...], vantage: Vantage, external_domain: str, ehlo: str,
+          overrides: tuple[str, ...], lists_root: str | None, vantage: Vantage, external_domain: str, ehlo: str,
           source_address: str | None, smtps: bool,
           tls_verify: bool, auth_user: str | None, auth_password_file: str | None, confirm: bool,
           canary_text: str | None, confirm_wait: float, timeout: float, deadline: float, fmt: str,
@@ -171,6 +221,8 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
 
     Exit 0: closed. 1: open, deviating from --policy, or inconclusive. 2: usage or connection errors only."""
     endpoints = _endpoints(targets, hosts_file, 465 if smtps else 25)
+    if junit:
+        _check_report_path(junit)
     if (auth_user is None) != (auth_password_file is None):
         raise click.UsageError("--auth-user and --auth-password-file go together")
     if confirm != (canary_text is not None):
@@ -191,9 +243,9 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
             param_hint="--external-domain")
     options = ProbeOptions(session=session, external_domain=foreign,
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
-    expectations = _expectations(policy, overrides)
+    expectations = _expectations(policy, overrides, lists_root)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=Console(stderr=True), transient=True) if sys.stdout.isatty() else None
+                        console=Console(stderr=True, emoji=False), transient=True) if sys.stdout.isatty() else None
     with progress or contextlib.nullcontext():
         results = asyncio.run(_run(endpoints, options, expectations, canary_at, concurrency, progress))
     code = exit_code(results)
@@ -203,10 +255,7 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
             if result.vantage_conflict:
                 click.echo("\n".join(f"{result.endpoint}: {warning}" for warning in result.warnings), err=True)
     else:
-        render_text(Console(highlight=False, soft_wrap=False), results)
+        render_text(Console(highlight=False, soft_wrap=False, emoji=False), results)
     if junit:
-        try:
-            Path(junit).write_bytes(to_junit(results))
-        except OSError as exc:
-            raise click.BadParameter(f"cannot write {junit}: {exc.strerror}", param_hint="--junit") from None
+        _write_report(junit, to_junit(results))
     sys.exit(code)

@@ -70,7 +70,7 @@ async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholde
             results.append(CaseResult(case, Verdict.ERROR, mail_line, rcpt_line,
                                       detail=f"not run: {errors_in_a_row} cases in a row failed"))
             continue
-        token = new_token() if canary else None
+        token = new_token() if canary and case.confirmable else None
         try:
             outcome = await conn.run(_attempt, mail_line, rcpt_line, token)
         except ServerClosing as exc:
@@ -85,8 +85,11 @@ async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholde
         errors_in_a_row = 0
         if token and outcome.data is not None and outcome.data.positive:
             tokens[token] = len(results)
+        detail = outcome.detail
+        if canary and not case.confirmable and outcome.rcpt is not None and outcome.rcpt.positive:
+            detail = "not confirmed: --confirm sends no message to an IP-literal recipient"
         results.append(CaseResult(case, classify(outcome.mail, outcome.rcpt), mail_line, rcpt_line,
-                                  outcome.mail, outcome.rcpt, outcome.data, outcome.detail))
+                                  outcome.mail, outcome.rcpt, outcome.data, detail))
     if canary and tokens:
         arrived = await canary.wait_for(tokens, confirm_wait)
         for token, index in tokens.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..policy import Policy
+from ..policy import Policy, canonical, trust
 
 
 def relay_stance(policy: Policy) -> str:
@@ -18,9 +18,9 @@ def relay_stance(policy: Policy) -> str:
     # loopback is left out (this host may always relay); the submission services relay only for
     # authenticated clients, never for trusted networks
     networks = [] if policy.role == "submission" else [n for n in policy.networks.trusted if not n.is_loopback]
-    relayers = [*map(str, networks), *(["authenticated users"] if policy.auth.enabled else [])]
+    relayers = [*map(canonical.network, networks), *(["authenticated users"] if policy.auth.enabled else [])]
     relays = f"relays only for {_words(relayers)}" if relayers else "relays for nobody but this host itself"
-    if any(network.prefixlen == 0 for network in networks):
+    if trust.too_wide(networks):  # only possible with networks.allow_wide_trusted
         relays += " — an open relay"
     if not policy.accepts_inbound:
         return f"{relays}; accepts no mail on port 25"

@@ -17,8 +17,27 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..policy import Policy
+from ..policy import Policy, canonical
 from ..policy.model import AccessAction, AddressFile, AddressRule, ClientFile, ClientRule, DnsblEntry, HeaderCheck
+from ..policy.pattern import (
+    CLASS_SPECIAL,
+    POSIX_CLASSES,
+    Alternation,
+    Any,
+    Atom,
+    Char,
+    Group,
+    Member,
+    PatternError,
+    Posix,
+    Range,
+    Repeat,
+    Shorthand,
+    WordBoundary,
+    literal,
+    parse,
+    quantifier,
+)
 from .base import Coverage, Plan, PlannedFile, Target, coverage_file, register
 
 # Ports that Exchange's own services hold on every Mailbox server.
@@ -98,54 +117,53 @@ class DialectError(ValueError):
     """A policy regex that has no .NET equivalent."""
 
 
-POSSESSIVE = "possessive quantifiers (such as a++) do not exist in .NET; use an atomic group (?>a+)"
+# .NET's \d, \w and \s are Unicode classes and its . stops at a line break: the portable meanings
+# (ASCII sets, . across the line breaks of a folded header) are spelled out.
+DOTNET_SETS = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t-\\r "}
+DOTNET_SPECIAL = set("\\*+?|{}[]()^$.")  # space and # are special only under x, which is off
 
 
-def dotnet_regex(pattern: str) -> str:
-    """The policy's (Python/PCRE) regex in .NET syntax, as transport rules read it.
-
-    Named groups are renamed, ``{,n}`` gets its implicit 0 and ``\\Z`` becomes ``\\z``; constructs
-    .NET lacks (possessive quantifiers, ``\\U`` escapes, ``-[`` inside a class) raise DialectError.
-    """
-    out: list[str] = []
-    i, class_body = 0, -1  # class_body: index where the open class's members start, -1 outside a class
-    while i < len(pattern):
-        char, rest = pattern[i], pattern[i:]
-        step, text = 1, char
-        if char == "\\":
-            step, text = 2, rest[:2]
-            if text == "\\U":
-                raise DialectError("\\U escapes do not exist in .NET; write the character as \\uXXXX")
-            if text == "\\Z" and class_body < 0:
-                text = "\\z"
-        elif class_body >= 0:
-            if rest.startswith("-["):
-                raise DialectError("'-[' inside a character class is a class subtraction in .NET")
-            if char == "]" and i > class_body:
-                class_body = -1
-        elif char == "[":
-            step = 2 if rest.startswith("[^") else 1
-            text, class_body = rest[:step], i + step
-        elif rest.startswith("(?P<"):
-            step, text = 4, "(?<"
-        elif match := re.match(r"\(\?P=(\w+)\)", rest):
-            step, text = match.end(), f"\\k<{match.group(1)}>"
-        elif (match := re.match(r"\{,(\d+)\}", rest)) and _quantifies(out, pattern, i):
-            step, text = match.end(), f"{{0,{match.group(1)}}}"
-            if rest[step:step + 1] == "+":
-                raise DialectError(POSSESSIVE)
-        elif char in "*+?}" and rest[1:2] == "+" and _quantifies(out, pattern, i):
-            raise DialectError(POSSESSIVE)
-        out.append(text)
-        i += step
-    return "".join(out)
+def dotnet_regex(text: str) -> str:
+    """The policy pattern in .NET syntax, as transport rules read it, written from its syntax tree."""
+    try:
+        parsed = parse(text)
+    except PatternError as exc:
+        raise DialectError(str(exc)) from None
+    return (("(?i)" if parsed.ignore_case else "") + ("^" if parsed.anchored_start else "")
+            + _dotnet_alternation(parsed.body) + ("\\z" if parsed.anchored_end else ""))  # .NET's $ is PCRE2's
 
 
-def _quantifies(done: list[str], pattern: str, index: int) -> bool:
-    """Whether the quantifier at ``index`` follows something it repeats (a ``}`` must close ``{m,n}``)."""
-    if pattern[index] == "}":
-        return re.search(r"\{\d*,?\d*$", pattern[:index]) is not None
-    return bool(done) and done[-1] not in ("(", "|")
+def _dotnet_alternation(node: Alternation) -> str:
+    return "|".join("".join(_dotnet_item(item) for item in branch) for branch in node.branches)
+
+
+def _dotnet_item(node: Atom | Repeat) -> str:
+    if isinstance(node, Repeat):
+        return _dotnet_item(node.node) + quantifier(node)
+    if isinstance(node, Char):
+        return literal(node.char, DOTNET_SPECIAL)
+    if isinstance(node, Any):
+        return "[\\s\\S]"
+    if isinstance(node, Shorthand):
+        return ("[^" if node.letter.isupper() else "[") + DOTNET_SETS[node.letter.lower()] + "]"
+    if isinstance(node, WordBoundary):
+        return "\\B" if node.negated else "\\b"
+    if isinstance(node, Group):
+        return "(?:" + _dotnet_alternation(node.body) + ")"
+    return "[" + ("^" if node.negated else "") + "".join(_dotnet_member(m) for m in node.members) + "]"
+
+
+def _dotnet_member(member: Member) -> str:
+    if isinstance(member, Char):
+        return literal(member.char, CLASS_SPECIAL)
+    if isinstance(member, Range):
+        return literal(member.low, CLASS_SPECIAL) + "-" + literal(member.high, CLASS_SPECIAL)
+    if isinstance(member, Posix):
+        return POSIX_CLASSES[member.name]
+    if member.letter.isupper():
+        raise DialectError(f"\\{member.letter} inside a class: .NET's own \\{member.letter} is a Unicode class and "
+                           "the ASCII complement cannot be written inside brackets")
+    return DOTNET_SETS[member.letter]
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -194,7 +212,7 @@ class ExchangeTarget(Target):
         script = {
             "servers": list(options.servers),
             "hostname": policy.hostname,
-            "trusted": [n.with_prefixlen for n in policy.networks.trusted],
+            "trusted": [canonical.network(n) for n in policy.networks.trusted],
             "accepted_domains": _accepted_domains(policy),
             "relay_name": options.relay_connector,
             "relay": _relay_connector(policy),
@@ -221,7 +239,7 @@ class ExchangeTarget(Target):
         return Plan(self.name, files, (), coverage)
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
-        return {"ps": ps_value, "md": md_code}
+        return {"ps": ps_value, "md": md_code, "network": canonical.network}
 
 
 # --- receive connectors -----------------------------------------------------------------------
@@ -261,12 +279,12 @@ def _limits(policy: Policy, *, internet: bool) -> Settings:
 def _bindings(addresses: Sequence[str], port: int) -> list[str]:
     if not addresses:
         return [f"0.0.0.0:{port}", f"[::]:{port}"]
-    return [f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in addresses]
+    return [f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in map(canonical.address, addresses)]
 
 
 def _relay_ranges(policy: Policy) -> list[str]:
     """Trusted networks but loopback: that is the server itself, whose health probes need Default Frontend."""
-    return [n.with_prefixlen for n in policy.networks.trusted if not n.is_loopback]
+    return [canonical.network(n) for n in policy.networks.trusted if not n.is_loopback]
 
 
 def _relay_connector(policy: Policy) -> Settings | None:
@@ -375,7 +393,7 @@ def _transport_rules(policy: Policy) -> Iterator[TransportRule]:
             if _too_long(rule):
                 continue
             if isinstance(rule, ClientRule | ClientFile):
-                condition = (("SenderIpRanges", [n.with_prefixlen for n in _networks(rule)]),)
+                condition = (("SenderIpRanges", [canonical.network(n) for n in _networks(rule)]),)
             elif stage == "recipients":
                 condition = (("RecipientAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),)
             else:
@@ -506,7 +524,8 @@ def _parts(match: str) -> tuple[str, str]:
 
 
 def _ip_entry(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Settings:
-    return (("IPRange", network.with_prefixlen), ("Comment", f"mtaharden access.clients {network.with_prefixlen}"))
+    text = canonical.network(network)
+    return (("IPRange", text), ("Comment", f"mtaharden access.clients {text}"))
 
 
 def _bypassed_recipients(policy: Policy) -> list[str]:
@@ -601,7 +620,7 @@ def _trusted_coverage(policy: Policy) -> Coverage:
     if options.relay_port in RESERVED_PORTS:
         return Coverage("networks.trusted", "unsupported", f"port {options.relay_port} belongs to Exchange's "
                         f"{RESERVED_PORTS[options.relay_port]} connector; set another targets.exchange.relay_port")
-    loopback = [n.with_prefixlen for n in policy.networks.trusted if n.is_loopback]
+    loopback = [canonical.network(n) for n in policy.networks.trusted if n.is_loopback]
     differs = (f"{', '.join(loopback)} (the server itself) may not relay anonymously: Exchange's own health "
                "probes connect from there to Default Frontend") if loopback else None
     if not _relay_ranges(policy):

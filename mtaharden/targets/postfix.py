@@ -7,11 +7,10 @@ Access rules never enter ``smtpd_relay_restrictions``, so no ``permit`` rule can
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..policy import Policy
+from ..policy import Policy, canonical
 from ..policy.lists import EntryFile
 from ..policy.model import (
     AccessAction,
@@ -24,8 +23,10 @@ from ..policy.model import (
     HeloFile,
     HeloRule,
 )
-from ..policy.types import leading_flags
+from ..policy.pattern import parse, pcre_body
+from . import pcre2
 from .base import Block, Coverage, Plan, PlannedFile, Step, Target, coverage_file, placed, register
+from .postfix_parameters import canonical as site_value
 
 CONFIG = "$config_directory"
 # A domain list longer than this goes to a hash table (one lookup) instead of main.cf (a list scan).
@@ -60,8 +61,8 @@ INTERNAL_SERVICES: tuple[tuple[str, str, str, str, str, str, str, str, tuple[str
     ("postlog", "unix-dgram", "n", "-", "n", "-", "1", "postlogd", ()),
 )
 
-# Every main.cf parameter _main_cf may write (tests keep this in step), and families of parameters
-# that decide relaying or accepted domains: targets.postfix.parameters may set none of them.
+# Every main.cf parameter _main_cf may write (tests keep this in step): targets.postfix.parameters may
+# set none of them (it takes only postfix_parameters.ALLOWED).
 MANAGED_PARAMETERS = frozenset({
     "allow_percent_hack", "allow_untrusted_routing", "append_dot_mydomain", "biff", "broken_sasl_auth_clients",
     "compatibility_level", "cyrus_sasl_config_path", "disable_vrfy_command", "header_checks", "inet_interfaces",
@@ -78,13 +79,6 @@ MANAGED_PARAMETERS = frozenset({
     "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols",
     "smtpd_tls_received_header", "smtpd_tls_security_level", "strict_rfc821_envelopes", "swap_bangpath",
 })
-RELAY_DECIDING = re.compile(r"^(?:smtpd_\w*restrictions|\w*_domains|mynetworks\w*|relay\w*|smtpd_sasl\w*"
-                            r"|smtpd_tls\w*|\w*xclient\w*|\w*xforward\w*)$")
-
-
-def is_managed(parameter: str) -> bool:
-    """Whether a main.cf parameter is written by mtaharden or decides relaying or accepted domains."""
-    return parameter in MANAGED_PARAMETERS or bool(RELAY_DECIDING.match(parameter))
 
 ACCESS_VERBS: Mapping[AccessAction, str] = {"reject": "REJECT", "defer": "DEFER", "permit": "OK"}
 HEADER_VERBS = {"reject": "REJECT", "discard": "DISCARD", "hold": "HOLD", "warn": "WARN"}
@@ -188,7 +182,8 @@ def _tables(policy: Policy) -> dict[str, Table]:
     for kind, names in (("local", policy.domains.local), ("relay", policy.domains.relay)):
         if len(names) > DOMAIN_TABLE_MIN:
             add(f"{kind}_domains", Table(f"{kind}_domains", "hash", (), (Block(names, "OK"),)))
-    add("header_checks", Table("header_checks.pcre", "pcre", tuple(_header_line(c) for c in policy.header_checks)))
+    add("header_checks", Table("header_checks.pcre", "pcre",
+                               tuple(_header_line(c) for c in policy.header_checks if header_refusal(c) is None)))
     add("rbl_reply", Table("rbl_reply", "texthash", tuple(_rbl_reply_lines(policy.dnsbl))))
     return tables
 
@@ -202,7 +197,7 @@ def _client_tables(rules: Sequence[ClientRule | ClientFile]) -> Iterator[tuple[s
     for index, rule in enumerate([*rules, None]):
         if isinstance(rule, ClientRule):
             start = start if run else index
-            run.append((rule.match.with_prefixlen, _access_value(rule.action, rule.message)))
+            run.append((canonical.network(rule.match), _access_value(rule.action, rule.message)))
             continue
         if run:
             yield ("clients", Table("client_access.cidr", "cidr", tuple(run))) if start == 0 else (
@@ -210,7 +205,7 @@ def _client_tables(rules: Sequence[ClientRule | ClientFile]) -> Iterator[tuple[s
             run = []
         if rule is not None:
             value = _access_value(rule.action, rule.message)
-            networks = [network.with_prefixlen for network in rule.file.networks]
+            networks = [canonical.network(network) for network in rule.file.networks]
             yield f"clients.{index}", Table(f"client_access.{index}", "hash", (), (Block(rule.file.ipv4_hosts, value),))
             yield f"clients.{index}.cidr", Table(f"client_access.{index}.cidr", "cidr", (), (Block(networks, value),))
 
@@ -237,12 +232,13 @@ def _access_value(action: AccessAction, message: str | None) -> str:
 def _helo_keys(match: str) -> list[str]:
     """An IP in HELO may arrive bare or as an address literal (``[IPv6:…]`` for IPv6); a name as written."""
     try:
-        address = ipaddress.ip_address(match)
+        parsed = ipaddress.ip_address(match)
     except ValueError:
         return [match]
-    if address.version == 6:
-        return [match, f"[{match}]", f"[ipv6:{match}]"]
-    return [match, f"[{match}]"]
+    address = canonical.address(parsed)
+    if parsed.version == 6:
+        return [address, f"[{address}]", f"[ipv6:{address}]"]
+    return [address, f"[{address}]"]
 
 
 def _address_key(match: str) -> str:
@@ -250,20 +246,27 @@ def _address_key(match: str) -> str:
     return match[1:] if match.startswith("@") else match
 
 
+def _header_regex(check: HeaderCheck) -> str:
+    """The line's regex as written: the policy pattern re-emitted from its tree, / escaped for the table."""
+    parsed = parse(check.pattern)
+    return escape_delimiter(pcre2.postfix_header_regex(check.header, pcre_body(parsed), parsed.anchored_start))
+
+
+def header_refusal(check: HeaderCheck) -> str | None:
+    """Why Postfix's own PCRE2 would skip this check's line (None: it compiles, with Postfix's options)."""
+    try:
+        pcre2.check(_header_regex(check), pcre2.POSTFIX_HEADER_OPTIONS)
+    except (pcre2.CompileError, pcre2.Pcre2Unavailable) as exc:
+        return str(exc)
+    return None
+
+
 def _header_line(check: HeaderCheck) -> tuple[str, str]:
-    """``/^Name: … pattern/``: the policy pattern searched in the value, or anchored at its start with ^."""
-    pattern = escape_delimiter(check.pattern)
-    flags = leading_flags(pattern)
-    if pattern[len(flags):].startswith("^"):
-        value = f"[ \\t]*(?:{flags}{pattern[len(flags) + 1:]})"
-    else:
-        value = f"(?:.*?)(?:{pattern})"
-    # Postfix pcre tables match case-insensitively unless the i flag toggles that off, as here, so
-    # the policy pattern keeps its own case rules; the header name is matched case-insensitively.
+    """``/^Name: … pattern/i`` (the i keeps the pattern's own case rule) and the action."""
     verb = HEADER_VERBS[check.action]
     # $n in a pcre result is a substitution: a literal $ must be doubled.
     text = escape_dollar(check.message or ("message content rejected" if check.action == "reject" else ""))
-    return f"/^(?i:{check.header}):{value}/i", f"{verb} {text}".rstrip()
+    return f"/{_header_regex(check)}/i", f"{verb} {text}".rstrip()
 
 
 def escape_delimiter(pattern: str, delimiter: str = "/") -> str:
@@ -308,7 +311,8 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
         ("biff", "no"),
         ("append_dot_mydomain", "no"),
         ("readme_directory", "no"),
-        ("inet_interfaces", "loopback-only" if policy.role == "null-client" else ", ".join(options.inet_interfaces)),
+        ("inet_interfaces", "loopback-only" if policy.role == "null-client"
+         else ", ".join(map(_interface, options.inet_interfaces))),
         ("inet_protocols", options.inet_protocols),
     ]
     relay: list[tuple[str, Value]] = [
@@ -384,7 +388,8 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
         ("TLS", tls_params),
     ]
     if options.parameters:
-        sections.append(("Site parameters (targets.postfix.parameters)", sorted(options.parameters.items())))
+        sections.append(("Site parameters (targets.postfix.parameters)",
+                         sorted((name, site_value(name, value)) for name, value in options.parameters.items())))
     return sections
 
 
@@ -392,12 +397,18 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def _postfix_network(network: object) -> str:
-    text = network.with_prefixlen  # type: ignore[attr-defined]
-    if ":" in text:
+def _postfix_network(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """mynetworks form: ``192.0.2.0/24``, ``[2001:db8::]/32`` (IPv6 in brackets, as postconf(5) asks)."""
+    text = canonical.network(network)
+    if network.version == 6:
         address, prefix = text.split("/")
         return f"[{address}]/{prefix}"
-    return str(text)
+    return text
+
+
+def _interface(interface: str) -> str:
+    """An inet_interfaces entry: ``all``, ``loopback-only`` or one canonical address."""
+    return interface if interface in ("all", "loopback-only") else canonical.address(interface)
 
 
 def _relay_restrictions(policy: Policy) -> list[str]:
@@ -515,7 +526,9 @@ def _coverage(policy: Policy) -> Iterable[Coverage]:
         if getattr(policy.access, stage):
             yield enforced(f"access.{stage}", f"{table} in smtpd_recipient_restrictions; OK never relays")
     for index, check in enumerate(policy.header_checks):
-        yield enforced(f"header_checks[{index}]", f"header_checks.pcre: {check.header} ({check.action})")
+        refusal = header_refusal(check)
+        yield Coverage(f"header_checks[{index}]", "unsupported", refusal) if refusal else \
+            enforced(f"header_checks[{index}]", f"header_checks.pcre: {check.header} ({check.action})")
     smtp = policy.smtp
     yield enforced("smtp.banner", "smtpd_banner")
     yield enforced("smtp.disable_vrfy", f"disable_vrfy_command = {_yes(smtp.disable_vrfy)}")

@@ -160,6 +160,9 @@ _DRAWN: dict[Callable[..., Any], Strategy] = {
     _validator(policy_types.HostName): domains(1),
     _validator(policy_types.ListenAddress): st.one_of(st.sampled_from(["all", "loopback-only"]), ip_addresses()),
     _validator(policy_types.ListenIP): ip_addresses(),
+    _validator(policy_types.ListenIPv4): st.ip_addresses(v=4).map(str),
+    _validator(policy_types.QueuePath): st.from_regex(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,10}(?:/[A-Za-z0-9_-]{1,10}){0,2}",
+                                                      fullmatch=True),
 }
 # Each kept to what its validator accepts: the drawing leans on edge cases, the type decides.
 VALUES = {validator: strategy.filter(_accepted_by(validator)) for validator, strategy in _DRAWN.items()}

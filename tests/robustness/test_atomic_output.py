@@ -38,16 +38,15 @@ def previous(tmp_path: Path) -> Path:
     return out
 
 
-def unwritable(target: str) -> list[RenderedFile]:
-    """Files for ``target`` whose third cannot be encoded: writing fails after two files are on disk."""
-    return [RenderedFile("one", "first\n", 0o644), RenderedFile("sub/two", "second\n", 0o644),
-            RenderedFile("three", "a lone surrogate \ud800\n", 0o644)]
+def unwritable(files: list[RenderedFile]) -> list[RenderedFile]:
+    """A target's files and a last one that cannot be encoded: writing fails after the others are on disk."""
+    return [*files, RenderedFile("sub/three", "a lone surrogate \ud800\n", 0o644)]
 
 
 def test_a_failure_while_writing_keeps_every_previous_folder(previous: Path) -> None:
     before = tree(previous)
     outputs = example_outputs()
-    outputs["sendmail"] = unwritable("sendmail")
+    outputs["sendmail"] = unwritable(outputs["sendmail"])
     with pytest.raises(UnicodeEncodeError):
         write_outputs(previous, outputs)
     assert tree(previous) == before, "no target changed, not even the ones written before the failure"

@@ -245,7 +245,7 @@ def test_a_problem_found_on_the_fast_path_is_located_by_the_slow_one(tmp_path: P
 def test_list_file_types_refuse_what_is_not_a_file_name(tmp_path: Path) -> None:
     policy = write(tmp_path, {}, "access:\n  senders:\n    - {file: 42, action: reject}\n")
     (problem,) = problems(policy)
-    assert problem.path == "access.senders.0.file" and "must be a string" in problem.message
+    assert problem.path == "access.senders.0.file" and "must be text, not a whole number" in problem.message
     with pytest.raises(PolicyValueError):
         read_list("nothing-here.txt", "domain", tmp_path)
     assert AddressFile.model_fields["file"].is_required()

@@ -193,11 +193,11 @@ def test_banner_refusals(banner: str, why: str) -> None:
 
 
 def test_header_pattern_refusals() -> None:
-    with pytest.raises(PolicyValueError, match="Python-only"):
+    with pytest.raises(PolicyValueError, match="inline flags"):
         types.header_regex("(?u)money")
     with pytest.raises(PolicyValueError, match="does not compile"):
         types.header_regex("[a-")
-    with pytest.raises(PolicyValueError, match="control character"):
+    with pytest.raises(PolicyValueError, match="empty"):
         types.header_regex("")
     assert types.header_regex("(?i)make money fast") == "(?i)make money fast"
 

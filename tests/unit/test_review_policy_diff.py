@@ -40,7 +40,7 @@ def edited(*replacements: tuple[str, str]) -> str:
 # (edit of BASE, element, words the change must contain)
 RISKY = [
     (("192.0.2.0/24", "192.0.0.0/16"), "networks.trusted", "widened: 192.0.2.0/24 → 192.0.0.0/16"),
-    (("192.0.2.0/24]", "192.0.2.0/24, 10.0.0.0/8]"), "networks.trusted", "trusted network added: 10.0.0.0/8"),
+    (("192.0.2.0/24]", "192.0.2.0/24, 10.0.0.0/9]"), "networks.trusted", "trusted network added: 10.0.0.0/9"),
     (("auth: {enabled: true}", "auth: {enabled: true, require_tls: false}"), "auth.require_tls",
      "AUTH no longer requires TLS"),
     (("relay: [dept.example.org]", "relay: [dept.example.org, .example.net]"), "domains.relay",
