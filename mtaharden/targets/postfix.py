@@ -61,6 +61,8 @@ INTERNAL_SERVICES: tuple[tuple[str, str, str, str, str, str, str, str, tuple[str
     ("postlog", "unix-dgram", "n", "-", "n", "-", "1", "postlogd", ()),
 )
 
+DEBIAN_ALIASES = "hash:/etc/aliases"
+
 # Every main.cf parameter _main_cf may write (tests keep this in step): targets.postfix.parameters may
 # set none of them (it takes only postfix_parameters.ALLOWED).
 MANAGED_PARAMETERS = frozenset({
@@ -387,6 +389,12 @@ def _main_cf(policy: Policy, tables: Mapping[str, Table]) -> list[Section]:
         ("SMTP AUTH", sasl),
         ("TLS", tls_params),
     ]
+    # Debian's own main.cf names hash:/etc/aliases; without it Postfix's built-in default adds
+    # nis:mail.aliases and every smtpd logs a NIS warning. A site's alias_maps replaces these.
+    aliases: list[tuple[str, Value]] = [
+        (name, DEBIAN_ALIASES) for name in ("alias_maps", "alias_database") if name not in options.parameters]
+    if aliases:
+        sections.append(("Local aliases (Debian's default; targets.postfix.parameters may replace them)", aliases))
     if options.parameters:
         sections.append(("Site parameters (targets.postfix.parameters)",
                          sorted((name, site_value(name, value)) for name, value in options.parameters.items())))
@@ -498,6 +506,16 @@ def _cyrus_conf(policy: Policy) -> dict[str, object]:
 # --- coverage ---------------------------------------------------------------------------------
 
 
+def _chrooted_sasldb(policy: Policy) -> str:
+    """What a chrooted smtpd needs of a Cyrus sasldb: it opens the path inside the queue folder."""
+    cyrus = policy.auth.cyrus
+    if not (policy.targets.postfix.chroot and policy.auth.backend == "cyrus" and cyrus.pwcheck_method == "auxprop"):
+        return ""
+    return (f"; smtpd is chrooted, so Cyrus opens {cyrus.sasldb_path} inside the queue folder: copy it to "
+            f"/var/spool/postfix{cyrus.sasldb_path} (root:sasl, 0640; postfix in group sasl) after each "
+            "saslpasswd2, or set targets.postfix.chroot: false")
+
+
 def _coverage(policy: Policy) -> Iterable[Coverage]:
     def enforced(element: str, how: str) -> Coverage:
         return Coverage(element, "enforced", how)
@@ -512,7 +530,8 @@ def _coverage(policy: Policy) -> Iterable[Coverage]:
     yield enforced("networks.trusted", "mynetworks + permit_mynetworks in smtpd_relay_restrictions")
     if policy.auth.enabled:
         yield enforced("auth", f"SASL ({policy.auth.backend}); permit_sasl_authenticated; "
-                               f"smtpd_sasl_mechanism_filter; smtpd_tls_auth_only={_yes(policy.auth.require_tls)}")
+                               f"smtpd_sasl_mechanism_filter; smtpd_tls_auth_only={_yes(policy.auth.require_tls)}"
+                               + _chrooted_sasldb(policy))
     else:
         yield enforced("auth", "SMTP AUTH disabled (smtpd_sasl_auth_enable = no)")
     for index, entry in enumerate(policy.dnsbl):

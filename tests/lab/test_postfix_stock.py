@@ -41,3 +41,12 @@ def test_the_installed_files_are_the_rendered_files_with_the_plans_modes(postfix
         installed = postfix.host.path(planned.dest)
         assert installed.read_bytes() == (postfix.rendered / planned.path).read_bytes(), planned.dest
         assert installed.stat().st_mode & 0o7777 == planned.mode, planned.dest
+
+
+def test_a_stock_start_logs_no_warning(postfix: Stock) -> None:
+    """Debian's main.cf names hash:/etc/aliases; the render does too, or every smtpd warns about NIS."""
+    postfix.host.run(["postfix", "reload"])
+    talked = postfix.host.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/25; head -1 <&3; echo QUIT >&3"], timeout=20)
+    assert talked.stdout.startswith("220 "), talked.stdout
+    warnings = [line for line in postfix.kind.log_text(postfix.host).splitlines() if "warning:" in line]
+    assert warnings == [], warnings

@@ -374,7 +374,19 @@ def test_every_parameter_main_cf_writes_is_managed() -> None:
             "dnsbl: [{zone: bl.example.org}]\nheader_checks: [{header: Subject, pattern: x}]\n"
             "hostname: mx.example.org\n")
     written = set(main_cf(plan(text))) | set(main_cf(plan(text.replace("null-client", "mx"))))
-    assert written <= MANAGED_PARAMETERS, written - MANAGED_PARAMETERS
+    defaults = {"alias_maps", "alias_database"}  # Debian's defaults, which a site parameter may replace
+    assert written - defaults <= MANAGED_PARAMETERS, written - defaults - MANAGED_PARAMETERS
+
+
+def test_debian_alias_defaults_are_written_unless_the_site_sets_them() -> None:
+    assert main_cf(plan("version: 1\n"))["alias_maps"] == "hash:/etc/aliases"
+    result = plan("targets: {postfix: {parameters: {alias_maps: 'hash:/etc/postfix/aliases'}}}\n")
+    site = main_cf(result)
+    assert site["alias_maps"] == "hash:/etc/postfix/aliases"
+    assert site["alias_database"] == "hash:/etc/aliases"
+    (planned,) = [f for f in result.files if f.path == "main.cf"]
+    names = [name for _, parameters in planned.context["sections"] for name, _ in parameters]
+    assert names.count("alias_maps") == 1  # written once, so postconf has no "overriding earlier entry"
 
 
 def test_site_parameters_are_written_last_and_cannot_touch_relaying() -> None:
