@@ -44,7 +44,7 @@ def list_file_policy(lists: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module", params=RUNNING_TARGETS)
 def mta(request: pytest.FixtureRequest) -> Iterator[RunningMta]:
     with daemon_dir(request.param, parent=SANDBOX_PARENT) as base, \
-            running_mta(request.param, base, list_file_policy(base / "lists")) as running:
+            running_mta(request.param, base, list_file_policy(base / "r" / "lists")) as running:
         yield running
 
 
@@ -89,7 +89,7 @@ def test_what_the_file_does_not_list_is_not_relayed(mta: RunningMta, recipient: 
 
 def test_real_tcprules_compiles_a_list_file_with_first_match_wins(tmp_path: Path) -> None:
     need_real_mta("tcprules", "tcprulescheck")
-    policy = list_file_policy(tmp_path / "lists")
+    policy = list_file_policy(tmp_path / "r" / "lists")  # list files live in the policy's folder tree
     policy["targets"] = {"qmail": {"allow_unsupported": ["smtp", "access", "domains"]}}
     _, out = render_policy(policy, tmp_path / "r", target="qmail")
     cdb = tmp_path / "tcp.smtp.cdb"
