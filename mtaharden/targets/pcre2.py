@@ -19,6 +19,7 @@ DOTALL = 0x00000020
 POSTFIX_DEFAULT = CASELESS | DOTALL  # a pcre: table line with no flags
 POSTFIX_FLAG_BITS = {"i": CASELESS, "s": DOTALL}
 ERROR_NOMATCH = -1
+MATCH_LIMITS = (-47, -53, -63)  # PCRE2_ERROR_MATCHLIMIT, _DEPTHLIMIT, _HEAPLIMIT: Postfix skips the rule then
 _ZERO_TERMINATED = ctypes.c_size_t(-1).value
 
 
@@ -80,6 +81,10 @@ def check(pattern: str, options: int = POSTFIX_DEFAULT) -> None:
     lib.pcre2_code_free_8(_compile(lib, pattern, options))
 
 
+class MatchLimit(RuntimeError):
+    """PCRE2 stopped backtracking at its limit: no answer, and Postfix logs a warning and skips the rule."""
+
+
 def search(pattern: str, subject: bytes, options: int = POSTFIX_DEFAULT) -> bool:
     """Whether ``pattern`` matches somewhere in ``subject``, as a Postfix table lookup runs it."""
     lib = _library()
@@ -90,6 +95,8 @@ def search(pattern: str, subject: bytes, options: int = POSTFIX_DEFAULT) -> bool
     finally:
         lib.pcre2_match_data_free_8(match_data)
         lib.pcre2_code_free_8(code)
+    if result in MATCH_LIMITS:
+        raise MatchLimit(f"pcre2_match gave up (code {result}) on {pattern!r}: Postfix would skip this rule")
     if result < 0 and result != ERROR_NOMATCH:
         raise RuntimeError(f"pcre2_match failed with code {result} on {pattern!r}")
     return bool(result > 0)
