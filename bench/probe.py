@@ -11,6 +11,10 @@
     python bench/probe.py --hosts 200 --concurrency 1,50,200
     python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
     python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here
+    python bench/probe.py --lab               # (c) proof cost: each stock lab host, without and with --proof queue
+
+(c) proof cost: on each stock-host lab kind (tests/lab), the probe from the stranger's address without a
+    proof and with ``--proof queue`` (its tools reached through ``--queue-via``), seconds per host.
 """
 
 from __future__ import annotations
@@ -190,6 +194,36 @@ def bench_rendered_postfix(rounds: int) -> dict[str, Any]:
             return bench_real_mta("127.0.0.1", port, rounds=rounds, source_address="127.0.0.2")
 
 
+def bench_lab_proof(rounds: int) -> dict[str, Any]:
+    """(c) Seconds per host of the probe without proof and with the queue proof, on each stock lab kind."""
+    import shlex
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.lab.conftest import deployed
+    from tests.lab.kind import registered_kinds
+    from tests.lab.network import UNTRUSTED
+
+    figures: dict[str, Any] = {}
+    for name, kind in sorted(registered_kinds().items()):
+        with tempfile.TemporaryDirectory() as work, deployed(kind, Path(work)) as stock:
+            base = [sys.executable, "-m", "mtaharden", "probe", stock.host.address, "--source-address", UNTRUSTED,
+                    "--external-domain", "relaytest.invalid", "--format", "json", "--timeout", "10"]
+            proof = ["--proof", "queue", "--mta", kind.target, "--confirm-wait", "20",
+                     "--queue-via", shlex.join(stock.host.command([]))]
+            for mode, argv in (("none", base), ("queue", [*base, *proof])):
+                seconds = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    result = stock.net.client(argv, check=False, timeout=300)
+                    seconds.append(round(time.perf_counter() - started, 2))
+                host = json.loads(result.stdout)["hosts"][0]
+                figures[f"{name}/{mode}"] = {"seconds": seconds, "status": host["status"], "counts": host["counts"]}
+                print(f"(c) {name:9} proof {mode:5}: {seconds} s; status {host['status']}; "
+                      f"{ {k: v for k, v in host['counts'].items() if v} }")
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=1000, help="number of fake endpoints for (b)")
@@ -197,9 +231,12 @@ def main() -> None:
     parser.add_argument("--real", metavar="HOST:PORT", help="run (a) against a real MTA instead of (b)")
     parser.add_argument("--source-address", help="for (a): bind the probe to this address")
     parser.add_argument("--postfix", action="store_true", help="run (a) against a Postfix started here")
+    parser.add_argument("--lab", action="store_true", help="run (c): proof cost on the stock lab hosts (root)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if args.postfix:
+    if args.lab:
+        bench_lab_proof(args.rounds)
+    elif args.postfix:
         bench_rendered_postfix(args.rounds)
     elif args.real:
         endpoint = parse_endpoint(args.real, 25)

@@ -1,8 +1,9 @@
 """``mtaharden probe``: prove that mail servers are not open relays, and that they keep their policy.
 
-Exit codes: 0 every host closed (and conforming); 1 any host open (a case relayed or accepted), deviating
-from the policy, or inconclusive (deferred cases, or a vantage point that cannot show a server closed);
-2 usage errors, or hosts that could not be probed while no host had a finding. Findings outrank errors.
+Exit codes: 0 every host closed (and conforming); 1 any host open (a case proven relayed), suspect (a case
+accepted at RCPT, not proven), or deviating from the policy (a software/version leak counts); 3 (no finding)
+any host inconclusive (deferred cases, or a vantage inside the policy's trusted networks); 2 usage errors,
+or hosts that could not be probed while no host had a finding. Findings outrank the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import ipaddress
 import json
 import os
+import shlex
+import socket
 import stat
 import sys
 from collections.abc import Callable
@@ -29,6 +32,8 @@ from .canary import Canary
 from .cases import DEFAULT_FOREIGN
 from .conformance import Credentials, Expectations, Vantage
 from .endpoint import Endpoint, parse_endpoint
+from .matrix import QueueCheck
+from .proof import MTAS, Shell, proof_for
 from .report import render_text, to_json, to_junit
 from .runner import DEFAULT_CONCURRENCY, DEFAULT_CONFIRM_WAIT, DEFAULT_DEADLINE, ProbeOptions, probe_fleet
 from .session import DEFAULT_EHLO, SessionOptions
@@ -156,6 +161,39 @@ def _expectations(policy: str | None, overrides: tuple[str, ...], lists_root: st
         sys.exit(EXIT_ERROR)
 
 
+def _local_address(host: str) -> bool:
+    """Whether every address ``host`` names belongs to this machine (a socket can be bound to it)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    for family, kind, _, _, address in infos:
+        with socket.socket(family, kind) as probe_socket:
+            try:
+                probe_socket.bind((address[0], 0))
+            except OSError:
+                return False
+    return bool(infos)
+
+
+def _queue_check(proof: str, mta: str | None, queue_via: str | None, endpoints: list[Endpoint]) -> QueueCheck | None:
+    """The queue proof asked for; refused unless it can read the probed host's own queue."""
+    if proof == "none":
+        if mta or queue_via:
+            raise click.UsageError("--mta and --queue-via go with --proof queue")
+        return None
+    if mta is None:
+        raise click.UsageError("--proof queue needs --mta (postfix, sendmail or qmail): the MTA of the probed host")
+    if len(endpoints) != 1:
+        raise click.UsageError("--proof queue reads one host's queue: give exactly one HOST[:PORT]")
+    prefix = tuple(shlex.split(queue_via)) if queue_via else ()
+    if not prefix and not _local_address(endpoints[0].host):
+        raise click.BadParameter(f"{endpoints[0].host} is not an address of this machine, so its queue cannot be "
+                                 "read here (fix: run the probe on that host, or give --queue-via 'ssh root@HOST')",
+                                 param_hint="--proof")
+    return QueueCheck(proof_for(mta), Shell(prefix))
+
+
 async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: Expectations | None,
                canary_at: Endpoint | None, concurrency: int, progress: Progress | None) -> list[HostResult]:
     task = progress.add_task("probing", total=len(endpoints)) if progress else None
@@ -203,6 +241,14 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
 @click.option("--auth-password-file", type=click.Path(dir_okay=False), help="file holding the AUTH password")
 @click.option("--confirm", is_flag=True, help="send DATA for RCPT-accepted cases; relayed only if the canary gets it")
 @click.option("--canary", "canary_text", metavar="HOST:PORT", help="where the canary sink listens (with --confirm)")
+@click.option("--canary-domain", metavar="DOMAIN",
+              help="a domain you control whose MX is the --canary listener: relaying is tried to it (with --confirm)")
+@click.option("--proof", type=click.Choice(["none", "queue"]), default="none", show_default=True,
+              help="queue: DATA to the reserved-TLD domain, then read the MTA's own queue and log (needs --mta)")
+@click.option("--mta", type=click.Choice(MTAS), help="the MTA of the probed host (with --proof queue)")
+@click.option("--queue-via", metavar="COMMAND",
+              help="command prefix that runs the MTA's tools on the probed host (e.g. 'ssh root@mx1'); without "
+                   "it --proof queue only probes an address of this machine")
 @click.option("--confirm-wait", type=click.FloatRange(0, 3600), default=DEFAULT_CONFIRM_WAIT, show_default=True,
               help="seconds to wait for messages to reach the canary")
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
@@ -215,11 +261,13 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
           overrides: tuple[str, ...], lists_root: str | None, vantage: Vantage, external_domain: str, ehlo: str,
           source_address: str | None, smtps: bool,
           tls_verify: bool, auth_user: str | None, auth_password_file: str | None, confirm: bool,
-          canary_text: str | None, confirm_wait: float, timeout: float, deadline: float, fmt: str,
+          canary_text: str | None, canary_domain: str | None, proof: str, mta: str | None,
+          queue_via: str | None, confirm_wait: float, timeout: float, deadline: float, fmt: str,
           junit: str | None) -> None:
     """Probe HOST[:PORT]... (default port 25, or 465 with --smtps) for open relaying.
 
-    Exit 0: closed. 1: open, deviating from --policy, or inconclusive. 2: usage or connection errors only."""
+    Exit 0: closed. 1: open, suspect, or deviating from --policy. 3: inconclusive. 2: usage or connection
+    errors only."""
     endpoints = _endpoints(targets, hosts_file, 465 if smtps else 25)
     if junit:
         _check_report_path(junit)
@@ -235,13 +283,18 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
     session = SessionOptions(ehlo=_ehlo(ehlo), timeout=timeout, banner_timeout=timeout, smtps=smtps,
                              tls_verify=tls_verify, source_address=_source(source_address))
     foreign = _checked(external_domain, domain_name, "--external-domain")
-    if confirm and foreign.rpartition(".")[2] not in RESERVED_TLDS:
+    if canary_domain is not None:
+        if not confirm:
+            raise click.UsageError("--canary-domain needs --confirm --canary HOST:PORT (the listener its MX names)")
+        foreign = _checked(canary_domain, domain_name, "--canary-domain")
+    queue = _queue_check(proof, mta, queue_via, endpoints)
+    if (confirm or queue) and canary_domain is None and foreign.rpartition(".")[2] not in RESERVED_TLDS:
         raise click.BadParameter(
             f"{foreign} is not under a reserved top-level domain ({', '.join(sorted(RESERVED_TLDS))}); with "
             "--confirm a relayed message must never be able to reach a real third party (fix: use e.g. "
             "relaytest.invalid and route it to the canary with a transport map on the server)",
             param_hint="--external-domain")
-    options = ProbeOptions(session=session, external_domain=foreign,
+    options = ProbeOptions(session=session, external_domain=foreign, queue=queue,
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
     expectations = _expectations(policy, overrides, lists_root)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

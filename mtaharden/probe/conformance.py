@@ -18,23 +18,20 @@ Passwords go to the server only over TLS, or to a loopback peer (where nothing c
 from __future__ import annotations
 
 import ipaddress
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
 
 from mtaharden.policy import Policy
-from mtaharden.policy.types import SOFTWARE_NAMES
 
 from .connection import Connection
+from .leaks import software_shown
 from .session import ProbeError, Reply, SmtpSession
 from .verdict import CheckResult, CheckStatus
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Vantage = Literal["untrusted", "trusted"]
 
-_VERSION = re.compile(r"\d+\.\d+")
-_LITERAL = re.compile(r"\[[0-9a-f.:ipv]*\]")
 SUBDOMAIN_LABEL = "probe-sub"
 
 
@@ -96,17 +93,8 @@ def judge_vantage(source: str, vantage: Vantage, expectations: Expectations | No
 
 
 def banner_leak(banner: Reply, server_name: str | None) -> str | None:
-    """The software name or version-like number the banner shows, if any.
-
-    The host name and address literals are left out: ``mail2.3com.example`` or ``[192.0.2.1]`` are no version."""
-    text = _LITERAL.sub(" ", "\n".join(banner.lines).lower())
-    if server_name:
-        text = text.replace(server_name.lower(), " ")
-    for name in SOFTWARE_NAMES:
-        if name in text:
-            return name
-    version = _VERSION.search(text)
-    return version.group(0) if version else None
+    """The software name or version-like number the banner shows, if any (see :mod:`.leaks`)."""
+    return software_shown(banner, [server_name] if server_name else [])
 
 
 def _expect_accepted(check_id: str, description: str, mail: Reply, rcpt: Reply | None) -> CheckResult:

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Concatenate, ParamSpec, TypeVar
 
 from .endpoint import Endpoint
-from .session import ProbeError, SessionOptions, SmtpSession
+from .session import ProbeError, Reply, SessionOptions, SmtpSession
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,6 +28,7 @@ class Connection:
         self.options = options
         self.reconnect_every = reconnect_every
         self.connects = 0
+        self.last_quit: Reply | None = None  # the last QUIT reply heard (checked for leaks)
         self._current: SmtpSession | None = None
 
     async def session(self) -> SmtpSession:
@@ -57,6 +58,7 @@ class Connection:
         if self._current is not None:
             current, self._current = self._current, None
             await current.close()
+            self.last_quit = current.quit_reply or self.last_quit
 
     def abort(self) -> None:
         """Close at once without a QUIT: used when the host's deadline has passed."""

@@ -3,7 +3,8 @@
 Why this shape: one case = RSET, MAIL, RCPT (and, only in confirm mode and only after a 2xx at RCPT,
 DATA with a canary token). A case whose session breaks is tried once more on a new session; after
 ``MAX_ERRORS_IN_A_ROW`` failed cases the endpoint is given up, so a dead or hostile server costs a
-bounded number of connections. DATA is never sent unless a canary is given.
+bounded number of connections. DATA is never sent without a proof mode (a canary, or the queue proof
+of the probed host's MTA), and only to the reserved-TLD or operator-controlled foreign domain.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from dataclasses import dataclass, replace
 from .canary import Canary, new_token
 from .cases import Case, Placeholders
 from .connection import Connection
+from .proof import ProofError, QueueProof, Shell, prove
 from .session import ProbeError, Reply, ServerClosing, SmtpSession
 from .verdict import CaseResult, Verdict, classify
+
+
+@dataclass(frozen=True)
+class QueueCheck:
+    """The queue proof of the probed host's MTA and how its tools are reached."""
+
+    proof: QueueProof
+    shell: Shell
 
 MAX_ERRORS_IN_A_ROW = 3
 
@@ -37,7 +47,7 @@ def canary_message(token: str, rcpt_command: str) -> bytes:
         f"Date: {email.utils.formatdate(localtime=False)}",
         f"Message-ID: <{token}@mtaharden.invalid>",
         "",
-        "This message was sent by 'mtaharden probe --confirm' to test whether a server relays",
+        "This message was sent by 'mtaharden probe' (a proof mode) to test whether a server relays",
         f"mail for strangers ({rcpt_command}). If it reached you, it was relayed.",
         f"Token: {token}",
     ]
@@ -59,9 +69,17 @@ async def _attempt(session: SmtpSession, mail_line: str, rcpt_line: str, token: 
     return _Outcome(mail, rcpt, final, detail)
 
 
+def _after_data(verdict: Verdict, data: Reply | None) -> Verdict:
+    """A message refused at DATA or at its end was not taken: refused (5xx) or deferred (4xx, e.g. greylisting)."""
+    if verdict is not Verdict.ACCEPTED or data is None or data.positive or data.code == 354:
+        return verdict
+    return Verdict.DEFERRED if data.transient else Verdict.REFUSED
+
+
 async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholders, results: list[CaseResult],
-                     *, canary: Canary | None, confirm_wait: float) -> None:
+                     *, canary: Canary | None, confirm_wait: float, queue: QueueCheck | None = None) -> None:
     """Append one result per case to ``results`` (as it goes, so a deadline keeps what was found)."""
+    proving = canary is not None or queue is not None
     tokens: dict[str, int] = {}
     errors_in_a_row = 0
     for case in cases:
@@ -70,7 +88,7 @@ async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholde
             results.append(CaseResult(case, Verdict.ERROR, mail_line, rcpt_line,
                                       detail=f"not run: {errors_in_a_row} cases in a row failed"))
             continue
-        token = new_token() if canary and case.confirmable else None
+        token = new_token() if proving and case.confirmable else None
         try:
             outcome = await conn.run(_attempt, mail_line, rcpt_line, token)
         except ServerClosing as exc:
@@ -86,10 +104,12 @@ async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholde
         if token and outcome.data is not None and outcome.data.positive:
             tokens[token] = len(results)
         detail = outcome.detail
-        if canary and not case.confirmable and outcome.rcpt is not None and outcome.rcpt.positive:
-            detail = "not confirmed: --confirm sends no message to an IP-literal recipient"
-        results.append(CaseResult(case, classify(outcome.mail, outcome.rcpt), mail_line, rcpt_line,
-                                  outcome.mail, outcome.rcpt, outcome.data, detail))
+        if proving and not case.confirmable and outcome.rcpt is not None and outcome.rcpt.positive:
+            detail = "not proven: no message is sent to an IP-literal recipient"
+        results.append(CaseResult(case, _after_data(classify(outcome.mail, outcome.rcpt), outcome.data),
+                                  mail_line, rcpt_line, outcome.mail, outcome.rcpt, outcome.data, detail))
+    if queue is not None and tokens:
+        await _queue_proof(queue, results, tokens, confirm_wait)
     if canary and tokens:
         arrived = await canary.wait_for(tokens, confirm_wait)
         for token, index in tokens.items():
@@ -99,3 +119,29 @@ async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholde
             else:
                 results[index] = replace(results[index], detail=f"accepted for delivery, but the canary "
                                          f"received nothing within {confirm_wait:g} s")
+
+
+async def _queue_proof(queue: QueueCheck, results: list[CaseResult], tokens: dict[str, int], wait: float) -> None:
+    """Replace each DATA-accepted case's verdict with what the MTA's queue and log show."""
+    ids: dict[str, str] = {}
+    for token, index in tokens.items():
+        data = results[index].data_reply
+        queue_id = queue.proof.queue_id(data) if data is not None else None
+        if queue_id is None:
+            results[index] = replace(results[index], detail=f"no {queue.proof.name} queue ID in the reply to DATA")
+        else:
+            ids[token] = queue_id
+    try:
+        decided = await prove(queue.proof, queue.shell, ids, wait)
+    except ProofError as exc:
+        for token in ids:
+            results[tokens[token]] = replace(results[tokens[token]], detail=f"queue proof failed: {exc}")
+        return
+    for token, queue_id in ids.items():
+        index = tokens[token]
+        if token in decided:
+            verdict, why = decided[token]
+            results[index] = replace(results[index], verdict=verdict, detail=f"{queue.proof.name} {queue_id}: {why}")
+        else:
+            results[index] = replace(results[index], detail=f"{queue.proof.name} {queue_id}: no delivery decided "
+                                     f"within {wait:g} s")

@@ -1,14 +1,16 @@
 """Probe results as a terminal table, as JSON (a stable, versioned schema) and as JUnit XML.
 
-JSON schema, version 1 (``schema_version``; fields are only ever added within a version)::
+JSON schema, version 2 (``schema_version``; fields are only ever added within a version; version 2
+added the ``suspect`` status, the ``not-relayed`` verdict, exit code 3 and ``proof``)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "tool": {"name": "mtaharden", "version": str},
-      "exit_code": 0 | 1 | 2,
+      "exit_code": 0 | 1 | 2 | 3,
       "hosts": [{
         "target": "HOST:PORT" ("[v6]:PORT"), "host": str, "port": int,
-        "status": "open" | "deviates" | "inconclusive" | "error" | "closed" | "ok",
+        "status": "open" | "suspect" | "deviates" | "inconclusive" | "error" | "closed" | "ok",
+        "proof": "none" | "canary" | "queue",   # how accepted cases were proven
         "address": str | null,          # the server address dialled
         "source_address": str | null,   # the probe's own address, as the server sees it without NAT
         "server_name": str | null,      # first word of the banner (nmap's SRVNAME)
@@ -17,14 +19,14 @@ JSON schema, version 1 (``schema_version``; fields are only ever added within a 
         "duration_s": float,
         "error": str | null,            # why the host could not be probed (fully)
         "warnings": [str],
-        "counts": {"relayed": int, "accepted": int, "refused": int, "deferred": int,
+        "counts": {"relayed": int, "not-relayed": int, "accepted": int, "refused": int, "deferred": int,
                    "not-tested": int, "error": int},
         "cases": [{
           "id": str, "description": str, "source": str,
-          "verdict": "relayed" | "accepted" | "refused" | "deferred" | "not-tested" | "error",
+          "verdict": "relayed" | "not-relayed" | "accepted" | "refused" | "deferred" | "not-tested" | "error",
           "mail": {"command": str, "reply": Reply | null},
           "rcpt": {"command": str, "reply": Reply | null},
-          "data_reply": Reply | null,   # only in --confirm mode, only after a 2xx at RCPT
+          "data_reply": Reply | null,   # only with a proof mode, only after a 2xx at RCPT
           "detail": str
         }],
         "checks": [{"id": str, "description": str,
@@ -33,9 +35,11 @@ JSON schema, version 1 (``schema_version``; fields are only ever added within a 
     }
     Reply = {"code": int, "lines": [str]}
 
-Host status: ``open`` = some case relayed or was accepted; ``deviates`` = a policy check failed;
-``inconclusive`` = deferred cases, nothing reached RCPT, or the vantage point makes the run meaningless;
-``error`` = the host could not be probed (fully); ``closed`` = matrix refused; ``ok`` = checks only, all passed.
+Host status (exit code): ``open`` (1) = some case proven relayed; ``suspect`` (1) = some case accepted at
+RCPT and not proven either way; ``deviates`` (1) = a policy check failed or a reply leaks the software;
+``inconclusive`` (3) = a vantage inside the trusted networks, deferred cases, or nothing reached RCPT;
+``error`` (2) = the host could not be probed (fully); ``closed`` (0) = matrix refused or proven not
+relayed; ``ok`` (0) = checks only, all passed.
 """
 
 from __future__ import annotations
@@ -53,13 +57,15 @@ from mtaharden import __version__
 from .session import Reply
 from .verdict import CaseResult, CheckStatus, HostResult, HostStatus, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_VERDICT_STYLE = {Verdict.RELAYED: "bold red", Verdict.ACCEPTED: "red", Verdict.REFUSED: "green",
+_VERDICT_STYLE = {Verdict.RELAYED: "bold red", Verdict.NOT_RELAYED: "green", Verdict.ACCEPTED: "red",
+                  Verdict.REFUSED: "green",
                   Verdict.DEFERRED: "yellow", Verdict.NOT_TESTED: "dim", Verdict.ERROR: "magenta"}
 _CHECK_STYLE = {CheckStatus.OK: "green", CheckStatus.DEVIATION: "red", CheckStatus.INCONCLUSIVE: "yellow",
                 CheckStatus.ERROR: "magenta"}
-_STATUS_STYLE = {HostStatus.OPEN: "bold red", HostStatus.DEVIATES: "red", HostStatus.INCONCLUSIVE: "yellow",
+_STATUS_STYLE = {HostStatus.OPEN: "bold red", HostStatus.SUSPECT: "red", HostStatus.DEVIATES: "red",
+                 HostStatus.INCONCLUSIVE: "yellow",
                  HostStatus.ERROR: "magenta", HostStatus.CLOSED: "green", HostStatus.OK: "green"}
 
 
@@ -78,7 +84,8 @@ def _case(result: CaseResult) -> dict[str, Any]:
 def host_json(result: HostResult) -> dict[str, Any]:
     return {
         "target": str(result.endpoint), "host": result.endpoint.host, "port": result.endpoint.port,
-        "status": result.status.value, "address": result.address, "source_address": result.source_address,
+        "status": result.status.value, "proof": result.proof, "address": result.address,
+        "source_address": result.source_address,
         "server_name": result.server_name, "banner": _reply(result.banner), "tls": result.tls,
         "duration_s": round(result.duration, 3), "error": result.error, "warnings": list(result.warnings),
         "counts": result.counts(), "cases": [_case(case) for case in result.cases],
@@ -172,7 +179,7 @@ def _suite(root: ET.Element, result: HostResult) -> None:
     target = str(result.endpoint)
     suite = ET.SubElement(root, "testsuite", name=target, time=f"{result.duration:.3f}")
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("status", result.status.value), ("address", result.address),
+    for name, value in (("status", result.status.value), ("proof", result.proof), ("address", result.address),
                         ("source_address", result.source_address), ("tls", result.tls)):
         ET.SubElement(properties, "property", name=name, value=value or "")
     tally = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

@@ -16,9 +16,10 @@ from .cases import CASES, DEFAULT_FOREIGN, Case, Placeholders, address_literal
 from .conformance import Credentials, Expectations, Vantage, judge_vantage, run_checks
 from .connection import DEFAULT_RECONNECT_EVERY, Connection
 from .endpoint import Endpoint
-from .matrix import run_matrix
-from .session import ProbeError, SessionOptions
-from .verdict import CaseResult, HostResult, Verdict
+from .leaks import leak_check
+from .matrix import QueueCheck, run_matrix
+from .session import ProbeError, Reply, SessionOptions, SmtpSession
+from .verdict import SUSPECT_ADVICE, CaseResult, HostResult, Verdict
 
 DEFAULT_DEADLINE = 300.0
 DEFAULT_CONFIRM_WAIT = 15.0
@@ -35,6 +36,7 @@ class ProbeOptions:
     deadline: float = DEFAULT_DEADLINE
     confirm_wait: float = DEFAULT_CONFIRM_WAIT
     cases: tuple[Case, ...] = CASES
+    queue: QueueCheck | None = None
 
 
 def _mail_domain(server_name: str | None, expectations: Expectations | None, literal: str) -> str:
@@ -61,14 +63,27 @@ async def _probe(conn: Connection, result: HostResult, options: ProbeOptions,
     literal = address_literal(first.peer_ip)
     values = Placeholders(options.external_domain, first.peer_ip, result.server_name or literal,
                           _mail_domain(result.server_name, expectations, literal))
+    seen: list[tuple[str, Reply]] = [("banner", first.banner), ("EHLO", first.greeting)]
+    try:
+        seen.append(("HELP", await conn.run(SmtpSession.command, "HELP")))
+    except ProbeError as exc:
+        result.warnings.append(f"HELP not read: {exc}")
     if options.vantage == "untrusted":
         result.matrix_run = True
+        result.proof = "queue" if options.queue else "canary" if canary else "none"
         await run_matrix(conn, options.cases, values, result.cases, canary=canary,
-                         confirm_wait=options.confirm_wait)
+                         confirm_wait=options.confirm_wait, queue=options.queue)
     else:
         result.warnings.append("relay matrix not run: from a trusted address relaying is expected")
     result.checks.extend(await run_checks(conn, first, expectations=expectations, vantage=options.vantage,
                                           credentials=options.credentials, foreign=options.external_domain))
+    await conn.drop()
+    seen.extend((f"{case.case.id} {stage}", reply) for case in result.cases
+                for stage, reply in (("MAIL", case.mail_reply), ("RCPT", case.rcpt_reply), ("DATA", case.data_reply))
+                if reply is not None and reply.code >= 400)
+    if conn.last_quit is not None:
+        seen.append(("QUIT", conn.last_quit))
+    result.checks.append(leak_check(seen, [result.server_name or "", options.session.ehlo]))
 
 
 async def probe_host(endpoint: Endpoint, options: ProbeOptions | None = None, *,
@@ -89,6 +104,8 @@ async def probe_host(endpoint: Endpoint, options: ProbeOptions | None = None, *,
     finally:
         conn.abort()
         result.duration = loop.time() - started
+    if result.matrix_run and any(case.verdict is Verdict.ACCEPTED for case in result.cases):
+        result.warnings.append(SUSPECT_ADVICE)
     if options.vantage == "untrusted":
         missing = options.cases[len(result.cases):]
         result.cases.extend(CaseResult(case, Verdict.ERROR, detail=f"not run: {result.error}") for case in missing)

@@ -167,6 +167,7 @@ class SmtpSession:
     errors: int = 0
     transactions: int = 0
     broken: bool = False
+    quit_reply: Reply | None = None
 
     @classmethod
     async def connect(cls, host: str, port: int, options: SessionOptions) -> SmtpSession:
@@ -335,7 +336,7 @@ class SmtpSession:
                 async with asyncio.timeout(QUIT_TIMEOUT):
                     self.writer.write(b"QUIT\r\n")
                     await self.writer.drain()
-                    await read_reply(self.reader)
+                    self.quit_reply = await read_reply(self.reader)
             except (TimeoutError, OSError, ProbeError):
                 pass
         self.abort()

@@ -1,10 +1,12 @@
 """Verdicts: what one case showed, what a host as a whole showed, and the exit code of a run.
 
 Why these classes: relay testers go wrong by flattening replies into "open"/"closed". A 2xx at RCPT
-is only *accepted* (many servers accept and bounce later); it becomes *relayed* only when the canary
-receives the message. A 4xx is *deferred*: never a pass and never a relay. A refused MAIL means the
-trick was *not tested* at all. A host is called closed only when something was actually refused and
-nothing was left undecided.
+is only *accepted* (many servers accept and bounce later, qmail by design); it becomes *relayed* only
+when a proof shows it (the canary received the message, or the MTA's own queue holds it for the
+foreign domain), and *not-relayed* when the queue proof shows it delivered locally or bounced. A 4xx
+is *deferred*: never a pass and never a relay. A refused MAIL means the trick was *not tested* at all.
+A host is ``open`` only with proof; ``suspect`` when something was accepted and not proven either way;
+``closed`` only when something was refused (or proven not relayed) and nothing was left undecided.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from .cases import Case
 from .endpoint import Endpoint
 from .session import Reply
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+
+SUSPECT_ADVICE = ("accepted at RCPT but not proven relayed: many hosts (qmail, gateways) accept and then "
+                  "deliver locally or bounce (fix: prove it with --proof queue --mta NAME on the host itself, or "
+                  "--confirm with a canary the foreign domain is routed to)")
 
 
 class Verdict(StrEnum):
     RELAYED = "relayed"
+    NOT_RELAYED = "not-relayed"
     ACCEPTED = "accepted"
     REFUSED = "refused"
     DEFERRED = "deferred"
@@ -28,7 +35,6 @@ class Verdict(StrEnum):
     ERROR = "error"
 
 
-FINDINGS = frozenset({Verdict.RELAYED, Verdict.ACCEPTED})
 
 
 class CheckStatus(StrEnum):
@@ -40,6 +46,7 @@ class CheckStatus(StrEnum):
 
 class HostStatus(StrEnum):
     OPEN = "open"
+    SUSPECT = "suspect"
     DEVIATES = "deviates"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
@@ -96,19 +103,26 @@ class HostResult:
     cases: list[CaseResult] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    proof: str = "none"
     duration: float = 0.0
 
     @property
     def status(self) -> HostStatus:
-        """Findings first (open, then policy deviations), then what leaves the host undecided, then errors."""
+        """A vantage inside the trusted networks first (relaying there is by design, so nothing found from
+        it speaks for strangers), then proven relaying, unproven acceptance, policy deviations (leaks too),
+        then what leaves the host undecided, then errors."""
         verdicts = {result.verdict for result in self.cases}
         checks = {check.status for check in self.checks}
-        if verdicts & FINDINGS:
+        if self.vantage_conflict:
+            return HostStatus.INCONCLUSIVE
+        if Verdict.RELAYED in verdicts:
             return HostStatus.OPEN
+        if Verdict.ACCEPTED in verdicts:
+            return HostStatus.SUSPECT
         if CheckStatus.DEVIATION in checks:
             return HostStatus.DEVIATES
         untested = self.matrix_run and bool(verdicts) and verdicts <= {Verdict.NOT_TESTED}
-        if self.vantage_conflict or Verdict.DEFERRED in verdicts or CheckStatus.INCONCLUSIVE in checks or untested:
+        if Verdict.DEFERRED in verdicts or CheckStatus.INCONCLUSIVE in checks or untested:
             return HostStatus.INCONCLUSIVE
         if self.error or Verdict.ERROR in verdicts or CheckStatus.ERROR in checks:
             return HostStatus.ERROR
@@ -120,12 +134,15 @@ class HostResult:
 
 
 def exit_code(results: list[HostResult]) -> int:
-    """1 if any host is open, deviates or is inconclusive; else 2 if any host had errors; else 0.
+    """1 if any host is open, suspect or deviates; else 3 if any is inconclusive; else 2 if any had errors;
+    else 0.
 
-    Findings outrank errors: one unreachable host must not hide an open relay elsewhere in the fleet."""
+    Findings outrank the rest: one unreachable host must not hide an open relay elsewhere in the fleet."""
     statuses = {result.status for result in results}
-    if statuses & {HostStatus.OPEN, HostStatus.DEVIATES, HostStatus.INCONCLUSIVE}:
+    if statuses & {HostStatus.OPEN, HostStatus.SUSPECT, HostStatus.DEVIATES}:
         return EXIT_FINDINGS
+    if HostStatus.INCONCLUSIVE in statuses:
+        return EXIT_INCONCLUSIVE
     if HostStatus.ERROR in statuses:
         return EXIT_ERROR
     return EXIT_OK

@@ -56,9 +56,12 @@ class FakeSmtp:
                  ehlo: tuple[str, ...] = (SERVER_NAME, "PIPELINING", "SIZE 10240000", "8BITMIME"),
                  mail: Callable[[str], str] = strict_mail, rcpt: Callable[[str], str] = closed_rcpt,
                  vrfy: str = "502 5.5.1 VRFY command is disabled",
-                 on_message: Callable[[bytes], Coroutine[Any, Any, None]] | None = None) -> None:
+                 on_message: Callable[[bytes], Coroutine[Any, Any, None]] | None = None,
+                 data: str = "354 End data with <CR><LF>.<CR><LF>",
+                 end_of_data: Callable[[int], str] = lambda n: "250 2.0.0 Ok: queued as FAKE") -> None:
         self.host, self.banner, self.ehlo_lines = host, banner, ehlo
         self.mail, self.rcpt, self.vrfy, self.on_message = mail, rcpt, vrfy, on_message
+        self.data, self.end_of_data = data, end_of_data  # the replies to DATA and to the n-th message's dot
         self.port = 0
         self.commands: list[str] = []
         self.peers: list[str] = []
@@ -130,12 +133,15 @@ class FakeSmtp:
             writer.close()
 
     async def _serve(self, conn: Conn, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reply: bytes | None
         while raw := await reader.readline():
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             self.commands.append(line)
             conn.commands.append(line)
-            if line.upper() == "DATA":
-                writer.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            if line.upper() == "DATA" and not self.data.startswith("354"):
+                reply = f"{self.data}\r\n".encode()
+            elif line.upper() == "DATA":
+                writer.write(f"{self.data}\r\n".encode())
                 await writer.drain()
                 message = await reader.readuntil(b"\r\n.\r\n")
                 self.messages.append(message)
@@ -143,7 +149,7 @@ class FakeSmtp:
                     task = asyncio.get_running_loop().create_task(self.on_message(message))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
-                reply: bytes | None = b"250 2.0.0 Ok: queued as FAKE\r\n"
+                reply = f"{self.end_of_data(len(self.messages))}\r\n".encode()
             else:
                 reply = await self.respond(conn, line)
             if reply is None:

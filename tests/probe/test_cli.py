@@ -40,7 +40,7 @@ def test_closed_host_exits_0_with_a_table(serve: Serve) -> None:
 def test_open_host_exits_1(serve: Serve) -> None:
     result = run(serve(FakeSmtp(rcpt=open_rcpt)).target)
     assert result.exit_code == 1
-    assert "OPEN" in result.output
+    assert "SUSPECT" in result.output and "not proven relayed" in result.output
 
 
 def test_unreachable_host_exits_2_unless_another_has_findings(serve: Serve) -> None:
@@ -55,15 +55,15 @@ def test_json_schema_shape(serve: Serve) -> None:
     result = run("--format", "json", closed.target, relay.target)
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert data["schema_version"] == SCHEMA_VERSION == 1
+    assert data["schema_version"] == SCHEMA_VERSION == 2
     assert data["exit_code"] == 1 and data["tool"]["name"] == "mtaharden"
-    assert [host["status"] for host in data["hosts"]] == ["closed", "open"]
+    assert [host["status"] for host in data["hosts"]] == ["closed", "suspect"]
     host = data["hosts"][0]
     assert set(host) == {"target", "host", "port", "status", "address", "source_address", "server_name", "banner",
-                         "tls", "duration_s", "error", "warnings", "counts", "cases", "checks"}
+                         "proof", "tls", "duration_s", "error", "warnings", "counts", "cases", "checks"}
     assert host["target"] == closed.target and host["port"] == closed.port
     assert host["banner"] == {"code": 220, "lines": ["mx.example.test ESMTP"]}
-    assert set(host["counts"]) == {"relayed", "accepted", "refused", "deferred", "not-tested", "error"}
+    assert set(host["counts"]) == {"relayed", "not-relayed", "accepted", "refused", "deferred", "not-tested", "error"}
     assert len(host["cases"]) == len(CASES)
     case = host["cases"][0]
     assert set(case) == {"id", "description", "source", "verdict", "mail", "rcpt", "data_reply", "detail"}
@@ -80,10 +80,10 @@ def test_junit_file_parses(serve: Serve, tmp_path: Path) -> None:
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
     assert [suite.get("name") for suite in suites] == [closed.target, relay.target]
-    assert all(len(suite.findall("testcase")) == len(CASES) for suite in suites)
+    assert all(len(suite.findall("testcase")) == len(CASES) + 1 for suite in suites)  # + the leak check
     assert suites[0].get("failures") == "0" and suites[0].get("skipped") == "1"
     assert int(suites[1].get("failures", "0")) == len(CASES) - 1
-    assert root.get("tests") == str(2 * len(CASES))
+    assert root.get("tests") == str(2 * (len(CASES) + 1))
 
 
 def test_hosts_file_and_policy(serve: Serve, tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_hosts_file_and_policy(serve: Serve, tmp_path: Path) -> None:
     result = run("-i", str(hosts), "--policy", str(policy), "--format", "json")
     data = json.loads(result.output)
     assert [check["id"] for check in data["hosts"][0]["checks"]] == [
-        "banner", "banner-policy", "auth-after-tls", "local-domain:example.test", "vrfy", "expn"]
+        "banner", "banner-policy", "auth-after-tls", "local-domain:example.test", "vrfy", "expn", "leaks"]
     assert result.exit_code == 0
 
 
@@ -103,7 +103,7 @@ def test_policy_trusting_the_probe_is_inconclusive(serve: Serve, tmp_path: Path)
     policy = tmp_path / "policy.yml"
     policy.write_text("version: 1\ndomains: {local: [example.test]}\n")  # default trusted: 127.0.0.0/8
     result = run("--policy", str(policy), serve(FakeSmtp()).target)
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "WARNING" in result.output and "INCONCLUSIVE" in result.output
 
 
@@ -147,8 +147,8 @@ def test_confirm_with_canary(serve: Serve) -> None:
     cases = json.loads(result.output)["hosts"][0]["cases"]
     assert {case["verdict"] for case in cases} == {"accepted", "not-tested"}
     accepted = [case for case in cases if case["verdict"] == "accepted"]
-    assert all(case["data_reply"]["code"] == 250 for case in accepted if "not confirmed" not in case["detail"])
-    assert [case["data_reply"] for case in accepted if "not confirmed" in case["detail"]] == [None, None]
+    assert all(case["data_reply"]["code"] == 250 for case in accepted if "not proven" not in case["detail"])
+    assert [case["data_reply"] for case in accepted if "not proven" in case["detail"]] == [None, None]
 
 
 def test_confirm_refuses_a_foreign_domain_that_could_reach_a_real_third_party() -> None:

@@ -27,11 +27,11 @@ def test_accept_then_bounce_stays_accepted(serve: Serve) -> None:
     result = confirm_probe(server, forward=False, confirm_wait=0.5)
     found = {case.verdict for case in result.cases}
     assert Verdict.RELAYED not in found and Verdict.ACCEPTED in found
-    assert result.status is HostStatus.OPEN
+    assert result.status is HostStatus.SUSPECT
     accepted = [case for case in result.cases if case.verdict is Verdict.ACCEPTED]
     confirmable = [case for case in accepted if case.case.confirmable]
     assert all("canary received nothing" in case.detail for case in confirmable)
-    assert all("not confirmed" in case.detail for case in accepted if not case.case.confirmable)
+    assert all("not proven" in case.detail for case in accepted if not case.case.confirmable)
     assert len(server.messages) == len(confirmable) == len(accepted) - 2, "no DATA to the two IP literals"
 
 

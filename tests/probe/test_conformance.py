@@ -50,7 +50,7 @@ def test_conforming_server(serve: Serve) -> None:
                               "auth-after-tls": CheckStatus.OK,
                               "local-domain:example.test": CheckStatus.OK,
                               "relay-domain:.relay.test": CheckStatus.OK,
-                              "vrfy": CheckStatus.OK, "expn": CheckStatus.OK}
+                              "vrfy": CheckStatus.OK, "expn": CheckStatus.OK, "leaks": CheckStatus.OK}
     assert result.status is HostStatus.CLOSED and exit_code([result]) == 0
 
 
@@ -136,7 +136,7 @@ def test_probe_inside_trusted_networks_is_inconclusive(serve: Serve) -> None:
     result = run_probe(serve(FakeSmtp(rcpt=relay_test_rcpt)),
                        expectations=expect(POLICY.replace("10.0.0.0/8", "127.0.0.0/8")))
     assert result.vantage_conflict and result.warnings[0].startswith("WARNING")
-    assert result.status is HostStatus.INCONCLUSIVE and exit_code([result]) == 1
+    assert result.status is HostStatus.INCONCLUSIVE and exit_code([result]) == 3
 
 
 def test_trusted_vantage_checks_that_relaying_works(serve: Serve) -> None:
@@ -175,10 +175,10 @@ class AuthServer(FakeSmtp):
 def test_authenticated_relay(serve: Serve) -> None:
     server = serve(AuthServer())
     good = run_probe(server, credentials=Credentials("alice@example.test", "s3cret"))
-    assert checks(good) == {"auth-relay": CheckStatus.OK}
+    assert checks(good) == {"auth-relay": CheckStatus.OK, "leaks": CheckStatus.OK}
     assert good.status is HostStatus.CLOSED
     assert "MAIL FROM:<alice@example.test>" in server.commands
     assert "DATA" not in server.commands
     bad = run_probe(server, credentials=Credentials("alice@example.test", "wrong"), cases=())
-    assert checks(bad) == {"auth-relay": CheckStatus.DEVIATION}
+    assert checks(bad) == {"auth-relay": CheckStatus.DEVIATION, "leaks": CheckStatus.OK}
     assert "wrong" not in repr(bad) and "wrong" not in repr(Credentials("a", "wrong"))

@@ -35,7 +35,7 @@ def test_closed_server(serve: Serve) -> None:
 def test_open_relay_is_accepted_and_exit_1(serve: Serve) -> None:
     server = serve(FakeSmtp(rcpt=open_rcpt))
     result = run_probe(server)
-    assert result.status is HostStatus.OPEN and exit_code([result]) == 1
+    assert result.status is HostStatus.SUSPECT and exit_code([result]) == 1
     assert verdicts(result)["nmap-01"] is Verdict.ACCEPTED
     assert result.counts()["accepted"] == len(CASES) - 1
 
@@ -44,7 +44,7 @@ def test_no_data_without_confirm(serve: Serve) -> None:
     server = serve(FakeSmtp(rcpt=open_rcpt))
     run_probe(server)
     verbs = {command.split(" ")[0].split(":")[0].upper() for command in server.commands}
-    assert verbs <= {"EHLO", "MAIL", "RCPT", "RSET", "QUIT"}
+    assert verbs <= {"EHLO", "HELP", "MAIL", "RCPT", "RSET", "QUIT"}
     assert server.messages == []
 
 
@@ -56,14 +56,14 @@ def test_percent_hack_only_server(serve: Serve) -> None:
     accepted = {name for name, verdict in verdicts(result).items() if verdict is Verdict.ACCEPTED}
     assert accepted == {"nmap-05", "nmap-06", "nmap-08", "percent-chain", "bang-percent-foreign-first",
                         "bang-percent-foreign-last", "uppercase-percent"}
-    assert result.status is HostStatus.OPEN
+    assert result.status is HostStatus.SUSPECT
 
 
 def test_greylisting_is_deferred_never_a_pass(serve: Serve) -> None:
     result = run_probe(serve(FakeSmtp(rcpt=lambda path: "450 4.2.0 Greylisted, try again later")))
     assert Verdict.DEFERRED in set(verdicts(result).values())
     assert Verdict.ACCEPTED not in set(verdicts(result).values())
-    assert result.status is HostStatus.INCONCLUSIVE and exit_code([result]) == 1
+    assert result.status is HostStatus.INCONCLUSIVE and exit_code([result]) == 3
 
 
 def test_all_mail_refused_is_inconclusive(serve: Serve) -> None:
@@ -204,5 +204,5 @@ def test_fleet_one_bad_host_never_stops_the_rest(serve: Serve) -> None:
     assert exit_code(results) == 2
     results = asyncio.run(probe_fleet([dead, Endpoint("127.0.0.1", closed.port), Endpoint("127.0.0.1", relay.port)],
                                       options, concurrency=1))
-    assert [r.status for r in results] == [HostStatus.ERROR, HostStatus.CLOSED, HostStatus.OPEN]
+    assert [r.status for r in results] == [HostStatus.ERROR, HostStatus.CLOSED, HostStatus.SUSPECT]
     assert exit_code(results) == 1
