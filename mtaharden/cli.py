@@ -115,7 +115,7 @@ def _render_targets(source: str, policy: Policy, targets: list[Target]) -> dict[
     for chosen in targets:
         plan = _plan(chosen, policy)
         try:
-            rendered[chosen.name] = render_plan(plan, chosen, source)
+            rendered[chosen.name] = render_plan(plan, chosen)
         except (RenderError, ValueError) as exc:
             fail(f"{source}: {chosen.name}: {exc}")
     return rendered
@@ -194,7 +194,11 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_roo
         "target": plan.target,
         "apply": plan.apply,
         "files": [{"path": f.path, "mode": f"{f.mode:04o}", "dest": f.dest} for f in plan.files],
-        "steps": [{"phase": s.phase, "argv": list(s.argv), "why": s.why} for s in plan.steps],
+        "steps": [{"phase": s.phase, "argv": list(s.argv), "why": s.why, "outputs": list(s.outputs)}
+                  for s in plan.steps],
+        "service": None if plan.service is None else {
+            "running": list(plan.service.running), "start": [list(a) for a in plan.service.start],
+            "stop": [list(a) for a in plan.service.stop], "restart_key": plan.service.restart_key},
     }
     click.echo(json.dumps(data, indent=2))
 

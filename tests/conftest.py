@@ -27,7 +27,7 @@ def render_policy(data: dict[str, Any], work: Path, target: str = "postfix") -> 
     policy = load_policy(policy_file)
     chosen = registered()[target]
     plan = chosen.plan(policy)
-    write_outputs(work / "out", {target: render_plan(plan, chosen, str(policy_file))})
+    write_outputs(work / "out", {target: render_plan(plan, chosen)})
     return plan, work / "out" / target
 
 

@@ -6,6 +6,8 @@ the target's Python; templates under ``templates/<target>/`` only lay the Plan's
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -70,6 +72,27 @@ class Step:
     argv: tuple[str, ...]
     why: str
     phase: Phase = "build"
+    outputs: tuple[str, ...] = ()  # files a build step derives (e.g. a map's .db): a role snapshots them too
+
+
+@dataclass(frozen=True)
+class Service:
+    """How a role drives the daemon, so that no role hard-codes an MTA rule.
+
+    ``restart_key`` digests every setting that only a stop + start applies (Postfix's
+    ``inet_interfaces``): a role that finds it changed since its last deploy stops and starts the
+    daemon instead of running the apply steps. ``""``: the apply steps always suffice.
+    """
+
+    running: tuple[str, ...]  # exits 0 when the daemon runs, non-zero when it does not
+    start: tuple[tuple[str, ...], ...]
+    stop: tuple[tuple[str, ...], ...]
+    restart_key: str = ""
+
+
+def digest(settings: object) -> str:
+    """A stable digest of JSON-able ``settings`` (a Service's restart key)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,7 @@ class Plan:
     steps: tuple[Step, ...]
     coverage: tuple[Coverage, ...]
     apply: Literal["reload", "restart"] = "reload"
+    service: Service | None = None  # None: the target runs no daemon a role manages (Exchange)
 
     def unwaived_gaps(self, waived: list[str]) -> list[Coverage]:
         """Unsupported elements the policy did not allow this target to leave unenforced."""

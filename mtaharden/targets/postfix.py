@@ -25,7 +25,8 @@ from ..policy.model import (
 )
 from ..policy.pattern import parse, pcre_body
 from . import pcre2
-from .base import Block, Coverage, Plan, PlannedFile, Step, Target, coverage_file, placed, register
+from .base import Block, Coverage, Plan, PlannedFile, Step, Target, coverage_file, digest, placed, register
+from .base import Service as Daemon
 from .postfix_parameters import canonical as site_value
 
 CONFIG = "$config_directory"
@@ -62,6 +63,10 @@ INTERNAL_SERVICES: tuple[tuple[str, str, str, str, str, str, str, str, tuple[str
 )
 
 DEBIAN_ALIASES = "hash:/etc/aliases"
+DEBIAN_CONFIGURE = "/usr/lib/postfix/configure-instance.sh"
+DEBIAN_CONFIG_DIR = "/etc/postfix"
+RESTART_PARAMETERS = frozenset({"inet_interfaces", "inet_protocols"})
+MAP_SUFFIXES = {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb"}
 
 # Every main.cf parameter _main_cf may write (tests keep this in step): targets.postfix.parameters may
 # set none of them (it takes only postfix_parameters.ALLOWED).
@@ -134,9 +139,10 @@ class PostfixTarget(Target):
     def plan(self, policy: Policy) -> Plan:
         tables = _tables(policy)
         options = policy.targets.postfix
+        sections, services = _main_cf(policy, tables), _master_cf(policy)
         files = [
-            PlannedFile("main.cf", "main.cf.j2", {"sections": _main_cf(policy, tables)}),
-            PlannedFile("master.cf", "master.cf.j2", {"services": _master_cf(policy)}),
+            PlannedFile("main.cf", "main.cf.j2", {"sections": sections}),
+            PlannedFile("master.cf", "master.cf.j2", {"services": services}),
             *(PlannedFile(t.name, "table.j2", {"lines": t.lines, "blocks": t.blocks}) for t in tables.values()),
         ]
         if policy.auth.enabled and policy.auth.backend == "cyrus":
@@ -145,14 +151,30 @@ class PostfixTarget(Target):
         files.append(coverage_file(self.name, coverage))
         config_dir = options.config_dir
         steps = (
-            *(Step(("postmap", "-c", config_dir, f"{t.kind}:{config_dir}/{t.name}"), f"index {t.name} for lookups")
+            *(Step(("postmap", "-c", config_dir, f"{t.kind}:{config_dir}/{t.name}"), f"index {t.name} for lookups",
+                   outputs=(f"{config_dir}/{t.name}.{MAP_SUFFIXES[t.kind]}",))
               for t in tables.values() if t.needs_postmap),
             Step(("postconf", "-c", config_dir, "-n"), "parse main.cf: unused or repeated parameters warn", "check"),
             Step(("postconf", "-c", config_dir, "-M"), "parse master.cf", "check"),
             Step(("postfix", "-c", config_dir, "check"), "let Postfix verify files and permissions", "check"),
             Step(("postfix", "-c", config_dir, "reload"), "load the new configuration", "apply"),
         )
-        return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"), steps, coverage, apply="reload")
+        return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"), steps, coverage, apply="reload",
+                    service=_service(config_dir, sections, services))
+
+
+def _service(config_dir: str, sections: list[Section], services: list[Service]) -> Daemon:
+    """postfix(1) runs, starts and stops it; postconf(5): a change of ``inet_interfaces`` or
+    ``inet_protocols`` needs ``postfix stop`` and ``start``, a reload keeps the old listeners. master.cf
+    is in the key too: a reload rereads it, but a restart is the conservative answer for changed services."""
+    values = {name: value for _, lines in sections for name, value in lines if name in RESTART_PARAMETERS}
+    postfix = ("postfix", "-c", config_dir)
+    # Debian's init script and systemd unit prepare the default instance's smtpd chroot (resolv.conf, ...)
+    # before a start; another config_dir is another instance, which that script does not prepare.
+    prepare = (("sh", "-c", f"! [ -x {DEBIAN_CONFIGURE} ] || {DEBIAN_CONFIGURE} -"),)
+    start = (*(prepare if config_dir == DEBIAN_CONFIG_DIR else ()), (*postfix, "start"))
+    return Daemon(running=(*postfix, "status"), start=start, stop=((*postfix, "stop"),),
+                   restart_key=digest({"main.cf": values, "master.cf": repr(services)}))
 
 
 def escape_dollar(text: str) -> str:

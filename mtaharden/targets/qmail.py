@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..policy import Policy, canonical
 from ..policy.lists import first_covering
 from ..policy.model import AddressFile, AddressRule, ClientFile, ClientRule
-from .base import Block, Coverage, Plan, PlannedFile, Status, Step, Target, coverage_file, placed, register
+from .base import Block, Coverage, Plan, PlannedFile, Service, Status, Step, Target, coverage_file, placed, register
 from .qmail_tcprules import IPv4Network, Outcome, Rule, compile_rules, tcprules_value
 
 # qmail-smtpd(8): "put your 50 most commonly used domains into rcpthosts, and the rest into morercpthosts".
@@ -71,7 +71,8 @@ class QmailTarget(Target):
                 return f"{options.service_dir}/{path.removeprefix('service/')}"
             return f"{options.home}/{path}"
 
-        return Plan(self.name, placed(files, where), _steps(policy), coverage, apply="restart")
+        return Plan(self.name, placed(files, where), _steps(policy), coverage, apply="restart",
+                    service=_service(policy))
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"control_line": control_line, "control_lines": control_lines, "tcprules_value": tcprules_value}
@@ -112,6 +113,17 @@ def _service_files(policy: Policy) -> list[PlannedFile]:
     ]
 
 
+def _service(policy: Policy) -> Service:
+    """daemontools supervises qmail: svc -u/-d bring its services up and down; every apply is an
+    ``svc -t`` restart already, so there is no separate restart key."""
+    options = policy.targets.qmail
+    names = ("qmail-send", "qmail-smtpd") if policy.accepts_inbound else ("qmail-send",)
+    dirs = tuple(f"{options.service_dir}/{name}" for name in names)
+    quoted = " ".join(shlex.quote(d) for d in dirs)
+    return Service(running=("sh", "-c", f"! svstat {quoted} | grep -qv ': up '"),
+                   start=(("svc", "-u", *dirs),), stop=(("svc", "-d", *dirs),))
+
+
 def _steps(policy: Policy) -> tuple[Step, ...]:
     options, q = policy.targets.qmail, shlex.quote
     rules, cdb = options.tcp_rules_file, f"{options.tcp_rules_file}.cdb"
@@ -121,14 +133,15 @@ def _steps(policy: Policy) -> tuple[Step, ...]:
             Step(("install", "-d", "-o", options.log_user, "-m", "0750", options.log_dir),
                  "multilog writes qmail-smtpd's log there as the log user", "apply"),
             Step(("sh", "-c", f"tcprules {q(cdb)} {q(rules + '.tmp')} < {q(rules)}"),
-                 f"compile tcp.smtp into {cdb}; tcpserver reads it at every connection"),
+                 f"compile tcp.smtp into {cdb}; tcpserver reads it at every connection", outputs=(cdb,)),
             *(Step(("sh", "-n", f"{options.service_dir}/{script}"), f"the shell parses {script}", "check")
               for script in ("qmail-smtpd/run", "qmail-smtpd/log/run")),
         ]
     steps += [
         Step((f"{options.home}/bin/qmail-newmrh",),
              "index control/morercpthosts, even when empty, so no stale morercpthosts.cdb accepts old domains "
-             "(an apply step: qmail-newmrh works on its compiled-in home, never on a staging copy)", "apply"),
+             "(an apply step: qmail-newmrh works on its compiled-in home, never on a staging copy)", "apply",
+             outputs=(f"{options.home}/control/morercpthosts.cdb",)),
         Step(("svc", "-t", f"{options.service_dir}/qmail-send"),
              "restart qmail-send: it reads me and percenthack only at start (a HUP rereads just locals)", "apply"),
     ]

@@ -46,6 +46,7 @@ class Lab:
             "mtaharden_set": [*self.overrides, *more],
             "mtaharden_helper_dir": str(self.base / "libexec"),
             "mtaharden_stage_root": str(self.base / "stage"),
+            "mtaharden_backup_root": str(self.base / "backups"),
             "mtaharden_verify": verify,
             "mtaharden_probe_endpoints": [f"127.0.0.1:{self.server.port}"],
             "mtaharden_probe_args": ["--source-address", PROBER, "--timeout", "10"],
@@ -59,7 +60,7 @@ class Lab:
         """The configuration's source files (indexes like .db are rebuilt, so their bytes may differ)."""
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(self.live.rglob("*"))
-                if p.is_file() and "~" not in p.name and p.suffix != ".db"}
+                if p.is_file() and p.suffix != ".db"}
 
 
 def sandbox_overrides(base: Path, port: int) -> list[str]:
@@ -119,7 +120,7 @@ def test_second_run_changes_nothing(lab: Lab) -> None:
     result = run_role(lab.base, "postfix", lab.variables())
     assert result.returncode == 0, result.output[-4000:]
     assert result.recap["changed"] == 0, result.output[-4000:]
-    for task in ("Restart the MTA", "Apply the live configuration", "Build the live configuration"):
+    for task in ("Start the MTA", "Apply the live configuration", "Build the live configuration"):
         section = task_output(result.output, task)
         assert "skipping" in section and "changed:" not in section, section
     assert lab.config_digest() == before
@@ -137,8 +138,8 @@ def test_open_relay_policy_fails_verification_and_is_rolled_back(lab: Lab) -> No
     before = lab.config_digest()
     result = run_role(lab.base, "postfix", lab.variables(f"networks.trusted=[127.0.0.1/32, {PROBER}/32]"))
     assert result.returncode != 0
-    assert "mtaharden probe exit 1" in result.output
-    assert "changed:" in task_output(result.output, "Put every replaced file back")
+    assert "mtaharden probe exit" in result.output, result.output[-4000:]  # 1 (open) or inconclusive
+    assert "changed:" in task_output(result.output, "Put the snapshot back")
     assert lab.config_digest() == before
     assert refuses_relay(lab), "the restored configuration is live again"
 

@@ -24,7 +24,7 @@ GOLDEN = Path(__file__).parent / "example"
 def test_example_policy_matches_golden_files(tmp_path: Path, target: str) -> None:
     chosen = registered()[target]
     plan = chosen.plan(load_policy(EXAMPLE_POLICY))
-    write_outputs(tmp_path, {target: render_plan(plan, chosen, str(EXAMPLE_POLICY))})
+    write_outputs(tmp_path, {target: render_plan(plan, chosen)})
     rendered, golden = tmp_path / target, GOLDEN / target
     if os.environ.get("MTAHARDEN_UPDATE_GOLDEN"):
         shutil.rmtree(golden, ignore_errors=True)

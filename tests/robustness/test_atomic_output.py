@@ -26,7 +26,7 @@ from tests.unit.test_cli import command, tree
 
 def example_outputs() -> dict[str, list[RenderedFile]]:
     policy = load_policy(EXAMPLE_POLICY)
-    return {name: render_plan(target.plan(policy), target, str(EXAMPLE_POLICY))
+    return {name: render_plan(target.plan(policy), target)
             for name, target in registered().items()}
 
 
@@ -105,7 +105,7 @@ def test_a_secret_file_stays_0600(tmp_path: Path) -> None:
                                         for f in plan.files))
     previous_umask = os.umask(0)
     try:
-        write_outputs(tmp_path, {"postfix": render_plan(private, target, "policy.yml")})
+        write_outputs(tmp_path, {"postfix": render_plan(private, target)})
     finally:
         os.umask(previous_umask)
     assert stat.S_IMODE((tmp_path / "postfix" / "sasl" / "smtpd.conf").stat().st_mode) == 0o600

@@ -28,7 +28,7 @@ def load(folder: Path, policy: str, **files: str) -> Policy:
 
 def rendered(target: str, policy: Policy) -> dict[str, str]:
     chosen = registered()[target]
-    return {f.path: f.content for f in render_plan(chosen.plan(policy), chosen, "policy.yml")}
+    return {f.path: f.content for f in render_plan(chosen.plan(policy), chosen)}
 
 
 def coverage(plan: Plan) -> dict[str, tuple[str, str]]:

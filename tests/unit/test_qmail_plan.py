@@ -63,7 +63,7 @@ def coverage(result: Plan) -> dict[str, tuple[str, str]]:
 
 
 def rendered(result: Plan, path: str) -> str:
-    (text,) = [f.content for f in render_plan(result, QmailTarget(), "policy.yml") if f.path == path]
+    (text,) = [f.content for f in render_plan(result, QmailTarget()) if f.path == path]
     return text
 
 
