@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,10 +62,12 @@ class QueueProof(ABC):
     """What one MTA tells about a message it accepted, found by the queue ID of its end-of-DATA reply."""
 
     name: str
+    queue_id_pattern: re.Pattern[str]  # finds the ID in the 250 reply to the end of DATA, as group 1
 
-    @abstractmethod
     def queue_id(self, reply: Reply) -> str | None:
         """The queue ID in the MTA's 250 reply to the end of DATA (``queued as ABC``, ``qp 123``)."""
+        match = self.queue_id_pattern.search(" ".join(reply.lines))
+        return match.group(1) if reply.positive and match else None
 
     @abstractmethod
     async def decide(self, shell: Shell, ids: Sequence[str]) -> dict[str, Decision]:

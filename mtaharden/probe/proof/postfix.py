@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..session import Reply
 from . import Decision, QueueProof, Shell
 from .syslog import LOG_COMMAND, Delivery, decide
 
@@ -25,10 +24,7 @@ def _agent(delivery: Delivery) -> str:
 
 class PostfixProof(QueueProof):
     name = "postfix"
-
-    def queue_id(self, reply: Reply) -> str | None:
-        match = _QUEUED.search(" ".join(reply.lines))
-        return match.group(1) if reply.positive and match else None
+    queue_id_pattern = _QUEUED
 
     async def decide(self, shell: Shell, ids: Sequence[str]) -> dict[str, Decision]:
         return decide(await shell.run(LOG_COMMAND), ids,

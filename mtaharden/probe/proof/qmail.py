@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..session import Reply
 from ..verdict import Verdict
 from . import Decision, QueueProof, Shell
 
@@ -27,10 +26,7 @@ _END = re.compile(r"end msg (\d+)\b")
 
 class QmailProof(QueueProof):
     name = "qmail"
-
-    def queue_id(self, reply: Reply) -> str | None:
-        match = _QP.search(" ".join(reply.lines))
-        return match.group(1) if reply.positive and match else None
+    queue_id_pattern = _QP
 
     async def decide(self, shell: Shell, ids: Sequence[str]) -> dict[str, Decision]:
         wanted = set(ids)

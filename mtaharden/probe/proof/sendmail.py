@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..session import Reply
 from . import Decision, QueueProof, Shell
 from .syslog import LOG_COMMAND, decide
 
@@ -21,10 +20,7 @@ QUEUE_DIR = "/var/spool/mqueue"
 
 class SendmailProof(QueueProof):
     name = "sendmail"
-
-    def queue_id(self, reply: Reply) -> str | None:
-        match = _ACCEPTED.search(" ".join(reply.lines))
-        return match.group(1) if reply.positive and match else None
+    queue_id_pattern = _ACCEPTED
 
     async def decide(self, shell: Shell, ids: Sequence[str]) -> dict[str, Decision]:
         return decide(await shell.run(LOG_COMMAND), ids,
