@@ -28,6 +28,7 @@ from mtaharden.policy import types as policy_types
 from mtaharden.policy.lists import EntryFile
 from mtaharden.policy.model import ExchangeOptions, PostfixOptions, QmailOptions, SendmailOptions, Tls
 from mtaharden.policy.types import PolicyValueError
+from mtaharden.targets.postfix_parameters import ALLOWED
 
 Strategy = st.SearchStrategy[Any]
 MAX_ITEMS = 3
@@ -45,12 +46,11 @@ TRICKY_WORDS = (
 # Domain labels that are m4 or sendmail-cf macro names (m4 expands a word wherever it stands).
 M4_LABELS = ("dnl", "divert", "undivert", "m4exit", "m4", "lower", "unix", "include", "index", "define", "eval")
 LABEL = st.one_of(st.sampled_from(M4_LABELS), st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,14}[a-z0-9])?", fullmatch=True))
-# Site parameter values are Postfix syntax by contract: "$name" names a parameter (Postfix warns about
-# unknown ones, and the plan's postconf check fails), so only real references and "$$" are drawn.
-SITE_WORDS = (*(w for w in TRICKY_WORDS if "$" not in w), "$$", "$myhostname", "${config_directory}")
-# Site parameters Postfix knows and mtaharden does not manage, whose value is text to Postfix.
-SITE_PARAMETERS = ("smtpd_reject_footer", "default_rbl_reply", "delay_notice_recipient", "smtpd_expansion_filter",
-                   "bounce_notice_recipient", "smtpd_peername_lookup")
+# Site parameters come from the allow-list (anything else is refused, and a refused policy draws no
+# render): each with its own valid example, and the reply footer — the one free-text value — with text
+# that holds the "$" forms it allows ("$$" and the attributes Postfix expands there).
+FOOTER_WORDS = (*(w for w in TRICKY_WORDS if "$" not in w), "$$", "$client_address", "$server_name", "$localtime")
+SITE_EXAMPLES = st.sampled_from(sorted(ALLOWED)).map(lambda name: (name, ALLOWED[name].example))
 WAIVABLE = ("header_checks", "access", "access.helo", "dnsbl", "smtp", "smtp.banner", "smtp.require_helo",
             "smtp.strict_envelopes", "smtp.max_recipients", "tls", "auth", "role", "domains.local")
 
@@ -166,13 +166,12 @@ _DRAWN: dict[Callable[..., Any], Strategy] = {
 }
 # Each kept to what its validator accepts: the drawing leans on edge cases, the type decides.
 VALUES = {validator: strategy.filter(_accepted_by(validator)) for validator, strategy in _DRAWN.items()}
+SITE_FOOTERS = text(80, FOOTER_WORDS, PRINTABLE.filter(lambda c: c != "$")).map(lambda t: ("smtpd_reject_footer", t))
 # Fields whose type says too little (free lists of names) or that name things on the host.
 FIELDS: dict[tuple[type[BaseModel], str], Strategy] = {
     **{(options, "allow_unsupported"): st.lists(st.sampled_from(WAIVABLE), max_size=6, unique=True)
        for options in (PostfixOptions, SendmailOptions, QmailOptions, ExchangeOptions)},
-    (PostfixOptions, "parameters"): st.dictionaries(st.sampled_from(SITE_PARAMETERS), st.one_of(
-        text(80, SITE_WORDS, PRINTABLE.filter(lambda c: c != "$")), st.integers(0, 10**6), st.booleans()),
-        max_size=MAX_ITEMS),
+    (PostfixOptions, "parameters"): st.lists(st.one_of(SITE_EXAMPLES, SITE_FOOTERS), max_size=MAX_ITEMS).map(dict),
 }
 
 
