@@ -81,7 +81,8 @@ class SendmailTarget(Target):
             PlannedFile("relay-domains", "list.j2", {"items": _relay_domains(policy)}),
             PlannedFile("local-host-names", "list.j2", {"items": _local_names(policy)}),
             PlannedFile("helpfile", "table.j2", {"lines": HELP_TOPICS, "blocks": []}),
-            PlannedFile("relay-check.bt", "list.j2", {"items": bt_script(scenarios)}, comment="none"),
+            PlannedFile("relay-check.bt", "relay-check.bt.j2", {"scenarios": scenarios, "helo": BT_HELO},
+                        comment="none"),
             PlannedFile("relay-check.switch", "table.j2", {"lines": BT_SERVICES, "blocks": []}),
             PlannedFile("relay-check.expected", "list.j2",
                         {"items": ["accepted" if s.accepted else "refused" for s in scenarios]}, comment="none"),
@@ -625,6 +626,11 @@ class Scenario:
     accepted: bool
     auth: str = ""  # the SASL mechanism the client authenticated with, if any
 
+    @property
+    def authen(self) -> str:
+        """The {auth_authen} macro: a user name when the scenario authenticated, else empty."""
+        return "relaycheck" if self.auth else ""
+
 
 OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "100.64.0.1", "240.0.0.1")
 FOREIGN = "someone@relaytest.invalid"
@@ -637,7 +643,7 @@ def _outside_address(policy: Policy) -> str | None:
     for candidate in map(ipaddress.ip_address, OUTSIDE_CANDIDATES):
         if not any(candidate in network for network in policy.networks.trusted) and not any(
                 rule.covers(candidate) for rule in policy.access.clients):
-            return str(candidate)
+            return canonical.address(candidate)
     return None
 
 
@@ -651,7 +657,7 @@ def relay_scenarios(policy: Policy) -> list[Scenario]:
     for network in policy.networks.trusted:
         host = network.network_address + (1 if network.num_addresses > 1 else 0)
         if network.version == 4 and not any(rule.covers(host) for rule in refused):
-            scenarios.append(Scenario(f"trusted client {host}", str(host), FOREIGN, True))
+            scenarios.append(Scenario(f"trusted client {host}", canonical.address(host), FOREIGN, True))
     scenarios += _refused_client_scenarios(policy)
     outside = _outside_address(policy)
     if outside is None:
@@ -679,7 +685,7 @@ def _refused_client_scenarios(policy: Policy) -> list[Scenario]:
                       if isinstance(r, AddressRule) and r.action == "permit"), None)
     if host is None or recipient is None:
         return []
-    return [Scenario(f"refused client {host} to permitted {recipient}", str(host), recipient, False)]
+    return [Scenario(f"refused client {host} to permitted {recipient}", canonical.address(host), recipient, False)]
 
 
 def _permitted_address(policy: Policy, match: str) -> str | None:
@@ -687,19 +693,6 @@ def _permitted_address(policy: Policy, match: str) -> str | None:
     user, at, domain = match.rpartition("@") if "@" in match else ("postmaster", "@", match)
     domain = domain or next((d for d in policy.domains.local if not d.startswith(".")), policy.hostname or "")
     return f"{user or 'postmaster'}{at}{domain}" if domain else None
-
-
-def bt_script(scenarios: Sequence[Scenario]) -> list[str]:
-    """``sendmail -bt`` input: each scenario sets every macro a real session has by RCPT time, so no
-    value leaks from the one before, then asks check_rcpt.
-
-    Under OSTYPE(debian) (_FFR_MAIL_MACRO) the delayed sender check reads {mail_from}, else $f."""
-    lines: list[str] = []
-    for s in scenarios:
-        lines += [f".D{{client_addr}}{s.client}", f".D{{client_name}}[{s.client}]", ".D{client_resolve}FAIL",
-                  f".Ds{BT_HELO}", ".D{mail_from}<>", f".D{{auth_type}}{s.auth}",
-                  f".D{{auth_authen}}{'relaycheck' if s.auth else ''}", f"check_rcpt <{s.recipient}>"]
-    return lines
 
 
 # --- coverage ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 
 from mtaharden.policy import load_policy
 from mtaharden.targets.base import Plan, Step
-from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, bt_script, relay_scenarios
+from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, relay_scenarios
 from tests.lab.host import LabHost
 from tests.lab.kind import install_plan, run_steps
 from tests.lab.network import BLOCKED, REJECTED, REPO, TRUSTED, UNTRUSTED, LabNet
@@ -80,7 +80,10 @@ def test_client_reject_rule_is_what_refuses_a_permitted_recipient(net: LabNet, t
     (delay_checks' FRIEND skips the Connect: lookup), and the check step says so."""
     policy = load_policy(EXAMPLE)
     plan = _render_example(tmp_path)
-    (scenario,) = [s for s in relay_scenarios(policy) if s.name.startswith("refused client")]
+    (index,) = [i for i, s in enumerate(relay_scenarios(policy)) if s.name.startswith("refused client")]
+    script = (tmp_path / "out" / "sendmail" / "relay-check.bt").read_text().splitlines()
+    scenario = script[8 * index:8 * index + 8]  # the rendered script's lines for that scenario
+    assert scenario[-1].startswith("check_rcpt <"), scenario
     with net.host(KIND, fqdn=EXAMPLE_HOST) as host:
         install_plan(host, tmp_path / "out" / "sendmail", plan)
         run_steps(host, plan)
@@ -91,7 +94,7 @@ def test_client_reject_rule_is_what_refuses_a_permitted_recipient(net: LabNet, t
         cf.write_text("\n".join([*lines[:start], *lines[start + len(CLIENT_RULESET):]]) + "\n")
         assert run_check(host, plan).returncode != 0
         answer = host.run(["sendmail", "-C", "/etc/mail/sendmail.cf", "-bt"],
-                          input_text="\n".join(bt_script([scenario])) + "\n").stdout
+                          input_text="\n".join(scenario) + "\n").stdout
         assert re.search(r"^check_rcpt +returns: SPAMFRIEND$", answer, re.MULTILINE), answer
 
 

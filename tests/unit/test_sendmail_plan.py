@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mtaharden.policy import PolicyError, load_policy_text
+from mtaharden.render import render_plan
 from mtaharden.targets.base import Plan
 from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, connect_keys, enhdnsbl_values, relay_scenarios
 
@@ -97,7 +98,7 @@ def test_debian_ostype_takes_debians_mta_domain_and_a_plain_tree_does_not() -> N
 def test_every_scenario_sets_what_a_session_has_by_rcpt_time() -> None:
     """OSTYPE(debian)'s delayed sender check reads {mail_from}; -bt keeps macros between scenarios."""
     result = plan("auth: {enabled: true}\ntls: {cert: /c.pem, key: /k.pem}\ndomains: {local: [example.org]}\n")
-    script = next(f for f in result.files if f.path == "relay-check.bt").context["items"]
+    script = next(f for f in render_plan(result, SendmailTarget()) if f.path == "relay-check.bt").content.splitlines()
     asked = [line for line in script if line.startswith("check_rcpt")]
     for macro in ("{client_addr}", "{client_name}", "{client_resolve}", "s", "{mail_from}", "{auth_type}",
                   "{auth_authen}"):
