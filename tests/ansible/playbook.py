@@ -32,12 +32,12 @@ def run_role(base: Path, role: str, variables: dict[str, Any], *extra: str) -> P
     """Apply ``role`` to localhost with ``variables``; ansible's state stays under ``base``."""
     playbook = base / f"{role}.yml"
     playbook.write_text(json.dumps([{"name": f"apply {role}", "hosts": "localhost", "gather_facts": False,
-                                     "roles": [{"role": role}]}]))
+                                     "roles": [{"role": f"mtaharden.mail.{role}"}]}]))
     extra_vars = base / "vars.json"
     extra_vars.write_text(json.dumps({"mtaharden_command": str(BIN / "mtaharden"), **variables}))
     home = base / "ansible-home"
     env = {**os.environ, "ANSIBLE_HOME": str(home), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-           "ANSIBLE_REMOTE_TMP": str(home / "rtmp"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+           "ANSIBLE_REMOTE_TMP": str(home / "rtmp"), "ANSIBLE_COLLECTIONS_PATH": str(REPO),
            "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
     completed = subprocess.run(

@@ -50,7 +50,7 @@ class Lab:
                              f"ansible_host={self.host.address} ansible_python_interpreter=/usr/bin/python3\n")
         playbook = self.base / "site.yml"
         playbook.write_text(json.dumps([{"name": "harden", "hosts": "mx", "gather_facts": False,
-                                         "roles": [{"role": "postfix"}]}]))
+                                         "roles": [{"role": "mtaharden.mail.postfix"}]}]))
         variables: dict[str, Any] = {
             "mtaharden_policy": str(self.policy), "mtaharden_command": str(BIN / "mtaharden"),
             "mtaharden_set": list(more), "mtaharden_step_prefix": list(prefix),
@@ -61,7 +61,7 @@ class Lab:
         (self.base / "vars.json").write_text(json.dumps(variables))
         home = self.base / "ansible-home"
         env = [f"ANSIBLE_HOME={home}", f"ANSIBLE_LOCAL_TEMP={home / 'tmp'}", "ANSIBLE_NOCOLOR=1",
-               f"ANSIBLE_ROLES_PATH={REPO / 'roles'}", f"ANSIBLE_CONNECTION_PLUGINS={PLUGINS}",
+               f"ANSIBLE_COLLECTIONS_PATH={REPO}", f"ANSIBLE_CONNECTION_PLUGINS={PLUGINS}",
                "ANSIBLE_RETRY_FILES_ENABLED=0", "ANSIBLE_DEPRECATION_WARNINGS=0", "ANSIBLE_HOST_KEY_CHECKING=0",
                f"PATH={BIN}:/usr/sbin:/usr/bin:/sbin:/bin"]
         done = self.net.client(["env", *env, str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook),

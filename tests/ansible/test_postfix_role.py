@@ -162,6 +162,7 @@ def test_roles_pass_ansible_lint_production_profile() -> None:
     assert lint, "ansible-lint is a test dependency"
     import subprocess
 
-    result = subprocess.run([lint, "--profile", "production", "--offline", "roles/"], cwd=REPO,
+    collection = REPO / "ansible_collections" / "mtaharden" / "mail"
+    result = subprocess.run([lint, "--profile", "production", "--offline", "."], cwd=collection,
                             capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
