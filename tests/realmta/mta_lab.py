@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ from typing import Any
 
 from tests.conftest import REPO, need_real_mta, render_policy
 from tests.realmta.harness import Postfix, Sendmail, free_port, run
+from tests.realmta.smtp_client import converse
 
 RUNNING_TARGETS = ("postfix", "sendmail")
 TRUSTED, UNTRUSTED, BLOCKED = "127.0.0.1", "127.0.0.2", "127.0.0.4"
@@ -126,3 +128,15 @@ def rcpt_in_netns(mta: RunningMta, source: str, recipient: str = LOCAL_RECIPIENT
     result = run([sys.executable, "-m", "tests.realmta.smtp_client", json.dumps(request)], netns=mta.netns, cwd=REPO)
     code, text = json.loads(result.stdout)["replies"][-1]
     return int(code), str(text)
+
+
+def rcpt(mta: RunningMta, source: str, recipient: str, sender: str = "probe@client.test",
+         helo: str = "client.test") -> tuple[int, str]:
+    """The RCPT reply for ``recipient`` from ``source`` after EHLO and MAIL."""
+    talk = converse(mta.address, mta.port, source, [f"EHLO {helo}", f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>"])
+    return talk.replies[-1]
+
+
+def auth_plain(password: str = PASSWORD) -> str:
+    """The AUTH PLAIN command for the behaviour policy's user."""
+    return "AUTH PLAIN " + base64.b64encode(f"\0{USER}@{REALM}\0{password}".encode()).decode()

@@ -11,8 +11,7 @@ import pytest
 
 from tests.conftest import need_real_mta, render_policy
 from tests.realmta.harness import SANDBOX_PARENT, daemon_dir, run
-from tests.realmta.mta_lab import BLOCKED, RUNNING_TARGETS, TRUSTED, UNTRUSTED, RunningMta, running_mta
-from tests.realmta.test_behaviour import rcpt
+from tests.realmta.mta_lab import BLOCKED, RUNNING_TARGETS, TRUSTED, UNTRUSTED, RunningMta, rcpt, running_mta
 from tests.realmta.test_qmail import tcprulescheck
 
 pytestmark = pytest.mark.realmta

@@ -1,4 +1,4 @@
-"""Postfix-specific behaviour on top of the shared suite (test_behaviour.py): submission services,
+"""Postfix-specific behaviour beyond the stock-host suite (tests/lab/test_behaviour.py): submission services,
 anchored header patterns, routing tricks, privacy of files, and the bundled example's own checks."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import pytest
 
 from tests.conftest import EXAMPLE_POLICY, need_real_mta, render_policy
 from tests.realmta.harness import Postfix, daemon_dir, free_port
-from tests.realmta.mta_lab import UNTRUSTED, RunningMta, behaviour_policy, running_mta, with_auth
+from tests.realmta.mta_lab import UNTRUSTED, RunningMta, auth_plain, behaviour_policy, rcpt, running_mta, with_auth
 from tests.realmta.smtp_client import Body, converse
-from tests.realmta.test_behaviour import auth_plain, rcpt
 
 pytestmark = pytest.mark.realmta
 BULK_MAILER_CHECK = {"header": "X-Mailer", "pattern": "^Mass/Mailer", "action": "reject", "message": "No bulk"}

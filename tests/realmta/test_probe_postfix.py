@@ -1,5 +1,5 @@
 """`mtaharden probe` against a real Postfix rendered from a policy that wrongly trusts the prober: the
-probe flags it and, with --confirm, the canary proves the relay (the closed case is in test_behaviour)."""
+probe flags it and, with --confirm, the canary proves the relay (the closed case is in tests/lab/test_behaviour)."""
 
 from __future__ import annotations
 
