@@ -24,11 +24,13 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from ..targets.header_forms import CHARSETS, DEFAULT_CHARSETS
 from .lists import DomainNames, EntryFile, Kind, read_list
 from .types import (
     AbsolutePath,
     AddressPattern,
     BannerText,
+    Charset,
     DnsblFilter,
     DnsblMessage,
     DomainName,
@@ -236,6 +238,11 @@ class Access(StrictModel):
 class HeaderCheck(StrictModel):
     header: HeaderName
     pattern: HeaderRegex
+    charsets: list[Charset] = Field(
+        default_factory=lambda: list(DEFAULT_CHARSETS), min_length=1, max_length=len(CHARSETS),
+        description="charsets non-ASCII text of the pattern is matched in, raw and RFC 2047 encoded "
+                    "(Postfix, Sendmail)",
+    )
     action: Literal["reject", "discard", "hold", "warn"] = "reject"
     message: MessageText | None = None
 
@@ -358,7 +365,14 @@ class ExchangeOptions(_TargetOptions):
     servers: list[HostName] = Field(
         default_factory=list, description="Mailbox servers to harden (the script's -Server default; empty: local)"
     )
-    edge: bool = Field(False, description="also render the Edge Transport section (run the script with -Edge there)")
+    deployment: Literal["mailbox", "edge"] = Field(
+        "mailbox", description="mailbox: Mailbox servers take Internet mail themselves; edge: Edge Transport servers "
+        "face the Internet (the script gets an Edge section, run with -Edge there)"
+    )
+    server_addresses: list[ListenIP] = Field(
+        default_factory=list, description="own addresses of the Exchange and Edge servers and of load balancers "
+        "that proxy for them: kept off the anonymous relay connector"
+    )
     relay_connector: str = Field(
         "mtaharden relay",
         pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?$",

@@ -6,8 +6,11 @@ Each accepts and *reads* a different language, so the policy accepts only a smal
 they agree, and the targets translate from the tree :func:`parse` returns, never from the text.
 Anything outside the grammar is refused with its position and a fix.
 
-Matching is on the header value's bytes: ``\\d``, ``\\w``, ``\\s`` and the POSIX classes are their
+Matching is on the header value's text: ``\\d``, ``\\w``, ``\\s`` and the POSIX classes are their
 ASCII sets, and ``.`` also matches the line break of a folded header (Postfix compiles with DOTALL).
+Printable non-ASCII text (发票) is a literal :class:`Char` outside classes; its meaning is "the decoded
+header text contains it", which the raw-header targets spell out per charset and RFC 2047 form
+(targets/header_forms.py), so they accept it only as literal text or alternatives of literal text.
 Only whether a pattern matches counts, so lazy quantifiers are allowed (they never change that).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 MAX_LENGTH = 500
@@ -47,8 +51,8 @@ _REFUSED_ESCAPES = {
     "X": ("\\X (PCRE2 only)", "write ."), "C": ("\\C (PCRE2 only)", "write ."),
     "p": ("\\p{...} Unicode properties", "use an ASCII class such as [[:alpha:]]"),
     "P": ("\\P{...} Unicode properties", "use an ASCII class such as [^[:alpha:]]"),
-    "u": ("\\u escapes (Python only; PCRE2 refuses them)", "header checks match ASCII: write the character itself"),
-    "U": ("\\U escapes (Python only; PCRE2 refuses them)", "header checks match ASCII: write the character itself"),
+    "u": ("\\u escapes (Python only; PCRE2 refuses them)", "write the character itself, e.g. 发票"),
+    "U": ("\\U escapes (Python only; PCRE2 refuses them)", "write the character itself, e.g. 发票"),
     "x": ("\\x without exactly two hex digits", "write a byte as \\x41 (two hex digits, 00 to 7f)"),
     "o": ("\\o{...} (PCRE2 only)", "write the byte as \\x41"),
     "g": ("\\g back-references", "repeat the text instead"), "k": ("\\k back-references", "repeat the text instead"),
@@ -85,7 +89,7 @@ class PatternError(ValueError):
 
 @dataclass(frozen=True)
 class Char:
-    """One literal byte (0x00-0x7f)."""
+    """One literal character: an ASCII byte (0x00-0x7f), or printable non-ASCII text (never in a class)."""
 
     char: str
 
@@ -190,10 +194,12 @@ class _Parser:
             raise self.fail("the pattern is empty", "write the text to look for")
         if len(text) > MAX_LENGTH:
             raise self.fail(f"the pattern is longer than {MAX_LENGTH} characters", "split it into several checks")
-        bad = next((i for i, c in enumerate(text) if not " " <= c <= "~"), None)
+        bad = next((i for i, c in enumerate(text) if not (" " <= c <= "~" or printable_text(c))), None)
         if bad is not None:
-            raise self.fail(f"the pattern contains {text[bad]!r}, a control character or non-ASCII",
-                            "write it on one line in printable ASCII; use \\x escapes (\\x09) for other bytes", bad)
+            raise self.fail(f"the pattern contains {_describe(text[bad])}, a control character, an invisible "
+                            "character or a space other than U+0020",
+                            "write it on one line in printable text; use \\x escapes (\\x09) for ASCII control "
+                            "bytes", bad)
         ignore_case = text.startswith("(?i)")
         self.pos = 4 if ignore_case else 0
         start = self.peek() == "^"
@@ -277,8 +283,8 @@ class _Parser:
         if char == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", self.text[self.pos:self.pos + 2]):
             value = int(self.text[self.pos:self.pos + 2], 16)
             if value > 0x7F:
-                raise self.fail(f"\\x{value:02x} is not an ASCII byte", "header checks match ASCII text: use \\x00 "
-                                "to \\x7f (RFC 2047 encoded words are ASCII: match those)", start)
+                raise self.fail(f"\\x{value:02x} is not an ASCII byte", "header checks match text: write a non-ASCII "
+                                "character itself (发票), and mtaharden matches its raw and RFC 2047 forms", start)
             self.pos += 2
             return Char(chr(value))
         if char.isdigit():
@@ -401,6 +407,9 @@ class _Parser:
     def class_atom(self) -> Char | Shorthand | Posix:
         char, at = self.peek(), self.pos
         self.pos += 1
+        if char > "\x7f":
+            raise self.fail(f"the non-ASCII character {char} inside a class (its bytes differ per charset and "
+                            "encoding)", f"write alternatives of text instead: (?:{char}|...)", at)
         if char == "\\":
             item = self.escape(in_class=True)
             assert not isinstance(item, WordBoundary)  # escape() refuses \b and \B inside a class
@@ -437,6 +446,30 @@ def _size(node: Alternation | Atom | Repeat) -> int:
     if isinstance(node, Repeat):
         return _size(node.node) * max(1, node.high if node.high is not None else node.low + 1)
     return 1
+
+
+def printable_text(char: str) -> bool:
+    """Non-ASCII a pattern may hold: what Unicode calls a letter, mark, number, punctuation or symbol."""
+    return char > "\x7f" and unicodedata.category(char)[0] in "LMNPS"
+
+
+def has_text(pattern: Pattern) -> bool:
+    """Whether the pattern holds non-ASCII text (then raw-header engines need its encoded forms)."""
+    return not _ascii(pattern.body)
+
+
+def _ascii(node: Alternation | Atom | Repeat) -> bool:
+    if isinstance(node, Alternation):
+        return all(_ascii(item) for branch in node.branches for item in branch)
+    if isinstance(node, Group):
+        return _ascii(node.body)
+    if isinstance(node, Repeat):
+        return _ascii(node.node)
+    return not isinstance(node, Char) or node.char <= "\x7f"
+
+
+def _describe(char: str) -> str:
+    return repr(char) if char <= "\x7f" else f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')})"
 
 
 def _show(char: str) -> str:
@@ -494,7 +527,12 @@ def _member(member: Member, posix: bool) -> str:
 
 
 def literal(char: str, special: set[str]) -> str:
-    """One byte as PCRE2, Python and .NET all read it: escaped if special, ``\\xHH`` if not printable."""
+    """One byte as PCRE2, Python and .NET all read it: escaped if special, ``\\xHH`` if not printable.
+
+    Non-ASCII text is written as itself (Python's reading; the targets write their own forms of it).
+    """
+    if char > "\x7f":
+        return char
     if not " " <= char <= "~":
         return f"\\x{ord(char):02x}"
     return "\\" + char if char in special else char

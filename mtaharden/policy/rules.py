@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
+from ..targets import header_engines
 from . import canonical, trust
 from .lists import DomainNames, EntryFile, client_key
 from .model import AddressRule, ClientRule, HeloRule, ListFileRule, Policy
@@ -32,7 +33,7 @@ class Finding:
 def check(policy: Policy) -> list[Finding]:
     """Every cross-field problem of ``policy``; empty when the policy is usable."""
     rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _relay_hostname, _access_duplicates, _dnsbl,
-             _ports, _listeners, _postfix_parameters)
+             _ports, _listeners, _postfix_parameters, _header_text)
     return [finding for rule in rules for finding in rule(policy)]
 
 
@@ -264,3 +265,14 @@ def _postfix_parameters(policy: Policy) -> Iterator[Finding]:
             site.canonical(name, value, MANAGED_PARAMETERS)
         except PolicyValueError as exc:
             yield Finding(("targets", "postfix", "parameters", name), str(exc), exc.hint)
+
+
+def _header_text(policy: Policy) -> Iterator[Finding]:
+    """Non-ASCII header text compiles, in every listed charset and form, in PCRE2 (Postfix) and libc ERE (Sendmail)."""
+    for index, check in enumerate(policy.header_checks):
+        yield from _duplicates(("header_checks", index, "charsets"), check.charsets)
+        problem = header_engines.problem(check.pattern, check.charsets)
+        if problem:
+            yield Finding(("header_checks", index, "pattern"), problem,
+                          "drop (?i) or the ASCII letters next to the text, or list fewer charsets; see README.md, "
+                          "header_checks")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from ..targets import pcre2
+from ..targets import header_forms, pcre2
 from . import canonical, pattern
 from .wording import kind_of
 
@@ -279,6 +279,16 @@ def header_name(value: Any) -> str:
     return text
 
 
+def charset(value: Any) -> str:
+    """A charset header text arrives in (its codec name): raw-header targets match its bytes and encoded words."""
+    text = _require_str(value, "charset")
+    name = header_forms.canonical_charset(text.strip())
+    if name is None:
+        raise PolicyValueError(f"{text!r} is not a charset mtaharden matches",
+                               "use one of " + ", ".join(header_forms.charset_label(c) for c in header_forms.CHARSETS))
+    return name
+
+
 def header_regex(value: Any) -> str:
     """A header pattern in the portable grammar (policy/pattern.py) that PCRE2 also compiles.
 
@@ -290,6 +300,14 @@ def header_regex(value: Any) -> str:
         parsed = pattern.parse(text)
     except pattern.PatternError as exc:
         raise PolicyValueError(f"pattern {text[:60]!r}: {exc}", exc.hint) from None
+    if pattern.has_text(parsed):
+        try:
+            header_forms.literals(parsed)
+        except header_forms.NotLiteral as exc:
+            raise PolicyValueError(f"pattern {text[:60]!r}: {exc}", "write the non-ASCII part as literal text or "
+                                   "alternatives of it, e.g. (?i)(发票|代开); put other conditions in another check") \
+                from None
+        return text
     body = pattern.pcre_body(parsed)
     try:
         pattern.python_regex(parsed)
@@ -314,6 +332,11 @@ def _octet_values(part: str) -> set[int]:
     if part.startswith("["):
         return {int(x) for x in part[1:-1].split(";")}
     return {int(part)}
+
+
+def filter_octets(text: str) -> list[set[int]]:
+    """The values each octet of a valid return-code filter allows (the evaluator matches answers with it)."""
+    return [_octet_values(part) for part in re.findall(_OCTET, text)]
 
 
 def dnsbl_filter(value: Any) -> str:
@@ -435,6 +458,7 @@ SizeBytes = Annotated[
     int, BeforeValidator(size_bytes), WithJsonSchema({"type": ["integer", "string"], "description": "bytes or 25MiB"})
 ]
 HeaderName = Annotated[str, BeforeValidator(header_name), _schema("header field name")]
+Charset = Annotated[str, BeforeValidator(charset), _schema("charset: UTF-8, GB18030, GBK, GB2312, Big5, ...")]
 HeaderRegex = Annotated[str, BeforeValidator(header_regex), _schema("header pattern in the portable regex syntax")]
 DnsblFilter = Annotated[str, BeforeValidator(dnsbl_filter), _schema("return-code filter, e.g. 127.0.0.[2..11]")]
 DnsblMessage = Annotated[

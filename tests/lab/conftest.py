@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,10 +46,10 @@ class Stock:
 
 
 @contextlib.contextmanager
-def deployed(kind: HostKind, work: Path) -> Iterator[Stock]:
-    """A fresh lab network with one stock host of ``kind`` running the behaviour policy."""
+def deployed(kind: HostKind, work: Path, policy: dict[str, Any] | None = None) -> Iterator[Stock]:
+    """A fresh lab network with one stock host of ``kind`` running ``policy`` (default: the behaviour policy)."""
     need_lab(*LAB_TOOLS)
-    policy_file, plan, rendered = render(kind, work)
+    policy_file, plan, rendered = render(kind, work, policy)
     with LabNet() as net, net.host(kind) as host:
         prepare_auth(host, kind)
         kind.deploy(host, rendered, plan)

@@ -58,9 +58,10 @@ def behaviour_policy() -> dict[str, Any]:
     }
 
 
-def render(kind: HostKind, work: Path) -> tuple[Path, Plan, Path]:
-    """Write the policy for ``kind`` and render it with the CLI; (policy file, plan, rendered folder)."""
-    policy = behaviour_policy()
+def render(kind: HostKind, work: Path, policy: dict[str, Any] | None = None) -> tuple[Path, Plan, Path]:
+    """Write the policy (default: the behaviour policy) for ``kind`` and render it with the CLI;
+    (policy file, plan, rendered folder)."""
+    policy = behaviour_policy() if policy is None else policy
     policy["targets"] = {kind.target: dict(kind.policy_targets)}
     work.mkdir(parents=True, exist_ok=True)
     policy_file = work / "policy.yml"

@@ -24,7 +24,8 @@ DISCONNECTED, NOT_OFFERED = -1, -2  # pseudo reply codes: the server hung up; it
 @dataclass(frozen=True)
 class Session:
     """One SMTP connection from ``source`` to ``host``: optional STARTTLS after a first EHLO, then ``commands``.
-    A command that is a dict ``{"body": text}`` is a message sent after DATA's 354 (CRLF lines, lone dot)."""
+    A command that is a dict ``{"body": text}`` is a message sent after DATA's 354 (CRLF lines, lone dot);
+    its characters are sent as the bytes U+0000-U+00FF stand for, so a test can send raw 8-bit headers."""
 
     host: str
     source: str
@@ -52,7 +53,10 @@ def converse(session: Session) -> Conversation:
     """Speak one session; a dropped connection ends it with a ``DISCONNECTED`` reply."""
     client = smtplib.SMTP(timeout=session.timeout, source_address=(session.source, 0))
     try:
-        code, text = client.connect(session.host, session.port)
+        try:
+            code, text = client.connect(session.host, session.port)
+        except smtplib.SMTPServerDisconnected as exc:  # closed before a greeting (tcpserver deny)
+            return Conversation((DISCONNECTED, str(exc)))
         talk = Conversation((code, text.decode("utf-8", "replace")))
         client._host = session.host  # type: ignore[attr-defined]  # smtplib takes the TLS server name from here
         try:
@@ -68,7 +72,7 @@ def converse(session: Session) -> Conversation:
                     return talk
             for command in session.commands:
                 if isinstance(command, dict):
-                    client.send(command["body"].replace("\n", "\r\n") + "\r\n.\r\n")
+                    client.send((command["body"].replace("\n", "\r\n") + "\r\n.\r\n").encode("latin-1"))
                     reply = client.getreply()
                 else:
                     reply = client.docmd(command)

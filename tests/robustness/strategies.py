@@ -153,6 +153,7 @@ _DRAWN: dict[Callable[..., Any], Strategy] = {
     _validator(policy_types.SizeBytes): sizes(),
     _validator(policy_types.HeaderName): st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,30}:?", fullmatch=True),
     _validator(policy_types.HeaderRegex): header_patterns(),
+    _validator(policy_types.Charset): st.sampled_from(["UTF-8", "utf8", "GB18030", "gbk", "GB2312", "Big5"]),
     _validator(policy_types.DnsblFilter): dnsbl_filters(),
     _validator(policy_types.DnsblMessage): placeholder_text(["client", "zone"]),
     _validator(policy_types.BannerText): banners(),
