@@ -6,6 +6,7 @@ parameters, hashtable entries and string literals it holds.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -97,6 +98,17 @@ class Script:
 
     def string_nodes(self) -> list[Node]:
         return [n for n in walk(self.root) if n.type == "string_literal"]
+
+
+def arguments(command: Command) -> dict[str, Node]:
+    """A command's named arguments: ``-Name value`` as ``{"name": value}`` (switches map to None-less absence)."""
+    elements = command.node.child_by_field_name("command_elements")
+    children = [c for c in (elements.children if elements is not None else []) if c.type != "command_argument_sep"]
+    found = {}
+    for parameter, value in itertools.pairwise(children):
+        if parameter.type == "command_parameter" and value.type != "command_parameter":
+            found[node_text(parameter).lstrip("-").rstrip(":").lower()] = value
+    return found
 
 
 def _direct_entries(table: Node) -> Iterator[tuple[str, Node]]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..policy import Policy, canonical
-from ..policy.model import AccessAction, AddressFile, AddressRule, ClientFile, ClientRule, DnsblEntry, HeaderCheck
+from ..policy.model import AddressFile, AddressRule, ClientFile, ClientRule, DnsblEntry, HeaderCheck
 from ..policy.pattern import (
     CLASS_SPECIAL,
     POSIX_CLASSES,
@@ -48,12 +48,15 @@ MESSAGE_SIZE_RANGE = (65536, 2147483647)  # what -MaxMessageSize accepts, in byt
 REJECTION_RESPONSE_MAX = 240  # -RejectionResponse of a block list provider
 IP_MATCH_LIMIT = 256  # return codes a DNSBL filter may expand to in -IPAddressesMatch
 RULE_PREFIX = "mtaharden "
-DEFAULT_REJECT_TEXT = "Access denied"
 ACCESS_STAGES = ("clients", "recipients", "senders")  # Postfix's evaluation order, HELO excepted
 # A list file becomes one transport rule listing its entries; Exchange caps a rule's size
 # (TransportRuleSizeLimit) and all rules' regex text (TransportRuleCollectionRegexCharacterLimit),
 # and a cmdlet script is no way to load a long block list, so longer files are reported unsupported.
 LIST_FILE_MAX = 100
+# A trusted network this wide (per IP version) gets a warning: an unnamed server or load balancer in it
+# would reach the anonymous relay connector (the most specific RemoteIPRanges wins).
+WIDE_PREFIX = {4: 16, 6: 48}
+ORG_SIZE_DEFAULT = 10 * 2**20  # the organization's MaxReceiveSize unless changed (message-size-limits.md)
 
 
 # --- PowerShell values ------------------------------------------------------------------------
@@ -141,7 +144,7 @@ def _dotnet_item(node: Atom | Repeat) -> str:
     if isinstance(node, Repeat):
         return _dotnet_item(node.node) + quantifier(node)
     if isinstance(node, Char):
-        return literal(node.char, DOTNET_SPECIAL)
+        return _dotnet_text(node.char) if node.char > "\x7f" else literal(node.char, DOTNET_SPECIAL)
     if isinstance(node, Any):
         return "[\\s\\S]"
     if isinstance(node, Shorthand):
@@ -151,6 +154,13 @@ def _dotnet_item(node: Atom | Repeat) -> str:
     if isinstance(node, Group):
         return "(?:" + _dotnet_alternation(node.body) + ")"
     return "[" + ("^" if node.negated else "") + "".join(_dotnet_member(m) for m in node.members) + "]"
+
+
+def _dotnet_text(char: str) -> str:
+    """Non-ASCII text as .NET \\uXXXX escapes (UTF-16 units): transport rules match the decoded header,
+    and an ASCII script reads the same in Windows PowerShell 5.1 (ANSI without a BOM) and pwsh (UTF-8)."""
+    data = char.encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(data[i:i + 2], 'big'):04X}" for i in range(0, len(data), 2))
 
 
 def _dotnet_member(member: Member) -> str:
@@ -178,11 +188,42 @@ class TransportRule:
 
 
 @dataclass(frozen=True)
+class Reconcile:
+    """A multivalued connector setting of which the policy owns some values.
+
+    ``Set-ReceiveConnector`` replaces the whole value, so the script reads it first, adds the wanted
+    values that are missing, removes the owned ones that are not wanted and keeps every value an
+    administrator added (a Partners group, say); ``-WhatIf`` lists what it adds and removes.
+    """
+
+    name: str
+    wanted: tuple[str, ...]
+    owned: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PortBindings:
+    """The policy owns the port of a connector's bindings, not the interfaces: bindings on that port
+    stay as they are (587 on one interface), and only when none is left does it bind all addresses."""
+
+    port: int
+    default: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A stock receive connector: single-valued settings assigned, multivalued ones reconciled."""
+
+    settings: Settings
+    reconcile: tuple[Reconcile, ...] = ()
+    bindings: PortBindings | None = None
+
+
+@dataclass(frozen=True)
 class MailboxAntispam:
-    """Agents installed on the Mailbox server running the script, and their settings."""
+    """The antispam agents the Mailbox section needs on every Mailbox server, and their settings."""
 
     agents: tuple[str, ...]
-    reputation: Settings
     sender_filter: Settings
 
 
@@ -190,8 +231,9 @@ class MailboxAntispam:
 class EdgeSection:
     """What the Edge section sets on each Edge Transport server (None: leave that part alone)."""
 
-    connector: Settings
+    connector: Connector
     agents: tuple[str, ...]
+    rules: tuple[TransportRule, ...]
     providers: tuple[Settings, ...]
     providers_config: Settings | None
     block_list: tuple[Settings, ...]
@@ -209,6 +251,7 @@ class ExchangeTarget(Target):
         options = policy.targets.exchange
         coverage = tuple(_coverage(policy))
         antispam = _mailbox_antispam(policy)
+        size = _message_size(policy.smtp.max_message_size)[0]
         script = {
             "servers": list(options.servers),
             "hostname": policy.hostname,
@@ -216,19 +259,24 @@ class ExchangeTarget(Target):
             "accepted_domains": _accepted_domains(policy),
             "relay_name": options.relay_connector,
             "relay": _relay_connector(policy),
+            "relay_warnings": _relay_warnings(policy),
             "default_frontend": _default_frontend(policy),
             "client_frontend": _client_frontend(policy),
             "antispam": antispam,
+            "size_bytes": _size_bytes(policy.smtp.max_message_size),
             "transport_rules": tuple(_transport_rules(policy)),
-            "edge": _edge_section(policy) if options.edge else None,
+            "edge": _edge_section(policy) if _edge(policy) else None,
         }
         guide = {
             "policy": policy,
+            "edge": _edge(policy),
             "host": policy.hostname or "mx.example.org",
             "servers": list(options.servers),
             "relay_domains": [_address_space(d) for d in policy.domains.relay],
-            "message_size": _message_size(policy.smtp.max_message_size)[0],
-            "antispam": antispam is not None,
+            "message_size": size,
+            "agents": antispam.agents if antispam else (),
+            "trusted": [canonical.network(n) for n in policy.networks.trusted],
+            "min_protocol": policy.tls.min_protocol if policy.tls else "not set",
             "gaps": [c for c in coverage if c.status != "enforced"],
         }
         files = (
@@ -257,6 +305,12 @@ def _message_size(size: int) -> tuple[str, bool]:
     return f"{clamped}B", clamped != size
 
 
+def _size_bytes(size: int) -> int:
+    """The connector limit in bytes as Exchange takes it (clamped): the organization's must not be smaller."""
+    low, high = MESSAGE_SIZE_RANGE
+    return min(max(size, low), high)
+
+
 def _limits(policy: Policy, *, internet: bool) -> Settings:
     """What every receive connector gets: its name in banner and EHLO reply, the limits and, facing the
     Internet only (clients and devices may say EHLO with a bare name), the EHLO and envelope checks."""
@@ -282,9 +336,56 @@ def _bindings(addresses: Sequence[str], port: int) -> list[str]:
     return [f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in map(canonical.address, addresses)]
 
 
+def _edge(policy: Policy) -> bool:
+    return policy.targets.exchange.deployment == "edge"
+
+
+def _server_addresses(policy: Policy) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    return [ipaddress.ip_address(a) for a in policy.targets.exchange.server_addresses]
+
+
 def _relay_ranges(policy: Policy) -> list[str]:
-    """Trusted networks but loopback: that is the server itself, whose health probes need Default Frontend."""
-    return [canonical.network(n) for n in policy.networks.trusted if not n.is_loopback]
+    """Trusted networks but loopback (the server itself, whose health probes need Default Frontend) and
+    but the servers' own addresses: the most specific range wins, so an Exchange or Edge server or a load
+    balancer inside a trusted range would otherwise reach the relay connector, anonymous, with relay rights."""
+    ranges: list[str] = []
+    for network in (n for n in policy.networks.trusted if not n.is_loopback):
+        cut = sorted(a for a in _server_addresses(policy) if a in network)
+        if not cut:
+            ranges.append(canonical.network(network))
+            continue
+        low = int(network.network_address)
+        for address in [*cut, None]:  # the spans between the cut addresses, as "first-last"
+            high = int(network.broadcast_address) + 1 if address is None else int(address)
+            if low < high:
+                ranges.append(f"{_address(network, low)}-{_address(network, high - 1)}")
+            low = high + 1
+    return ranges
+
+
+def _address(network: ipaddress.IPv4Network | ipaddress.IPv6Network, value: int) -> str:
+    return str(ipaddress.ip_address(value) if network.version == 4 else ipaddress.IPv6Address(value))
+
+
+def _inside_trusted(policy: Policy) -> list[str]:
+    """The servers' own addresses that a trusted network holds (cut out of the relay connector)."""
+    return [str(a) for a in _server_addresses(policy)
+            if any(a in n for n in policy.networks.trusted if not n.is_loopback)]
+
+
+def _wide(policy: Policy) -> list[str]:
+    """Trusted networks of WIDE_PREFIX or wider, in which an unnamed server or load balancer may hide."""
+    return [canonical.network(n) for n in policy.networks.trusted
+            if not n.is_loopback and n.prefixlen <= WIDE_PREFIX[n.version]]
+
+
+def _relay_warnings(policy: Policy) -> list[str]:
+    """What the script says while it sets up the relay connector for a wide trusted range."""
+    if not _relay_ranges(policy) or not _wide(policy):
+        return []
+    return [f"{network} is a wide range for anonymous relay: every host in it that is not listed in "
+            "targets.exchange.server_addresses (an Exchange or Edge server, a load balancer's SNAT address) "
+            "reaches the relay connector; list the hosts that relay instead" for network in _wide(policy)]
 
 
 def _relay_connector(policy: Policy) -> Settings | None:
@@ -302,20 +403,28 @@ def _relay_connector(policy: Policy) -> Settings | None:
     )
 
 
-def _default_frontend(policy: Policy) -> Settings:
-    """Port 25 for the world: anonymous only when the role takes inbound mail, user AUTH only when enabled."""
+def _default_frontend(policy: Policy) -> Connector:
+    """Port 25 for the world: anonymous only when the role takes inbound mail, user AUTH only when enabled.
+
+    The policy owns the groups and mechanisms it can grant; others an administrator set (Partners, say)
+    stay. ExternalAuthoritative is never owned: the audit reports it.
+    """
     groups = ["ExchangeServers", "ExchangeLegacyServers"]
     if policy.accepts_inbound:
         groups.insert(0, "AnonymousUsers")
     mechanisms = ["Tls", "ExchangeServer"]
     if policy.auth.enabled and policy.accepts_inbound:
         mechanisms[1:1] = _user_auth(policy)
-    return (
-        ("PermissionGroups", groups),
-        ("AuthMechanism", mechanisms),
-        ("RequireTLS", policy.tls is not None and policy.tls.inbound == "encrypt"),
-        *_limits(policy, internet=True),
+    return Connector(
+        settings=(("RequireTLS", policy.tls is not None and policy.tls.inbound == "encrypt"),
+                  *_limits(policy, internet=True)),
+        reconcile=(Reconcile("PermissionGroups", tuple(groups),
+                             ("AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers")),
+                   Reconcile("AuthMechanism", tuple(mechanisms), ("Tls", "ExchangeServer", *USER_AUTH))),
     )
+
+
+USER_AUTH = ("Integrated", "BasicAuth", "BasicAuthRequireTLS")
 
 
 def _user_auth(policy: Policy) -> list[str]:
@@ -327,17 +436,20 @@ def _submission_port(policy: Policy) -> int:
     return port if port is not None and port not in RESERVED_PORTS else SUBMISSION_PORT
 
 
-def _client_frontend(policy: Policy) -> Settings:
-    """Submission with AUTH (authenticated ExchangeUsers may relay), or the connector switched off."""
+def _client_frontend(policy: Policy) -> Connector:
+    """Submission with AUTH (authenticated ExchangeUsers may relay), or the connector switched off.
+
+    The policy owns the port of the bindings, ExchangeUsers and AnonymousUsers (submission needs AUTH)
+    and the user AUTH mechanisms.
+    """
     if not policy.offers_submission:
-        return (("Enabled", False),)
-    return (
-        ("Bindings", _bindings([], _submission_port(policy))),
-        ("PermissionGroups", ["ExchangeUsers"]),
-        ("AuthMechanism", ["Tls", *_user_auth(policy)]),
-        ("RequireTLS", policy.tls is not None),
-        *_limits(policy, internet=False),
-        ("Enabled", True),
+        return Connector((("Enabled", False),))
+    port = _submission_port(policy)
+    return Connector(
+        settings=(("RequireTLS", policy.tls is not None), *_limits(policy, internet=False), ("Enabled", True)),
+        reconcile=(Reconcile("PermissionGroups", ("ExchangeUsers",), ("ExchangeUsers", "AnonymousUsers")),
+                   Reconcile("AuthMechanism", ("Tls", *_user_auth(policy)), ("Tls", *USER_AUTH))),
+        bindings=PortBindings(port, tuple(_bindings([], port))),
     )
 
 
@@ -367,39 +479,80 @@ def _object_name(text: str) -> str:
 
 
 def _mailbox_antispam(policy: Policy) -> MailboxAntispam | None:
-    """Without Edge, Sender Reputation is the nearest Mailbox-server stand-in for DNS block lists."""
-    if policy.targets.exchange.edge or not policy.dnsbl:
+    """Without Edge, the Sender Filter agent on the Mailbox servers refuses blocked senders at MAIL FROM.
+
+    Sender Reputation is no stand-in for a DNS block list (it scores a sender only after 20 messages
+    and probes the sender's address for open proxies), so it is not turned on.
+    """
+    sender_filter = None if _edge(policy) else _sender_filter(policy)
+    if sender_filter is None:
         return None
-    return MailboxAntispam(
-        agents=("Protocol Analysis Agent", "Sender Filter Agent"),
-        reputation=(("Enabled", True), ("SenderBlockingEnabled", True), ("ExternalMailEnabled", True),
-                    ("InternalMailEnabled", False)),
-        sender_filter=(("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False)),
-    )
+    return MailboxAntispam(agents=("Sender Filter Agent",), sender_filter=sender_filter)
+
+
+def _sender_filter(policy: Policy) -> Settings | None:
+    """Sender Filter settings for the rejected senders no earlier permit exempts (None: nothing to block)."""
+    senders = [_parts(match) for match in _unexempted(policy, "senders")]
+    addresses = [f"{local}@{domain}" for local, domain in senders if local and domain]
+    domains = [domain for local, domain in senders if not local]
+    if not addresses and not domains:
+        return None
+    return (("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False), ("Action", "Reject"),
+            ("BlockedSenders", addresses or None), ("BlockedDomains", domains or None))
 
 
 # --- transport rules --------------------------------------------------------------------------
 
 
 def _transport_rules(policy: Policy) -> Iterator[TransportRule]:
-    """Header checks first (no access permit may skip them), then the access rules in Postfix's order."""
+    """Mailbox rules: header checks first (no access permit may skip them), then the access rules in
+    Postfix's order.
+
+    These rules run after the message was accepted, so a rejection is a deletion: an NDR would go to the
+    (often forged) sender. No rule stops rule processing, which would also exempt the message from the
+    organization's own later rules; first match wins because each rejection lists every earlier permit
+    as an exception.
+    """
     for index, check in enumerate(policy.header_checks):
-        settings = _header_rule(check)
+        settings = None if _edge(policy) and check.action in EDGE_HEADER_ACTIONS else _header_rule(check)
         if settings is not None:
             yield _rule(f"header_checks[{index}]", settings)
+    permits: list[Settings] = []
     for stage in ACCESS_STAGES:
         for index, rule in enumerate(getattr(policy.access, stage)):
-            condition: Settings
             if _too_long(rule):
                 continue
-            if isinstance(rule, ClientRule | ClientFile):
-                condition = (("SenderIpRanges", [canonical.network(n) for n in _networks(rule)]),)
-            elif stage == "recipients":
-                condition = (("RecipientAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),)
+            condition = _access_condition(stage, rule)
+            if rule.action == "permit":
+                yield _rule(f"access.{stage}[{index}]", (*condition, ("SetSCL", -1)))
+                permits.append(condition)
             else:
-                condition = (("FromAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),
-                             ("SenderAddressLocation", "Envelope"))
-            yield _rule(f"access.{stage}[{index}]", condition + _access_action(rule.action, rule.message))
+                yield _rule(f"access.{stage}[{index}]", (*condition, *_exceptions(permits), ("DeleteMessage", True)))
+
+
+EDGE_HEADER_ACTIONS = ("reject", "discard")  # header checks an Edge rule carries out during the SMTP session
+EXCEPTION = {"SenderIpRanges": "ExceptIfSenderIpRanges",
+             "FromAddressMatchesPatterns": "ExceptIfFromAddressMatchesPatterns",
+             "RecipientAddressMatchesPatterns": "ExceptIfRecipientAddressMatchesPatterns"}
+
+
+def _access_condition(stage: str, rule: ClientRule | ClientFile | AddressRule | AddressFile) -> Settings:
+    if isinstance(rule, ClientRule | ClientFile):
+        return (("SenderIpRanges", [canonical.network(n) for n in _networks(rule)]),)
+    if stage == "recipients":
+        return (("RecipientAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),)
+    return (("FromAddressMatchesPatterns", [_address_regex(m) for m in _patterns(rule)]),
+            ("SenderAddressLocation", "Envelope"))
+
+
+def _exceptions(permits: Sequence[Settings]) -> Settings:
+    """The earlier permits' conditions as one rule's exceptions (any exception spares the message)."""
+    merged: dict[str, list[str]] = {}
+    for key, values in (item for condition in permits for item in condition if item[0] in EXCEPTION):
+        assert isinstance(values, list)
+        merged.setdefault(EXCEPTION[key], []).extend(v for v in values if v not in merged.get(EXCEPTION[key], []))
+    location = (("SenderAddressLocation", "Envelope"),) if "ExceptIfFromAddressMatchesPatterns" in merged else ()
+    return (*merged.items(), *location)
 
 
 def _too_long(rule: object) -> bool:
@@ -424,16 +577,19 @@ def _rule(element: str, settings: Settings) -> TransportRule:
     return TransportRule(RULE_PREFIX + element, (*settings, ("Comments", f"mtaharden {fingerprint}")))
 
 
-def _header_rule(check: HeaderCheck) -> Settings | None:
-    """The rule for one header check, or None when Exchange cannot express it (see its coverage)."""
+def _header_rule(check: HeaderCheck, *, in_session: bool = False) -> Settings | None:
+    """The rule for one header check, or None when Exchange cannot express it (see its coverage).
+
+    ``in_session``: an Edge rule, which refuses during the SMTP session; a Mailbox rule deletes instead.
+    """
     try:
         pattern = dotnet_regex(check.pattern)
     except DialectError:
         return None
     condition: Settings = (("HeaderMatchesMessageHeader", check.header), ("HeaderMatchesPatterns", [pattern]))
-    if check.action == "reject":
-        return (*condition, ("RejectMessageReasonText", check.message or "message content rejected"))
-    if check.action == "discard":
+    if check.action == "reject" and in_session:
+        return (*condition, ("SmtpRejectMessageRejectText", check.message or "message content rejected"))
+    if check.action in ("reject", "discard"):
         return (*condition, ("DeleteMessage", True))
     if check.action == "warn":
         return (*condition, ("RejectMessageReasonText", check.message or "header check"), ("Mode", "Audit"))
@@ -448,27 +604,14 @@ def _address_regex(match: str) -> str:
     return f"(?i){'^' + re.escape(local) if local else ''}@{re.escape(domain)}$"
 
 
-def _access_action(action: AccessAction, message: str | None) -> Settings:
-    if action == "permit":
-        return (("SetSCL", -1), ("StopRuleProcessing", True))
-    return (("RejectMessageReasonText", message or DEFAULT_REJECT_TEXT), ("StopRuleProcessing", True))
-
-
 # --- Edge -------------------------------------------------------------------------------------
 
 
 def _edge_section(policy: Policy) -> EdgeSection:
     """Connection-time filtering on Edge Transport servers, for what their agents express faithfully."""
     access = policy.access
-    sender_filter = recipient_filter = None
-    senders = [_parts(match) for match in _unexempted(policy, "senders")]
-    addresses = [f"{local}@{domain}" for local, domain in senders if local and domain]
-    domains = [domain for local, domain in senders if not local]
-    if addresses or domains:
-        sender_filter = (
-            ("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False), ("Action", "Reject"),
-            ("BlockedSenders", addresses or None), ("BlockedDomains", domains or None),
-        )
+    recipient_filter = None
+    sender_filter = _sender_filter(policy)
     recipients = [match for match in _unexempted(policy, "recipients") if all(_parts(match))]
     if recipients:
         recipient_filter = (("Enabled", True), ("ExternalMailEnabled", True), ("BlockListEnabled", True),
@@ -478,9 +621,12 @@ def _edge_section(policy: Policy) -> EdgeSection:
                                       ("Recipient Filter Agent", recipient_filter is not None)) if used]
     providers = [_provider(entry, index + 1) for index, entry in enumerate(policy.dnsbl)]
     return EdgeSection(
-        connector=(("RequireTLS", policy.tls is not None and policy.tls.inbound == "encrypt"),
-                   *_limits(policy, internet=True)),
+        connector=Connector((("RequireTLS", policy.tls is not None and policy.tls.inbound == "encrypt"),
+                             *_limits(policy, internet=True))),
         agents=tuple(agents),
+        rules=tuple(_rule(f"header_checks[{index}]", settings) for index, check in enumerate(policy.header_checks)
+                    if check.action in EDGE_HEADER_ACTIONS
+                    and (settings := _header_rule(check, in_session=True)) is not None),
         providers=tuple(p for p in providers if p is not None),
         providers_config=(("Enabled", True), ("ExternalMailEnabled", True), ("InternalMailEnabled", False),
                           ("BypassedRecipients", _bypassed_recipients(policy) or None)) if policy.dnsbl else None,
@@ -547,6 +693,8 @@ def _provider(entry: DnsblEntry, priority: int) -> Settings | None:
     return (
         ("Name", _object_name(entry.zone)),
         ("LookupDomain", entry.zone),
+        ("AnyMatch", False),  # an earlier AnyMatch or BitmaskMatch would make any answer (127.255.255.x too) a hit
+        ("BitmaskMatch", None),
         ("IPAddressesMatch", codes),
         ("RejectionResponse", text[:REJECTION_RESPONSE_MAX]),
         ("Priority", priority),
@@ -603,7 +751,7 @@ def _coverage(policy: Policy) -> Iterator[Coverage]:
                                f"script is no way to load a long list (mtaharden writes up to {LIST_FILE_MAX}); "
                                "filter with such lists upstream of Exchange")
     for index, check in enumerate(policy.header_checks):
-        yield _header_coverage(index, check)
+        yield _header_coverage(policy, index, check)
     yield from _smtp_coverage(policy)
     yield from _tls_coverage(policy)
 
@@ -621,8 +769,19 @@ def _trusted_coverage(policy: Policy) -> Coverage:
         return Coverage("networks.trusted", "unsupported", f"port {options.relay_port} belongs to Exchange's "
                         f"{RESERVED_PORTS[options.relay_port]} connector; set another targets.exchange.relay_port")
     loopback = [canonical.network(n) for n in policy.networks.trusted if n.is_loopback]
-    differs = (f"{', '.join(loopback)} (the server itself) may not relay anonymously: Exchange's own health "
-               "probes connect from there to Default Frontend") if loopback else None
+    notes = []
+    if loopback:
+        notes.append(f"{', '.join(loopback)} (the server itself) may not relay anonymously: Exchange's own health "
+                     "probes connect from there to Default Frontend")
+    if _inside_trusted(policy):
+        notes.append(f"the servers' own addresses {', '.join(_inside_trusted(policy))} "
+                     "(targets.exchange.server_addresses) are cut out of the relay connector's ranges, so their "
+                     "traffic stays on Default Frontend with ExchangeServer authentication")
+    if _relay_ranges(policy) and _wide(policy):
+        notes.append(f"{', '.join(_wide(policy))} is wide: any host in it not named in "
+                     "targets.exchange.server_addresses (an Edge server, a load balancer's SNAT address) would "
+                     "reach the relay connector; the script warns")
+    differs = "; ".join(notes) or None
     if not _relay_ranges(policy):
         return _item("networks.trusted", f"no anonymous relay: receive connector {name!r} is disabled if present",
                      differs)
@@ -653,18 +812,20 @@ def _auth_coverage(policy: Policy) -> Iterator[Coverage]:
 
 def _dnsbl_coverage(policy: Policy, index: int, entry: DnsblEntry) -> Coverage:
     element = f"dnsbl[{index}]"
-    if not policy.targets.exchange.edge:
-        return _item(element, "Sender Reputation (Protocol Analysis agent) blocks senders whose reputation "
-                     "level reaches 7", f"Mailbox servers cannot query {entry.zone} (Connection Filtering runs "
-                     "only on Edge): Exchange's own scoring stands in; set targets.exchange.edge or filter upstream")
+    if not _edge(policy):
+        return Coverage(element, "unsupported", f"Mailbox servers cannot query {entry.zone}: block list providers "
+                        "belong to the Connection Filtering agent, which runs only on Edge Transport servers (Sender "
+                        "Reputation is no substitute: it scores a sender after 20 messages and probes the sender "
+                        "for open proxies); set targets.exchange.deployment: edge or filter upstream")
     if _return_codes(entry.filters) is None:
         return Coverage(element, "unsupported", f"filter {', '.join(entry.filters)} matches more than "
                         f"{IP_MATCH_LIMIT} return codes, which -IPAddressesMatch must list one by one")
     differs = [note for note, applies in (("Exchange answers 550, it cannot defer", entry.action == "defer"),
                                           ("the reply cannot name the client", "{client}" in entry.message))
                if applies]
-    return _item(element, f"Edge: IP block list provider {entry.zone} (-IPAddressesMatch "
-                 f"{', '.join(entry.filters)}); permitted clients and recipients bypass it", "; ".join(differs))
+    return _item(element, f"Edge: IP block list provider for lookup domain {entry.zone} (-IPAddressesMatch "
+                 f"{', '.join(entry.filters)}, AnyMatch and BitmaskMatch reset; one provider per lookup domain); "
+                 "permitted clients and recipients bypass it", "; ".join(differs))
 
 
 def _access_coverage(policy: Policy, stage: str) -> Coverage:
@@ -673,23 +834,30 @@ def _access_coverage(policy: Policy, stage: str) -> Coverage:
         return Coverage(element, "unsupported", "Exchange has no HELO/EHLO access control (no cmdlet or rule "
                         "condition sees the EHLO name); filter HELO upstream")
     rules = getattr(policy.access, stage)
-    condition = {"clients": "SenderIpRanges", "recipients": "RecipientAddressMatchesPatterns, primary addresses",
+    condition = {"clients": "SenderIpRanges", "recipients": "RecipientAddressMatchesPatterns",
                  "senders": "FromAddressMatchesPatterns on the envelope sender"}[stage]
-    how = f"transport rules '{RULE_PREFIX}{element}[n]' ({condition}) in policy order; permit sets SCL -1"
-    if policy.targets.exchange.edge:
+    how = (f"transport rules '{RULE_PREFIX}{element}[n]' ({condition}) in policy order, each rejection excepting "
+           "the earlier permits; permit sets SCL -1")
+    if _edge(policy):
         edge = {"clients": "IP Block and Allow list entries (the allow list wins)",
                 "senders": "Sender Filter for rejected addresses and domains no earlier permit exempts",
                 "recipients": "Recipient Filter for rejected addresses no earlier permit exempts"}[stage]
-        how += f"; Edge: {edge}, at connection time"
-    differs = ["rules reject after DATA, not at RCPT"]
+        how += f"; Edge: {edge}, refused in the SMTP session"
+    elif stage == "senders" and _sender_filter(policy) is not None:
+        how += ("; Mailbox Sender Filter agent for rejected addresses and domains no earlier permit exempts, "
+                "refused at MAIL FROM")
+    differs = ["the transport rules run after the message was accepted, so they delete it without an NDR "
+               "(an NDR would go to the often forged sender) and the policy's message is not sent"]
+    if stage == "recipients":
+        differs.append("RecipientAddressMatchesPatterns sees primary addresses only, not proxy addresses")
     if any(r.action == "defer" for r in rules):
-        differs.append("defer rejects (Exchange cannot defer)")
+        differs.append("defer refuses or deletes (Exchange cannot defer)")
     if stage == "clients" and any(n.version == 6 for r in rules for n in _networks(r)):
         differs.append("Microsoft documents IPv4 ranges only for SenderIpRanges")
     return _item(element, how, "; ".join(differs))
 
 
-def _header_coverage(index: int, check: HeaderCheck) -> Coverage:
+def _header_coverage(policy: Policy, index: int, check: HeaderCheck) -> Coverage:
     element = f"header_checks[{index}]"
     try:
         dotnet_regex(check.pattern)
@@ -698,10 +866,19 @@ def _header_coverage(index: int, check: HeaderCheck) -> Coverage:
     if check.action == "hold":
         return Coverage(element, "unsupported", "no Mailbox-server rule action holds a message for review "
                         "(Quarantine runs only on Edge and needs the content filter's quarantine mailbox)")
-    action = {"reject": "RejectMessageReasonText", "discard": "DeleteMessage",
-              "warn": "Mode Audit: logged in message tracking, not acted on"}[check.action]
-    return _item(element, f"transport rule '{RULE_PREFIX}{element}': HeaderMatchesMessageHeader {check.header}, "
-                 f"HeaderMatchesPatterns (.NET regex); {action}")
+    rule = f"HeaderMatchesMessageHeader {check.header}, HeaderMatchesPatterns (.NET regex)"
+    if check.action == "warn":
+        return _item(element, f"transport rule '{RULE_PREFIX}{element}': {rule}; Mode Audit: logged in message "
+                     "tracking, not acted on")
+    if _edge(policy):
+        action = ("SmtpRejectMessageRejectText: refused in the SMTP session at end of DATA" if check.action == "reject"
+                  else "DeleteMessage")
+        return _item(element, f"Edge rule '{RULE_PREFIX}{element}' on each Edge Transport server: {rule}; {action}")
+    how = f"transport rule '{RULE_PREFIX}{element}' on the Mailbox servers: {rule}; DeleteMessage"
+    if check.action == "reject":
+        return _item(element, how, "Mailbox rules run after the message was accepted: it is deleted without an "
+                     "NDR (which would go to the often forged sender), not refused; an Edge deployment refuses it")
+    return _item(element, how)
 
 
 def _smtp_coverage(policy: Policy) -> Iterator[Coverage]:
@@ -717,8 +894,11 @@ def _smtp_coverage(policy: Policy) -> Iterator[Coverage]:
     yield _item("smtp.strict_envelopes", f"-RejectSingleLabelRecipientDomains ${str(smtp.strict_envelopes).lower()} "
                 "on the Internet-facing connectors", "non-FQDN senders and RFC 821 syntax are left to Exchange's "
                 "own parser" if smtp.strict_envelopes else None)
-    yield _item("smtp.max_message_size", f"-MaxMessageSize {size} on the receive connectors (smaller "
-                "organization limits still apply)", f"clamped to {MESSAGE_SIZE_RANGE} bytes" if clamped else None)
+    notes = [f"clamped to {MESSAGE_SIZE_RANGE} bytes"] if clamped else []
+    if _size_bytes(smtp.max_message_size) > ORG_SIZE_DEFAULT:
+        notes.append("the organization's MaxReceiveSize (10 MB unless changed) applies too and the smaller limit "
+                     "wins: the script warns while it is smaller (raise it with Set-TransportConfig)")
+    yield _item("smtp.max_message_size", f"-MaxMessageSize {size} on the receive connectors", "; ".join(notes))
     yield _item("smtp.max_recipients", "-MaxRecipientsPerMessage (452 beyond it)")
     yield _item("smtp.max_connections_per_client", "-MaxInboundConnectionPerSource")
 
@@ -733,8 +913,9 @@ def _tls_coverage(policy: Policy) -> Iterator[Coverage]:
     yield _item("tls", f"STARTTLS (AuthMechanism Tls); RequireTLS on submission, {port25}",
                 "Exchange uses the certificate enabled for SMTP (GUIDE.md), not tls.cert/tls.key")
     if tls.min_protocol == "TLSv1.3":
-        yield Coverage("tls.min_protocol", "unsupported", "Exchange does not support TLS 1.3 (HealthChecker "
-                       "wants it off); TLS 1.2 is the highest minimum it can take")
+        yield Coverage("tls.min_protocol", "unsupported", "TLS 1.3 needs Exchange 2019 CU15 or later or SE on "
+                       "Windows Server 2022 or later, and no Exchange version documents TLS 1.3 as the only protocol "
+                       "for SMTP; TLS 1.2 is the highest minimum mtaharden sets (GUIDE.md)")
     else:
         yield Coverage("tls.min_protocol", "approximated", "SCHANNEL and .NET registry settings from the "
                        "GUIDE.md checklist: no cmdlet sets protocol versions")

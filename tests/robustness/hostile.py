@@ -26,6 +26,9 @@ FieldPath = tuple[str | int, ...]
 # Characters no configuration line may carry: every field must refuse them at validation.
 LINE_BREAKERS = ("line\nbreak", "nul\x00byte", "carriage\rreturn", "tab\tstop", "escape\x1b[31m", "delete\x7f",
                  "next\u0085line", "separator\u2028here", "non-ascii \u00e9", "lone \ud800 surrogate")
+# Fields that take printable non-ASCII text on purpose (header text, written as ASCII forms per charset).
+NON_ASCII = "non-ascii \u00e9"
+TEXT_FIELDS: tuple[FieldPath, ...] = (("header_checks", 0, "pattern"),)
 # Printable text that means something to one target's format or tool.
 HOSTILE = (
     "hash # comment", "key = value", "a, b; c", "colon: here", "`m4' quotes", "dnl rest of line",
@@ -62,7 +65,8 @@ BASE: dict[str, Any] = {
         "senders": [{"match": "@spam.example.net", "action": "reject", "message": "sender refused"}],
         "recipients": [{"match": "nobody@example.org", "action": "reject", "message": "recipient refused"}],
     },
-    "header_checks": [{"header": "Subject", "pattern": "make money", "action": "reject", "message": "spam"}],
+    "header_checks": [{"header": "Subject", "pattern": "make money", "action": "reject", "message": "spam",
+                       "charsets": ["utf-8"]}],
     "smtp": {"banner": "{hostname} ESMTP"},
     "targets": {
         "postfix": {"allow_unsupported": ["tls"], "config_dir": "/etc/postfix", "inet_interfaces": ["all"],
@@ -76,7 +80,8 @@ BASE: dict[str, Any] = {
         "qmail": {"allow_unsupported": ["tls"], "home": "/var/qmail", "tcp_rules_file": "/etc/tcp.smtp",
                   "service_dir": "/service", "log_dir": "/var/log/qmail/smtpd", "smtpd_user": "qmaild",
                   "log_user": "qmaill", "listen": "0.0.0.0", "checkpassword": "/bin/checkpassword"},
-        "exchange": {"allow_unsupported": ["tls"], "servers": ["ex01"], "relay_connector": "mtaharden relay",
+        "exchange": {"allow_unsupported": ["tls"], "servers": ["ex01"], "server_addresses": ["192.0.2.5"],
+                     "relay_connector": "mtaharden relay",
                      "relay_bindings": ["192.0.2.25"]},
     },
 }

@@ -34,7 +34,7 @@ def test_every_text_field_is_placed() -> None:
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_every_hostile_text_is_one_verbatim_string(tmp_path: Path, hostile: str) -> None:
     data, taken = accepted_everywhere(hostile, WRITTEN)
-    data["targets"]["exchange"]["edge"] = True
+    data["targets"]["exchange"]["deployment"] = "edge"
     _, out = render_policy(data, tmp_path / "r", "exchange")
     script = Script((out / "harden.ps1").read_text())
     assert script.errors() == []

@@ -11,6 +11,7 @@ from mtaharden.policy import PolicyError, load_policy, load_policy_text
 from mtaharden.targets.base import Plan, registered
 from mtaharden.targets.exchange import (
     Concat,
+    Connector,
     DialectError,
     EdgeSection,
     ExchangeTarget,
@@ -38,7 +39,16 @@ def script(result: Plan) -> dict[str, Any]:
 
 
 def settings(values: Any) -> dict[str, Any]:
-    return dict(values)
+    """Settings as a dict; a stock connector's reconciled settings by their wanted values."""
+    if not isinstance(values, Connector):
+        return dict(values)
+    found = dict(values.settings) | {item.name: list(item.wanted) for item in values.reconcile}
+    return found | ({"Bindings": list(values.bindings.default)} if values.bindings else {})
+
+
+def owned(connector: Connector, name: str) -> tuple[str, ...]:
+    (item,) = [r for r in connector.reconcile if r.name == name]
+    return item.owned
 
 
 def status(result: Plan, element: str) -> str:
@@ -52,7 +62,7 @@ def rules(result: Plan) -> dict[str, dict[str, Any]]:
 
 
 def edge(text: str) -> EdgeSection:
-    section = script(plan(text + "targets: {exchange: {edge: true}}\n"))["edge"]
+    section = script(plan(text + "targets: {exchange: {deployment: edge}}\n"))["edge"]
     assert isinstance(section, EdgeSection)
     return section
 
@@ -70,10 +80,10 @@ def test_an_empty_policy_renders_without_waivers() -> None:
     assert plan().unwaived_gaps([]) == []
 
 
-def test_the_example_needs_only_its_helo_waiver() -> None:
+def test_the_example_needs_only_its_helo_and_dnsbl_waivers() -> None:
     policy = load_policy(EXAMPLE_POLICY)
     result = ExchangeTarget().plan(policy)
-    assert [gap.element for gap in result.unwaived_gaps([])] == ["access.helo"]
+    assert [gap.element for gap in result.unwaived_gaps([])] == ["dnsbl[0]", "dnsbl[1]", "access.helo"]
     assert result.unwaived_gaps(policy.targets.exchange.allow_unsupported) == []
 
 
@@ -94,7 +104,7 @@ header_checks: [{header: Subject, pattern: spam, action: reject}]
         "smtp.max_connections_per_client", "tls", "tls.min_protocol",
     }
     assert status(result, "access.helo") == "unsupported"
-    assert status(result, "dnsbl[0]") == "approximated"  # Mailbox-only: Sender Reputation stands in
+    assert status(result, "dnsbl[0]") == "unsupported"  # Mailbox-only: no server can query a DNSBL
 
 
 # --- relay ------------------------------------------------------------------------------------
@@ -177,7 +187,7 @@ def test_client_frontend_requires_tls_for_basic_auth() -> None:
 
 
 def test_client_frontend_is_switched_off_without_submission() -> None:
-    assert script(plan("role: mx\n"))["client_frontend"] == (("Enabled", False),)
+    assert script(plan("role: mx\n"))["client_frontend"] == Connector((("Enabled", False),))
 
 
 def test_submission_on_a_port_exchange_holds_moves_to_587() -> None:
@@ -199,14 +209,15 @@ def test_banner_fqdn_and_limits() -> None:
     assert "RequireEHLODomain" not in settings(script(result)["relay"])  # devices may EHLO with a bare name
 
 
-@pytest.mark.parametrize(("size", "text", "clamped"), [
-    ("25MiB", "25MB", False), ("100KiB", "100KB", False), ("100000", "100000B", False),
-    ("1KiB", "64KB", True), ("4GiB", "2147483647B", True),
+@pytest.mark.parametrize(("size", "text", "exact"), [
+    ("10MiB", "10MB", True), ("100KiB", "100KB", True), ("100000", "100000B", True),
+    ("1KiB", "64KB", False), ("4GiB", "2147483647B", False),
+    ("25MiB", "25MB", False),  # above the organization's default MaxReceiveSize (10 MB), which also applies
 ])
-def test_message_size_in_exchange_units(size: str, text: str, clamped: bool) -> None:
+def test_message_size_in_exchange_units(size: str, text: str, exact: bool) -> None:
     result = plan(f"smtp: {{max_message_size: {size}}}\n")
     assert settings(script(result)["default_frontend"])["MaxMessageSize"] == text
-    assert status(result, "smtp.max_message_size") == ("approximated" if clamped else "enforced")
+    assert status(result, "smtp.max_message_size") == ("enforced" if exact else "approximated")
 
 
 def test_require_tls_on_port_25_only_when_inbound_is_encrypt() -> None:
@@ -215,8 +226,12 @@ def test_require_tls_on_port_25_only_when_inbound_is_encrypt() -> None:
     assert settings(script(plan(encrypt))["default_frontend"])["RequireTLS"] is True
 
 
-def test_tls_1_3_minimum_is_unsupported() -> None:
-    assert status(plan(TLS.replace("}", ", min_protocol: TLSv1.3}")), "tls.min_protocol") == "unsupported"
+def test_tls_1_3_minimum_is_unsupported_and_says_which_versions_have_it() -> None:
+    result = plan(TLS.replace("}", ", min_protocol: TLSv1.3}"))
+    assert status(result, "tls.min_protocol") == "unsupported"
+    (item,) = [c for c in result.coverage if c.element == "tls.min_protocol"]
+    assert "2019 CU15" in item.detail and "Windows Server 2022" in item.detail
+    assert "does not support TLS 1.3" not in item.detail
 
 
 # --- accepted domains -------------------------------------------------------------------------
@@ -268,30 +283,39 @@ def test_rule_conditions_and_actions() -> None:
     found = rules(plan(ACCESS))
     subject = found["mtaharden header_checks[0]"]
     assert (subject["HeaderMatchesMessageHeader"], subject["HeaderMatchesPatterns"]) == ("Subject", ["(?i)make money"])
-    assert subject["RejectMessageReasonText"] == "no spam"
+    assert subject["DeleteMessage"] is True  # after acceptance: no NDR to a forged sender
     assert found["mtaharden header_checks[1]"]["DeleteMessage"] is True
     assert found["mtaharden header_checks[2]"]["Mode"] == "Audit"
     client = found["mtaharden access.clients[0]"]
-    assert (client["SenderIpRanges"], client["RejectMessageReasonText"]) == (["192.0.2.0/24"], "go away")
-    assert client["StopRuleProcessing"] is True
+    assert (client["SenderIpRanges"], client["DeleteMessage"]) == (["192.0.2.0/24"], True)
     permit = found["mtaharden access.clients[1]"]
-    assert (permit["SetSCL"], permit["StopRuleProcessing"]) == (-1, True)
+    assert permit["SetSCL"] == -1
     sender = found["mtaharden access.senders[0]"]
     assert sender["SenderAddressLocation"] == "Envelope"
-    assert sender["RejectMessageReasonText"] == "Access denied"
+    assert sender["DeleteMessage"] is True
+    # the earlier permits are the later rejections' exceptions, so no rule stops rule processing
+    assert (sender["ExceptIfSenderIpRanges"], sender["ExceptIfRecipientAddressMatchesPatterns"]) == (
+        ["198.51.100.0/24"], ["(?i)^postmaster@"])
+    assert "ExceptIfSenderIpRanges" not in client
     assert found["mtaharden access.recipients[0]"]["RecipientAddressMatchesPatterns"] == ["(?i)^postmaster@"]
+    assert not any("StopRuleProcessing" in rule for rule in found.values())
+    assert [name for name, rule in found.items() if "RejectMessageReasonText" in rule] == [
+        "mtaharden header_checks[2]"]  # warn: Mode Audit only logs, it never sends an NDR
 
 
 def test_every_rule_carries_a_fingerprint_of_its_settings() -> None:
     before = rules(plan(ACCESS))["mtaharden access.clients[0]"]["Comments"]
-    after = rules(plan(ACCESS.replace("go away", "go far away")))["mtaharden access.clients[0]"]["Comments"]
+    after = rules(plan(ACCESS.replace("192.0.2.0/24", "192.0.2.0/25")))["mtaharden access.clients[0]"]["Comments"]
     assert re.fullmatch(r"mtaharden [0-9a-f]{16}", before) and before != after
 
 
 def test_access_and_header_coverage() -> None:
     result = plan(ACCESS)
     assert status(result, "access.clients") == "approximated"
-    assert status(result, "header_checks[0]") == "enforced"
+    assert status(result, "header_checks[0]") == "approximated"  # Mailbox: deleted after acceptance, not refused
+    assert status(result, "header_checks[1]") == "enforced"
+    on_edge = plan(ACCESS + "targets: {exchange: {deployment: edge}}\n")
+    assert status(on_edge, "header_checks[0]") == "enforced"  # Edge rule: refused in the SMTP session
     assert status(plan("header_checks: [{header: Subject, pattern: x, action: hold}]\n"), "header_checks[0]") \
         == "unsupported"
 
@@ -341,13 +365,28 @@ def test_dotnet_regex_refuses_what_net_lacks(pattern: str) -> None:
 # --- DNSBL, antispam and Edge -----------------------------------------------------------------
 
 
-def test_mailbox_only_dnsbl_uses_sender_reputation() -> None:
-    antispam = script(plan("dnsbl: [{zone: zen.spamhaus.org}]\n"))["antispam"]
-    assert isinstance(antispam, MailboxAntispam)
-    assert antispam.agents == ("Protocol Analysis Agent", "Sender Filter Agent")
-    assert settings(antispam.reputation)["SenderBlockingEnabled"] is True
+def test_mailbox_only_dnsbl_is_unsupported_and_installs_nothing() -> None:
+    result = plan("dnsbl: [{zone: zen.spamhaus.org}]\n")
+    assert script(result)["antispam"] is None
+    assert status(result, "dnsbl[0]") == "unsupported"
+    assert [gap.element for gap in result.unwaived_gaps([])] == ["dnsbl[0]"]  # stated: render needs a waiver
     assert script(plan())["antispam"] is None
-    assert script(plan("dnsbl: [{zone: zen.spamhaus.org}]\ntargets: {exchange: {edge: true}}\n"))["antispam"] is None
+
+
+def test_mailbox_only_sender_rejections_go_to_the_sender_filter() -> None:
+    result = plan('access: {senders: [{match: "@spam.example", action: reject}, {match: "bad@x.example", '
+                  'action: reject}]}\n')
+    antispam = script(result)["antispam"]
+    assert isinstance(antispam, MailboxAntispam)
+    assert antispam.agents == ("Sender Filter Agent",)
+    found = settings(antispam.sender_filter)
+    assert (found["Action"], found["BlockedDomains"], found["BlockedSenders"]) == (
+        "Reject", ["spam.example"], ["bad@x.example"])
+    (item,) = [c for c in result.coverage if c.element == "access.senders"]
+    assert "refused at MAIL FROM" in item.detail
+    edge_plan = plan('access: {senders: [{match: "@spam.example", action: reject}]}\n'
+                     "targets: {exchange: {deployment: edge}}\n")
+    assert script(edge_plan)["antispam"] is None  # Edge's Sender Filter does it there
 
 
 def test_edge_block_list_providers() -> None:
@@ -355,6 +394,7 @@ def test_edge_block_list_providers() -> None:
                    "message: 'Blocked: {client} listed at {zone}'}, {zone: bl.example.org, action: defer}]\n")
     first, second = (settings(p) for p in section.providers)
     assert first["LookupDomain"] == "zen.spamhaus.org"
+    assert (first["AnyMatch"], first["BitmaskMatch"]) == (False, None)  # reset what an earlier run or admin set
     assert first["IPAddressesMatch"] == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.10"]
     assert first["RejectionResponse"] == "Blocked: your address listed at zen.spamhaus.org"
     assert (first["Priority"], second["Priority"]) == (1, 2)
@@ -365,7 +405,7 @@ def test_edge_block_list_providers() -> None:
 def test_edge_dnsbl_coverage() -> None:
     result = plan("dnsbl: [{zone: a.example.org, match: ['127.0.0.2'], message: 'listed at {zone}'}, "
                   "{zone: b.example.org, action: defer}, {zone: c.example.org, match: ['127.0.[0..9].[2..255]']}]\n"
-                  "targets: {exchange: {edge: true}}\n")
+                  "targets: {exchange: {deployment: edge}}\n")
     assert [status(result, f"dnsbl[{i}]") for i in range(3)] == ["enforced", "approximated", "unsupported"]
 
 
@@ -430,3 +470,61 @@ def test_ps_value_refuses_what_could_break_a_line(value: Any) -> None:
 @pytest.mark.parametrize(("value", "text"), [("x", "`x`"), ("a`b", "`` a`b ``"), ("``", "``` `` ```")])
 def test_md_code_fences_backticks(value: str, text: str) -> None:
     assert md_code(value) == text
+
+
+# --- deployment kind, the servers' own addresses, reconciled settings ---------------------------
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("targets: {exchange: {deployment: hub}}\n", "policy.yml:1:34: targets.exchange.deployment"),
+    ("targets: {exchange: {edge: true}}\n", "policy.yml:1:22: targets.exchange.edge"),
+    ("targets: {exchange: {server_addresses: [192.0.2.0/24]}}\n", "targets.exchange.server_addresses.0"),
+])
+def test_deployment_and_server_addresses_are_strict(text: str, where: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(text, "policy.yml")
+    assert where in str(caught.value)
+
+
+def test_mailbox_is_the_default_deployment() -> None:
+    assert load_policy_text("", "policy.yml").targets.exchange.deployment == "mailbox"
+    assert script(plan())["edge"] is None
+
+
+def test_servers_own_addresses_stay_off_the_relay_connector() -> None:
+    result = plan("networks: {trusted: [192.0.2.0/24, '2001:db8::/64']}\n"
+                  "targets: {exchange: {server_addresses: [192.0.2.0, 192.0.2.7, '2001:db8::5', 198.51.100.1]}}\n")
+    assert settings(script(result)["relay"])["RemoteIPRanges"] == [
+        "192.0.2.1-192.0.2.6", "192.0.2.8-192.0.2.255", "2001:db8::-2001:db8::4",
+        "2001:db8::6-2001:db8::ffff:ffff:ffff:ffff"]
+    (item,) = [c for c in result.coverage if c.element == "networks.trusted"]
+    assert "192.0.2.0, 192.0.2.7, 2001:db8::5" in item.detail and "198.51.100.1" not in item.detail
+
+
+def test_a_wide_trusted_range_is_warned_about() -> None:
+    wide = plan("networks: {trusted: [10.0.0.0/16, 192.0.2.0/24]}\n")
+    assert script(wide)["relay_warnings"] == [
+        "10.0.0.0/16 is a wide range for anonymous relay: every host in it that is not listed in "
+        "targets.exchange.server_addresses (an Exchange or Edge server, a load balancer's SNAT address) reaches "
+        "the relay connector; list the hosts that relay instead"]
+    assert status(wide, "networks.trusted") == "approximated"
+    assert script(plan(NETWORK))["relay_warnings"] == []
+
+
+def test_stock_connectors_reconcile_what_the_policy_owns() -> None:
+    context = script(plan(SUBMISSION))
+    front, client = context["default_frontend"], context["client_frontend"]
+    assert not {"PermissionGroups", "AuthMechanism", "Bindings"} & set(dict(front.settings))
+    assert not {"PermissionGroups", "AuthMechanism", "Bindings"} & set(dict(client.settings))
+    assert owned(front, "PermissionGroups") == ("AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers")
+    assert "ExternalAuthoritative" not in owned(front, "AuthMechanism")  # the audit reports it instead
+    assert owned(client, "PermissionGroups") == ("ExchangeUsers", "AnonymousUsers")
+    assert client.bindings is not None and client.bindings.port == 587
+
+
+def test_coverage_differs_between_mailbox_and_edge() -> None:
+    text = ("dnsbl: [{zone: zen.spamhaus.org, match: ['127.0.0.2']}]\n"
+            "header_checks: [{header: Subject, pattern: spam, action: reject}]\n")
+    mailbox, on_edge = plan(text).coverage, plan(text + "targets: {exchange: {deployment: edge}}\n").coverage
+    differing = {a.element for a, b in zip(mailbox, on_edge, strict=True) if a != b}
+    assert differing == {"dnsbl[0]", "header_checks[0]"}

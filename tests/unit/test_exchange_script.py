@@ -16,7 +16,7 @@ from mtaharden.render import render_plan
 from mtaharden.targets.base import Plan
 from mtaharden.targets.exchange import ExchangeTarget
 from tests.conftest import EXAMPLE_POLICY, render_policy
-from tests.powershell import Script, inside, node_text, strings, unwrap, verbatim, walk
+from tests.powershell import Command, Script, arguments, inside, node_text, strings, unwrap, verbatim, walk
 
 Render = Callable[..., tuple[Plan, Path]]
 
@@ -35,7 +35,7 @@ EDGE_POLICY: dict[str, Any] = {
         "recipients": [{"match": "nobody@example.org", "action": "reject"}],
     },
     "header_checks": [{"header": "Subject", "pattern": "(?i)make money fast", "action": "reject"}],
-    "targets": {"exchange": {"servers": ["EX01", "ex02.example.org"], "edge": True}},
+    "targets": {"exchange": {"servers": ["EX01", "ex02.example.org"], "deployment": "edge"}},
 }
 POLICIES: dict[str, dict[str, Any]] = {
     "empty": {},
@@ -50,7 +50,9 @@ KNOWN_COMMANDS = {
     "Add-ADPermission", "Add-IPAllowListEntry", "Add-IPBlockListEntry", "Add-IPBlockListProvider",
     "ConvertTo-BigInteger", "Enable-TransportAgent", "ForEach-Object", "Get-ADPermission", "Get-AcceptedDomain",
     "Get-AnonymousRelayGrant", "Get-ExchangeServer", "Get-IPAllowListEntry", "Get-IPBlockListEntry",
-    "Get-IPBlockListProvider", "Get-RangeBound", "Get-ReceiveConnector", "Get-SendConnector", "Get-ServerFqdn",
+    "Get-IPBlockListProvider", "Get-RangeBound", "Get-ReconciledBindings", "Get-ReconciledSet",
+    "Remove-IPBlockListProvider", "Select-Object", "Sync-TransportRule",
+    "Get-ReceiveConnector", "Get-SendConnector", "Get-ServerFqdn",
     "Get-TransportAgent", "Get-TransportConfig", "Get-TransportRule", "Join-Path", "New-AcceptedDomain",
     "New-ReceiveConnector", "New-TransportRule", "Remove-ADPermission", "Remove-IPAllowListEntry",
     "Remove-IPBlockListEntry", "Remove-TransportRule", "Restart-Service", "Revoke-AnonymousRelay",
@@ -124,11 +126,13 @@ def test_hostile_values_stay_single_verbatim_strings(render: Render) -> None:
         "hostname": "mx1.example.org",
         "smtp": {"banner": "{hostname} ESMTP $(whoami) 'x' \"y\" `z`; w"},
         "dnsbl": [{"zone": "zen.spamhaus.org", "match": ["127.0.0.2"], "message": NASTY[0] + " {zone}"}],
-        "access": {"clients": [{"match": "192.0.2.0/24", "action": "reject", "message": NASTY[1]}],
-                   "senders": [{"match": "@spam.example", "action": "reject", "message": NASTY[2]}]},
+        "access": {"clients": [{"match": "192.0.2.0/24", "action": "reject"}],
+                   "senders": [{"match": "@spam.example", "action": "reject"}]},
         "header_checks": [{"header": "Subject", "pattern": "'\\$\\(x\\)`\"; y", "action": "reject",
-                           "message": NASTY[3]}],
-        "targets": {"exchange": {"edge": True}},
+                           "message": NASTY[3]},
+                          *({"header": "X-Spam", "pattern": "yes", "action": "reject", "message": m}
+                            for m in NASTY[1:3])],
+        "targets": {"exchange": {"deployment": "edge"}},
     }
     parsed = script_of(render, data)
     assert parsed.errors() == []
@@ -143,14 +147,15 @@ def test_hostile_values_stay_single_verbatim_strings(render: Render) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=80).filter(str.strip))
 def test_any_printable_message_stays_one_verbatim_string(message: str) -> None:
-    policy = Policy.model_validate({"access": {"senders": [{"match": "@spam.example", "action": "reject",
-                                                             "message": message}]}})
+    policy = Policy.model_validate({"header_checks": [{"header": "Subject", "pattern": "x", "action": "reject",
+                                                        "message": message}],
+                                    "targets": {"exchange": {"deployment": "edge"}}})
     target = ExchangeTarget()
     (rendered,) = [f for f in render_plan(target.plan(policy), target) if f.path == "harden.ps1"]
     parsed = Script(rendered.content)
     assert parsed.errors() == []
-    table = parsed.table("Name", "mtaharden access.senders[0]")["settings"]
-    (reason,) = [v for k, v in _direct_table(table).items() if k == "rejectmessagereasontext"]
+    table = parsed.table("Name", "mtaharden header_checks[0]")["settings"]
+    (reason,) = [v for k, v in _direct_table(table).items() if k == "smtprejectmessagerejecttext"]
     assert verbatim(reason) == message.strip()
     assert {command.name for command in parsed.commands()} <= KNOWN_COMMANDS
 
@@ -263,11 +268,11 @@ ELEMENTS = [
     ("header_checks", "New-TransportRule", {"Name", "Priority"}, ("Name", "mtaharden header_checks[0]"),
      ("Settings", ["Subject", "(?i)make money fast", "message content rejected"])),
     ("access.clients (Mailbox)", "New-TransportRule", {"Name"}, ("Name", "mtaharden access.clients[0]"),
-     ("Settings", ["198.51.100.0/24", "Access denied"])),
+     ("Settings", ["198.51.100.0/24"])),
     ("access.senders (Mailbox)", "New-TransportRule", {"Name"}, ("Name", "mtaharden access.senders[0]"),
-     ("Settings", ["(?i)@spam\\.example$", "Envelope", "Access denied"])),
+     ("Settings", ["(?i)@spam\\.example$", "Envelope", "203.0.113.9/32"])),
     ("access.recipients (Mailbox)", "New-TransportRule", {"Name"}, ("Name", "mtaharden access.recipients[0]"),
-     ("Settings", ["(?i)^nobody@example\\.org$", "Access denied"])),
+     ("Settings", ["(?i)^nobody@example\\.org$", "203.0.113.9/32"])),
     ("dnsbl (Edge)", "Add-IPBlockListProvider", {"Name"}, ("Name", "zen.spamhaus.org"),
      ("IPAddressesMatch", [f"127.0.0.{n}" for n in range(2, 12)])),
     ("access.clients (Edge block)", "Add-IPBlockListEntry", {"IPRange", "Comment"},
@@ -308,11 +313,6 @@ CONNECTOR_SETTINGS = [
     ("smtp.max_connections_per_client", "Default Frontend", "maxinboundconnectionpersource", "20"),
     ("smtp.require_helo", "Default Frontend", "requireehlodomain", "$true"),
     ("smtp.strict_envelopes", "Default Frontend", "rejectsinglelabelrecipientdomains", "$true"),
-    ("role (inbound)", "Default Frontend", "permissiongroups",
-     "@('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers')"),
-    ("auth.require_tls", "Client Frontend", "authmechanism",
-     "@('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')"),
-    ("auth.submission.port", "Client Frontend", "bindings", "@('0.0.0.0:587', '[::]:587')"),
     ("tls (submission)", "Client Frontend", "requiretls", "$true"),
     ("smtp.banner (Edge)", "Default internal receive connector", "banner", "('220 ' + $fqdn + ' ESMTP')"),
 ]
@@ -333,19 +333,166 @@ def test_hostname_is_the_banner_and_ehlo_name(edge: Script, render: Render) -> N
     assert "(Get-ExchangeServer -Identity $Name).Fqdn" in unnamed.text
 
 
-def test_mailbox_only_dnsbl_installs_sender_reputation(example: Script) -> None:
-    (state,) = example.commands("Set-TransportAgentState")
-    assert set(state.parameters) == {"Agent", "Install"}
-    assert example.commands("Set-SenderReputationConfig")[0].splats == ("settings",)
-    assert node_text(unwrap(_table_with(example, "SenderBlockingEnabled")["senderblockingenabled"])) == "$true"
-    assert "Install-AntiSpamAgents.ps1" in example.text
+def test_mailbox_only_dnsbl_installs_no_stand_in(example: Script) -> None:
+    assert example.commands("Set-SenderReputationConfig") == [] and "SenderBlockingEnabled" not in example.text
     assert example.commands("Add-IPBlockListProvider") == []
+
+
+def test_mailbox_only_sender_rejections_are_refused_by_the_sender_filter(render: Render) -> None:
+    parsed = script_of(render, {"access": {"senders": [{"match": "@spam.example", "action": "reject"}]}})
+    (state,) = parsed.commands("Set-TransportAgentState")
+    assert set(state.parameters) == {"Agent", "Install"}
+    assert strings(arguments(state)["agent"]) == ["Sender Filter Agent"]
+    (command,) = parsed.commands("Set-SenderFilterConfig")
+    assert command.splats == ("settings",)
+    table = _table_with(parsed, "BlockedDomains")
+    assert strings(table["blockeddomains"]) == ["spam.example"] and strings(table["action"]) == ["Reject"]
 
 
 def test_client_frontend_without_tls_requirement(render: Render) -> None:
     parsed = script_of(render, POLICIES["submission"])
-    assert strings(parsed.settings_after("\\Client Frontend $short")["authmechanism"]) == [
-        "Tls", "Integrated", "BasicAuth"]
+    assert reconciled(parsed, "Client Frontend")["AuthMechanism"][0] == ["Tls", "Integrated", "BasicAuth"]
+
+
+# --- multivalued connector settings are reconciled, never assigned ----------------------------
+
+MULTIVALUED = ("permissiongroups", "authmechanism", "bindings")
+
+
+def _section(parsed: Script, connector: str) -> tuple[int, int]:
+    """Byte span of one stock connector's block: from its identity to the next connector's."""
+    start = parsed.source.index(f"\\{connector} $short".encode())
+    return start, parsed.source.index(b"Revoke-AnonymousRelay", start)
+
+
+def _within(parsed: Script, connector: str, name: str) -> list[Command]:
+    start, end = _section(parsed, connector)
+    return [c for c in parsed.commands(name) if start < c.node.start_byte < end]
+
+
+def reconciled(parsed: Script, connector: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Each Get-ReconciledSet call in a connector's block: setting name -> (wanted, owned)."""
+    found = {}
+    for command in _within(parsed, connector, "Get-ReconciledSet"):
+        args = arguments(command)
+        found[strings(args["name"])[0]] = (strings(args["wanted"]), strings(args["owned"]))
+    return found
+
+
+@pytest.mark.parametrize(("connector", "names"), [
+    ("Default Frontend", {"PermissionGroups", "AuthMechanism"}),
+    ("Client Frontend", {"PermissionGroups", "AuthMechanism"}),
+])
+def test_stock_connectors_reconcile_their_multivalued_settings(edge: Script, connector: str, names: set[str]) -> None:
+    assert not set(MULTIVALUED) & set(edge.settings_after(f"\\{connector} $short"))  # nothing assigned whole
+    found = reconciled(edge, connector)
+    assert set(found) == names
+    for name in names:
+        wanted, owned = found[name]
+        assert set(wanted) <= set(owned)  # whatever is wanted is owned; what an admin added is not
+        assert "Partners" not in owned and "ExternalAuthoritative" not in owned
+        (assigned,) = [n for n in walk(edge.root) if n.type == "assignment_expression"
+                       and node_text(n.named_children[0]) == f"$settings['{name}']"
+                       and _section(edge, connector)[0] < n.start_byte < _section(edge, connector)[1]]
+        assert node_text(unwrap(assigned.named_children[-1])) == "$result.Value"
+    (change,) = _within(edge, connector, "Set-ReceiveConnector")
+    guard = inside(change.node, "if_statement")
+    assert guard is not None and "ShouldProcess($identity, $what)" in node_text(guard)
+    start, end = _section(edge, connector)
+    assert "$what += '; ' + $summary" in edge.text[start:end]  # -WhatIf names what is added and removed
+
+
+def test_default_frontend_owns_only_what_it_may_grant(edge: Script) -> None:
+    found = reconciled(edge, "Default Frontend")
+    assert found["PermissionGroups"] == (["AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers"],
+                                         ["AnonymousUsers", "ExchangeServers", "ExchangeLegacyServers"])
+    assert found["AuthMechanism"][0] == ["Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer"]
+
+
+def test_client_frontend_owns_the_port_of_its_bindings(edge: Script) -> None:
+    (command,) = _within(edge, "Client Frontend", "Get-ReconciledBindings")
+    args = arguments(command)
+    assert node_text(args["port"]) == "587" and strings(args["default"]) == ["0.0.0.0:587", "[::]:587"]
+    function = next(n for n in walk(edge.root) if n.type == "function_statement"
+                    and node_text(n).startswith("function Get-ReconciledBindings"))
+    assert '$_ -match ":$Port$"' in node_text(function)  # bindings on the port are kept as they are
+
+
+def test_the_reconciling_function_removes_only_owned_values(edge: Script) -> None:
+    function = next(n for n in walk(edge.root) if n.type == "function_statement"
+                    and node_text(n).startswith("function Get-ReconciledSet"))
+    text = node_text(function)
+    assert "$removed = @($present | Where-Object { $Owned -contains $_ -and $Wanted -notcontains $_ })" in text
+    assert "$value = @(@($present | Where-Object { $removed -notcontains $_ }) + $added)" in text
+    assert "$_ -ne 'Custom'" in text  # reported for extra permissions, never settable
+
+
+# --- the relay connector keeps the servers' own traffic off --------------------------------------
+
+
+def test_server_addresses_are_cut_out_of_the_relay_ranges(render: Render) -> None:
+    parsed = script_of(render, {"networks": {"trusted": ["192.0.2.0/24", "10.0.0.0/16"]},
+                                "targets": {"exchange": {"server_addresses": ["192.0.2.25", "10.1.0.1"]}}})
+    relay = parsed.settings_after('"$short\\$RelayConnector"')
+    assert strings(relay["remoteipranges"]) == ["192.0.2.0-192.0.2.24", "192.0.2.26-192.0.2.255", "10.0.0.0/16"]
+    warnings = [strings(arguments(c)[""]) if "" in arguments(c) else node_text(c.node)
+                for c in parsed.commands("Write-Warning")]
+    assert any("10.0.0.0/16 is a wide range" in str(w) for w in warnings)
+    assert not any("192.0.2.0/24 is a wide range" in str(w) for w in warnings)
+
+
+# --- refusal in the session, deletion after acceptance, no rule stops processing ----------------
+
+
+def test_mailbox_rules_delete_instead_of_sending_an_ndr(example: Script) -> None:
+    rules = [n for n in walk(example.root) if n.type == "hash_entry" and node_text(n.named_children[0]) == "Name"
+             and any(s.startswith("mtaharden ") for s in strings(n.named_children[-1]))]
+    assert len(rules) == 7
+    assert "RejectMessageReasonText" not in example.text and "StopRuleProcessing" not in example.text
+    assert len(example.entries("DeleteMessage")) == 5  # 2 header checks, 3 access rejections
+
+
+def test_edge_rules_refuse_header_checks_in_the_session(edge: Script) -> None:
+    start = edge.source.index(b"# Edge\n")
+    (sync,) = [c for c in edge.commands("Sync-TransportRule") if c.node.start_byte > start]
+    assert node_text(arguments(sync)["rule"]) == "$EdgeRules"
+    table = edge.table("Name", "mtaharden header_checks[0]")
+    assert table["settings"].start_byte > start
+    assert "smtprejectmessagerejecttext" in {k.lower() for k in _direct_table(table["settings"])}
+    assert "RejectMessageReasonText" not in edge.text and "StopRuleProcessing" not in edge.text
+
+
+# --- block list providers, result size, identity form ------------------------------------------
+
+
+def test_providers_are_reset_and_found_by_lookup_domain(edge: Script) -> None:
+    table = edge.table("LookupDomain", "zen.spamhaus.org")
+    assert node_text(unwrap(table["anymatch"])) == "$false" and node_text(unwrap(table["bitmaskmatch"])) == "$null"
+    reads = edge.commands("Get-IPBlockListProvider")
+    assert reads and all("Identity" not in c.parameters for c in reads)
+    assert all("$_.LookupDomain" in node_text(inside(c.node, "pipeline") or c.node) for c in reads)
+    (remove,) = edge.commands("Remove-IPBlockListProvider")
+    assert "$duplicate" in node_text(inside(remove.node, "foreach_statement") or remove.node)
+
+
+def test_ip_list_entries_are_read_without_the_1000_limit(edge: Script) -> None:
+    reads = edge.commands("Get-IPBlockListEntry") + edge.commands("Get-IPAllowListEntry")
+    assert len(reads) == 2
+    assert all(node_text(arguments(c)["resultsize"]) == "Unlimited" for c in reads)
+
+
+def test_ad_permissions_name_the_connector_by_distinguished_name(edge: Script) -> None:
+    commands = [c for name in ("Get-ADPermission", "Add-ADPermission", "Remove-ADPermission")
+                for c in edge.commands(name)]
+    assert len(commands) == 3
+    assert all(".DistinguishedName" in node_text(arguments(c)["identity"]) for c in commands)
+
+
+def test_the_organization_size_limit_is_checked(example: Script) -> None:
+    (check,) = [n for n in walk(example.root) if n.type == "if_statement"
+                and "$orgSize.Value.ToBytes() -lt" in node_text(n)]
+    assert f"-lt {50 * 2**20})" in node_text(check)
+    assert any(c.name == "Write-Warning" for c in Script(node_text(check)).commands())
 
 
 def test_no_relay_connector_without_trusted_networks(render: Render) -> None:
@@ -363,3 +510,17 @@ def test_guide_has_the_policy_values_and_parsing_powershell(render: Render) -> N
     assert "-AddressSpaces 'relay.example.org'" in guide
     blocks = re.findall(r"```powershell\n(.*?)```", guide, re.S)
     assert blocks and all(Script(re.sub(r"^ {2,3}", "", b, flags=re.M)).errors() == [] for b in blocks)
+
+
+def test_guide_says_what_each_deployment_does(render: Render) -> None:
+    _, out = render(EDGE_POLICY, target="exchange", name="guide-edge")
+    edge_guide = (out / "GUIDE.md").read_text()
+    assert ".\\harden.ps1 -Edge" in edge_guide and "Edge rules for header" in edge_guide
+    assert "Install-AntiSpamAgents.ps1" not in edge_guide
+    _, out = render({"access": {"senders": [{"match": "@spam.example", "action": "reject"}]}},
+                    target="exchange", name="guide-mailbox")
+    mailbox_guide = (out / "GUIDE.md").read_text()
+    assert "-Edge" not in mailbox_guide
+    for effect in ("Content Filter", "Sender ID", "Recipient Filter", "Protocol Analysis", "restarts"):
+        assert effect in mailbox_guide, effect
+    assert "answer **No**" in mailbox_guide and "10 MB unless changed" in mailbox_guide

@@ -26,11 +26,12 @@ $AnonymousLogon = 'NT AUTHORITY\ANONYMOUS LOGON'
 $AcceptAnyRecipient = 'ms-Exch-SMTP-Accept-Any-Recipient'
 
 function Get-AnonymousRelayGrant {
-    # The permission entries that let ANONYMOUS LOGON relay through a receive connector.
+    # The permission entries that let ANONYMOUS LOGON relay through a receive connector. The
+    # *-ADPermission cmdlets take the connector's distinguished name, not its SERVER\Name identity.
     param(
-        [Parameter(Mandatory)] [string] $Identity
+        [Parameter(Mandatory)] $Connector
     )
-    @(Get-ADPermission -Identity $Identity -User $AnonymousLogon |
+    @(Get-ADPermission -Identity "$($Connector.DistinguishedName)" -User $AnonymousLogon |
         Where-Object { -not $_.Deny -and "$($_.ExtendedRights)" -match 'Accept-Any-Recipient' })
 }
 
@@ -38,11 +39,86 @@ function Revoke-AnonymousRelay {
     # Anonymous relay belongs on the relay connector only; take it off any other managed connector.
     [CmdletBinding(SupportsShouldProcess)]
     param(
-        [Parameter(Mandatory)] [string] $Identity
+        [Parameter(Mandatory)] $Connector
     )
-    foreach ($grant in @(Get-AnonymousRelayGrant -Identity $Identity | Where-Object { -not $_.IsInherited })) {
-        if ($PSCmdlet.ShouldProcess($Identity, "Remove-ADPermission -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient")) {
-            Remove-ADPermission -Identity $Identity -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient -Confirm:$false
+    foreach ($grant in @(Get-AnonymousRelayGrant -Connector $Connector | Where-Object { -not $_.IsInherited })) {
+        if ($PSCmdlet.ShouldProcess("$($Connector.Identity)", "Remove-ADPermission -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient")) {
+            Remove-ADPermission -Identity "$($Connector.DistinguishedName)" -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient -Confirm:$false
+        }
+    }
+}
+
+function Get-ReconciledSet {
+    # A multivalued setting with the wanted values added and the owned but unwanted ones removed;
+    # every other value (an administrator's) stays. Change says what differs, for -WhatIf.
+    param(
+        [Parameter(Mandatory)] [string] $Name,
+        [string[]] $Current = @(),
+        [Parameter(Mandatory)] [string[]] $Wanted,
+        [Parameter(Mandatory)] [string[]] $Owned
+    )
+    # 'None' stands alone and 'Custom' only reports extra permissions: neither can be set back.
+    $present = @($Current | Where-Object { $_ -and $_ -ne 'None' -and $_ -ne 'Custom' })
+    $added = @($Wanted | Where-Object { $present -notcontains $_ })
+    $removed = @($present | Where-Object { $Owned -contains $_ -and $Wanted -notcontains $_ })
+    $value = @(@($present | Where-Object { $removed -notcontains $_ }) + $added)
+    $change = ''
+    if ($added.Count -gt 0 -or $removed.Count -gt 0) {
+        $change = "$Name add [$($added -join ', ')] remove [$($removed -join ', ')]"
+    }
+    [pscustomobject]@{ Value = $value; Change = $change }
+}
+
+function Get-ReconciledBindings {
+    # The policy owns the port: bindings on it stay as they are (one interface, say); without one, the
+    # connector listens on every address. Bindings on other ports go.
+    param(
+        [string[]] $Current = @(),
+        [Parameter(Mandatory)] [int] $Port,
+        [Parameter(Mandatory)] [string[]] $Default
+    )
+    $kept = @($Current | Where-Object { $_ -match ":$Port$" })
+    $value = $kept
+    if ($kept.Count -eq 0) {
+        $value = $Default
+    }
+    $added = @($value | Where-Object { $Current -notcontains $_ })
+    $removed = @($Current | Where-Object { $value -notcontains $_ })
+    $change = ''
+    if ($added.Count -gt 0 -or $removed.Count -gt 0) {
+        $change = "Bindings add [$($added -join ', ')] remove [$($removed -join ', ')]"
+    }
+    [pscustomobject]@{ Value = $value; Change = $change }
+}
+
+function Sync-TransportRule {
+    # The rules first in priority and in the given order; a rule is replaced only when its fingerprint
+    # (Comments) changed, and rules named 'mtaharden ...' that are not given are removed.
+    [CmdletBinding(SupportsShouldProcess)]
+    param(
+        [object[]] $Rule = @()
+    )
+    $priority = 0
+    foreach ($wanted in $Rule) {
+        $current = Get-TransportRule -Identity $wanted.Name -ErrorAction SilentlyContinue
+        $settings = $wanted.Settings
+        if ($null -ne $current -and "$($current.Comments)" -eq $settings.Comments) {
+            if ($current.Priority -ne $priority -and $PSCmdlet.ShouldProcess($wanted.Name, "Set-TransportRule -Priority $priority")) {
+                Set-TransportRule -Identity $wanted.Name -Priority $priority
+            }
+        }
+        elseif ($PSCmdlet.ShouldProcess($wanted.Name, 'New-TransportRule ' + (@($settings.Keys | Sort-Object) -join ', '))) {
+            if ($null -ne $current) {
+                Remove-TransportRule -Identity $wanted.Name -Confirm:$false
+            }
+            New-TransportRule -Name $wanted.Name -Priority $priority @settings
+        }
+        $priority += 1
+    }
+    $names = @($Rule | ForEach-Object { $_.Name })
+    foreach ($stale in @(Get-TransportRule | Where-Object { $_.Name -like 'mtaharden *' -and $names -notcontains $_.Name })) {
+        if ($PSCmdlet.ShouldProcess($stale.Name, 'Remove-TransportRule')) {
+            Remove-TransportRule -Identity $stale.Identity -Confirm:$false
         }
     }
 }
@@ -205,19 +281,23 @@ foreach ($name in $Server) {
     elseif ($PSCmdlet.ShouldProcess($identity, 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', '))) {
         Set-ReceiveConnector -Identity $identity @settings
     }
+    $relay = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
     $granted = @()
-    if ($null -ne (Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue)) {
-        $granted = @(Get-AnonymousRelayGrant -Identity $identity)
+    if ($null -ne $relay) {
+        $granted = @(Get-AnonymousRelayGrant -Connector $relay)
     }
     if ($granted.Count -eq 0 -and $PSCmdlet.ShouldProcess($identity, "Add-ADPermission -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient")) {
-        Add-ADPermission -Identity $identity -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient
+        if ($null -eq $relay) {
+            Write-Warning "$identity is not there yet (-WhatIf): the grant follows on the real run"
+        }
+        else {
+            Add-ADPermission -Identity "$($relay.DistinguishedName)" -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient
+        }
     }
 
     # Default Frontend: port 25 for everyone else
     $identity = "$short\Default Frontend $short"
     $settings = @{
-        PermissionGroups = @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers')
-        AuthMechanism = @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS', 'ExchangeServer')
         RequireTLS = $false
         Fqdn = $fqdn
         Banner = ('220 ' + $fqdn + ' ESMTP')
@@ -227,22 +307,35 @@ foreach ($name in $Server) {
         RequireEHLODomain = $true
         RejectSingleLabelRecipientDomains = $true
     }
-    if ($null -eq (Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue)) {
+    $current = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
+    if ($null -eq $current) {
         Write-Warning "$identity does not exist: recreate it (see GUIDE.md) and run this script again"
     }
     else {
-        if ($PSCmdlet.ShouldProcess($identity, 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', '))) {
+        $changes = @()
+        $result = Get-ReconciledSet -Name 'PermissionGroups' -Current @("$($current.PermissionGroups)" -split ',\s*') -Wanted @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers') -Owned @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers')
+        $settings['PermissionGroups'] = $result.Value
+        $changes += $result.Change
+        $result = Get-ReconciledSet -Name 'AuthMechanism' -Current @("$($current.AuthMechanism)" -split ',\s*') -Wanted @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS', 'ExchangeServer') -Owned @('Tls', 'ExchangeServer', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
+        $settings['AuthMechanism'] = $result.Value
+        $changes += $result.Change
+        $what = 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', ')
+        $summary = @($changes | Where-Object { $_ }) -join '; '
+        if ($summary) {
+            $what += '; ' + $summary
+        }
+        else {
+            $what += '; multivalued settings unchanged'
+        }
+        if ($PSCmdlet.ShouldProcess($identity, $what)) {
             Set-ReceiveConnector -Identity $identity @settings
         }
-        Revoke-AnonymousRelay -Identity $identity
+        Revoke-AnonymousRelay -Connector $current
     }
 
     # Client Frontend: submission with AUTH, or switched off
     $identity = "$short\Client Frontend $short"
     $settings = @{
-        Bindings = @('0.0.0.0:587', '[::]:587')
-        PermissionGroups = @('ExchangeUsers')
-        AuthMechanism = @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
         RequireTLS = $true
         Fqdn = $fqdn
         Banner = ('220 ' + $fqdn + ' ESMTP')
@@ -251,51 +344,53 @@ foreach ($name in $Server) {
         MaxInboundConnectionPerSource = 20
         Enabled = $true
     }
-    if ($null -eq (Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue)) {
+    $current = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
+    if ($null -eq $current) {
         Write-Warning "$identity does not exist: recreate it (see GUIDE.md) and run this script again"
     }
     else {
-        if ($PSCmdlet.ShouldProcess($identity, 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', '))) {
+        $changes = @()
+        $result = Get-ReconciledSet -Name 'PermissionGroups' -Current @("$($current.PermissionGroups)" -split ',\s*') -Wanted @('ExchangeUsers') -Owned @('ExchangeUsers', 'AnonymousUsers')
+        $settings['PermissionGroups'] = $result.Value
+        $changes += $result.Change
+        $result = Get-ReconciledSet -Name 'AuthMechanism' -Current @("$($current.AuthMechanism)" -split ',\s*') -Wanted @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS') -Owned @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
+        $settings['AuthMechanism'] = $result.Value
+        $changes += $result.Change
+        $result = Get-ReconciledBindings -Current @($current.Bindings | ForEach-Object { "$_" }) -Port 587 -Default @('0.0.0.0:587', '[::]:587')
+        $settings['Bindings'] = $result.Value
+        $changes += $result.Change
+        $what = 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', ')
+        $summary = @($changes | Where-Object { $_ }) -join '; '
+        if ($summary) {
+            $what += '; ' + $summary
+        }
+        else {
+            $what += '; multivalued settings unchanged'
+        }
+        if ($PSCmdlet.ShouldProcess($identity, $what)) {
             Set-ReceiveConnector -Identity $identity @settings
         }
-        Revoke-AnonymousRelay -Identity $identity
+        Revoke-AnonymousRelay -Connector $current
     }
 }
 
-# --- Antispam agents on this server: Sender Reputation stands in for the DNS block lists,
-# which only Edge Transport servers can query. Run the script on every Mailbox server.
-Set-TransportAgentState -Agent @('Protocol Analysis Agent', 'Sender Filter Agent') -Install
-$settings = @{
-    Enabled = $true
-    SenderBlockingEnabled = $true
-    ExternalMailEnabled = $true
-    InternalMailEnabled = $false
-}
-if ($PSCmdlet.ShouldProcess('organization', 'Set-SenderReputationConfig ' + (@($settings.Keys | Sort-Object) -join ', '))) {
-    Set-SenderReputationConfig @settings
-}
-$settings = @{
-    Enabled = $true
-    ExternalMailEnabled = $true
-    InternalMailEnabled = $false
-}
-if ($PSCmdlet.ShouldProcess('organization', 'Set-SenderFilterConfig ' + (@($settings.Keys | Sort-Object) -join ', '))) {
-    Set-SenderFilterConfig @settings
-}
-if (@((Get-TransportConfig).InternalSMTPServers).Count -eq 0) {
-    Write-Warning 'InternalSMTPServers is empty: list your internal SMTP servers (GUIDE.md)'
+# --- The organization's size limit: the smaller of it and the connectors' limit wins.
+$orgSize = (Get-TransportConfig).MaxReceiveSize
+if (-not $orgSize.IsUnlimited -and $orgSize.Value.ToBytes() -lt 52428800) {
+    Write-Warning "the organization's MaxReceiveSize ($orgSize) is below the connectors' MaxMessageSize: raise it with Set-TransportConfig -MaxReceiveSize (GUIDE.md)"
 }
 
 # --- Transport rules, first in priority and in policy order: header checks, then the access
-# rules (first match wins). A rule is replaced only when its fingerprint (Comments) changed.
+# rules. They run after the message was accepted, so a rejection deletes (no NDR to a forged
+# sender); none stops rule processing, each rejection excepts the earlier permits instead.
 $TransportRules = @(
     @{
         Name = 'mtaharden header_checks[0]'
         Settings = @{
             HeaderMatchesMessageHeader = 'Subject'
             HeaderMatchesPatterns = @('(?i)make money fast')
-            RejectMessageReasonText = 'Message refused as spam'
-            Comments = 'mtaharden a356d13efd245ce8'
+            DeleteMessage = $true
+            Comments = 'mtaharden 5ecdfa56a485c135'
         }
     }
     @{
@@ -311,18 +406,16 @@ $TransportRules = @(
         Name = 'mtaharden access.clients[0]'
         Settings = @{
             SenderIpRanges = @('192.0.2.0/24')
-            RejectMessageReasonText = 'Your network is blocked; contact postmaster@example.edu.cn'
-            StopRuleProcessing = $true
-            Comments = 'mtaharden 8ab054ee079403dc'
+            DeleteMessage = $true
+            Comments = 'mtaharden ef0a2c884e8d3166'
         }
     }
     @{
         Name = 'mtaharden access.clients[1]'
         Settings = @{
             SenderIpRanges = @('2001:db8:bad::/48')
-            RejectMessageReasonText = 'Access denied'
-            StopRuleProcessing = $true
-            Comments = 'mtaharden ef80d0ae234d11e1'
+            DeleteMessage = $true
+            Comments = 'mtaharden cb3427d391b16b65'
         }
     }
     @{
@@ -330,8 +423,7 @@ $TransportRules = @(
         Settings = @{
             RecipientAddressMatchesPatterns = @('(?i)^postmaster@')
             SetSCL = -1
-            StopRuleProcessing = $true
-            Comments = 'mtaharden f589deb6335edf3b'
+            Comments = 'mtaharden ff8b5a70ad876cc8'
         }
     }
     @{
@@ -339,8 +431,7 @@ $TransportRules = @(
         Settings = @{
             RecipientAddressMatchesPatterns = @('(?i)^abuse@')
             SetSCL = -1
-            StopRuleProcessing = $true
-            Comments = 'mtaharden 418d1b943bf2896b'
+            Comments = 'mtaharden 4a4dda19ddb770db'
         }
     }
     @{
@@ -348,35 +439,13 @@ $TransportRules = @(
         Settings = @{
             FromAddressMatchesPatterns = @('(?i)@spam\.example$')
             SenderAddressLocation = 'Envelope'
-            RejectMessageReasonText = 'Sender domain refused'
-            StopRuleProcessing = $true
-            Comments = 'mtaharden 25e0dff8cad938c6'
+            ExceptIfRecipientAddressMatchesPatterns = @('(?i)^postmaster@', '(?i)^abuse@')
+            DeleteMessage = $true
+            Comments = 'mtaharden eb259b4096895403'
         }
     }
 )
-$priority = 0
-foreach ($rule in $TransportRules) {
-    $current = Get-TransportRule -Identity $rule.Name -ErrorAction SilentlyContinue
-    $settings = $rule.Settings
-    if ($null -ne $current -and "$($current.Comments)" -eq $settings.Comments) {
-        if ($current.Priority -ne $priority -and $PSCmdlet.ShouldProcess($rule.Name, "Set-TransportRule -Priority $priority")) {
-            Set-TransportRule -Identity $rule.Name -Priority $priority
-        }
-    }
-    elseif ($PSCmdlet.ShouldProcess($rule.Name, 'New-TransportRule ' + (@($settings.Keys | Sort-Object) -join ', '))) {
-        if ($null -ne $current) {
-            Remove-TransportRule -Identity $rule.Name -Confirm:$false
-        }
-        New-TransportRule -Name $rule.Name -Priority $priority @settings
-    }
-    $priority += 1
-}
-$wantedRules = @($TransportRules | ForEach-Object { $_.Name })
-foreach ($stale in @(Get-TransportRule | Where-Object { $_.Name -like 'mtaharden *' -and $wantedRules -notcontains $_.Name })) {
-    if ($PSCmdlet.ShouldProcess($stale.Name, 'Remove-TransportRule')) {
-        Remove-TransportRule -Identity $stale.Identity -Confirm:$false
-    }
-}
+Sync-TransportRule -Rule $TransportRules
 
 # ================================================================================================
 # Audit: open-relay mistakes anywhere in the organization (read only; exit code 1 on a finding)
@@ -387,7 +456,7 @@ foreach ($connector in @(Get-ReceiveConnector)) {
     if ($wide.Count -eq 0) {
         continue
     }
-    if (@(Get-AnonymousRelayGrant -Identity "$($connector.Identity)").Count -gt 0) {
+    if (@(Get-AnonymousRelayGrant -Connector $connector).Count -gt 0) {
         $findings += "receive connector $($connector.Identity) lets ANONYMOUS LOGON relay from $($wide -join ', ')"
     }
     if ("$($connector.AuthMechanism)" -match 'ExternalAuthoritative') {
