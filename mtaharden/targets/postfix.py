@@ -23,9 +23,24 @@ from ..policy.model import (
     HeloFile,
     HeloRule,
 )
-from ..policy.pattern import parse, pcre_body
-from . import pcre2
-from .base import Block, Coverage, Plan, PlannedFile, Step, Target, coverage_file, digest, placed, register
+from ..policy.pattern import has_text, parse, pcre_body
+from . import header_engines, header_forms, pcre2
+from .address_keys import first_match_keys
+from .base import (
+    Block,
+    Coverage,
+    Plan,
+    PlannedFile,
+    Requirement,
+    Step,
+    Target,
+    address_requirement,
+    coverage_file,
+    digest,
+    placed,
+    register,
+    tls_requirements,
+)
 from .base import Service as Daemon
 from .postfix_parameters import canonical as site_value
 
@@ -65,6 +80,7 @@ INTERNAL_SERVICES: tuple[tuple[str, str, str, str, str, str, str, str, tuple[str
 DEBIAN_ALIASES = "hash:/etc/aliases"
 DEBIAN_CONFIGURE = "/usr/lib/postfix/configure-instance.sh"
 DEBIAN_CONFIG_DIR = "/etc/postfix"
+DEBIAN_QUEUE = "/var/spool/postfix"
 RESTART_PARAMETERS = frozenset({"inet_interfaces", "inet_protocols"})
 MAP_SUFFIXES = {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb"}
 
@@ -108,6 +124,7 @@ class Table:
     kind: str
     lines: tuple[tuple[str, str], ...]
     blocks: tuple[Block, ...] = ()
+    comments: tuple[str, ...] = ()  # one per line ("" for none): what a generated line stands for
 
     @property
     def reference(self) -> str:
@@ -143,7 +160,8 @@ class PostfixTarget(Target):
         files = [
             PlannedFile("main.cf", "main.cf.j2", {"sections": sections}),
             PlannedFile("master.cf", "master.cf.j2", {"services": services}),
-            *(PlannedFile(t.name, "table.j2", {"lines": t.lines, "blocks": t.blocks}) for t in tables.values()),
+            *(PlannedFile(t.name, "table.j2", {"lines": t.lines, "blocks": t.blocks, "comments": t.comments})
+              for t in tables.values()),
         ]
         if policy.auth.enabled and policy.auth.backend == "cyrus":
             files.append(PlannedFile("sasl/smtpd.conf", "smtpd.conf.j2", _cyrus_conf(policy)))
@@ -160,7 +178,32 @@ class PostfixTarget(Target):
             Step(("postfix", "-c", config_dir, "reload"), "load the new configuration", "apply"),
         )
         return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"), steps, coverage, apply="reload",
-                    service=_service(config_dir, sections, services))
+                    service=_service(config_dir, sections, services), preflight=_preflight(policy))
+
+
+def _preflight(policy: Policy) -> tuple[Requirement, ...]:
+    """What main.cf relies on the host for. smtpd opens the TLS key as root before it drops privileges
+    (TLS_README); a chrooted smtpd reaches SASL inside the queue folder, as the postfix user."""
+    options, auth = policy.targets.postfix, policy.auth
+    needs = list(tls_requirements(policy.tls.cert, policy.tls.key, "root")) if policy.tls else []
+    if auth.enabled and policy.accepts_inbound:
+        queue = str(options.parameters.get("queue_directory", DEBIAN_QUEUE))
+        inside = queue if options.chroot else ""
+        if auth.backend == "dovecot":
+            needs.append(Requirement("any-of", (f"{queue}/{auth.dovecot_socket}",),
+                                     "Dovecot's auth socket exists (smtpd_sasl_path; Dovecot must run)"))
+        elif auth.cyrus.pwcheck_method == "saslauthd":
+            needs.append(Requirement("any-of", (f"{inside}/run/saslauthd/mux", f"{inside}/var/run/saslauthd/mux"),
+                                     "saslauthd's socket exists where smtpd looks (saslauthd must run"
+                                     + (f", with -m {queue}/var/run/saslauthd: smtpd is chrooted)" if inside else ")")))
+        else:
+            sasldb = auth.cyrus.sasldb_path or "/etc/sasldb2"
+            needs.append(Requirement("readable", ("postfix", f"{inside}{sasldb}"),
+                                     "the sasldb exists where smtpd opens it and postfix reads it"
+                                     + (" (smtpd is chrooted: a copy inside the queue folder)" if inside else "")))
+    interfaces = [] if policy.role == "null-client" else options.inet_interfaces
+    needs += address_requirement([_interface(i) for i in interfaces if i not in ("all", "loopback-only")])
+    return tuple(needs)
 
 
 def _service(config_dir: str, sections: list[Section], services: list[Service]) -> Daemon:
@@ -206,8 +249,10 @@ def _tables(policy: Policy) -> dict[str, Table]:
     for kind, names in (("local", policy.domains.local), ("relay", policy.domains.relay)):
         if len(names) > DOMAIN_TABLE_MIN:
             add(f"{kind}_domains", Table(f"{kind}_domains", "hash", (), (Block(names, "OK"),)))
-    add("header_checks", Table("header_checks.pcre", "pcre",
-                               tuple(_header_line(c) for c in policy.header_checks if header_refusal(c) is None)))
+    header_lines = [line for index, check in enumerate(policy.header_checks) if header_refusal(check) is None
+                    for line in _header_lines(index, check)]
+    add("header_checks", Table("header_checks.pcre", "pcre", tuple(line for _, line in header_lines),
+                               comments=tuple(comment for comment, _ in header_lines)))
     add("rbl_reply", Table("rbl_reply", "texthash", tuple(_rbl_reply_lines(policy.dnsbl))))
     return tables
 
@@ -235,8 +280,9 @@ def _client_tables(rules: Sequence[ClientRule | ClientFile]) -> Iterator[tuple[s
 
 
 def _address_table(name: str, rules: Sequence[AddressRule | AddressFile]) -> Table:
-    lines = tuple((_address_key(rule.match), _access_value(rule.action, rule.message))
-                  for rule in rules if isinstance(rule, AddressRule))
+    # Postfix looks up user@domain, then domain, then user@: the keys carry the first match (address_keys).
+    lines = tuple(first_match_keys([(rule.match, _access_value(rule.action, rule.message))
+                                    for rule in rules if isinstance(rule, AddressRule)]))
     blocks = tuple(Block([_address_key(entry) for entry in rule.file.entries], _access_value(rule.action, rule.message))
                    for rule in rules if isinstance(rule, AddressFile))
     return Table(name, "hash", lines, blocks)
@@ -278,6 +324,8 @@ def _header_regex(check: HeaderCheck) -> str:
 
 def header_refusal(check: HeaderCheck) -> str | None:
     """Why Postfix's own PCRE2 would skip this check's line (None: it compiles, with Postfix's options)."""
+    if has_text(parse(check.pattern)):
+        return header_engines.problem(check.pattern, check.charsets)
     try:
         pcre2.check(_header_regex(check), pcre2.POSTFIX_HEADER_OPTIONS)
     except (pcre2.CompileError, pcre2.Pcre2Unavailable) as exc:
@@ -287,10 +335,25 @@ def header_refusal(check: HeaderCheck) -> str | None:
 
 def _header_line(check: HeaderCheck) -> tuple[str, str]:
     """``/^Name: … pattern/i`` (the i keeps the pattern's own case rule) and the action."""
+    return f"/{_header_regex(check)}/i", _header_action(check)
+
+
+def _header_action(check: HeaderCheck) -> str:
     verb = HEADER_VERBS[check.action]
     # $n in a pcre result is a substitution: a literal $ must be doubled.
     text = escape_dollar(check.message or ("message content rejected" if check.action == "reject" else ""))
-    return f"/{_header_regex(check)}/i", f"{verb} {text}".rstrip()
+    return f"{verb} {text}".rstrip()
+
+
+def _header_lines(index: int, check: HeaderCheck) -> list[tuple[str, tuple[str, str]]]:
+    """The check's lines with their comments: one line, or for non-ASCII text one per charset and form."""
+    parsed = parse(check.pattern)
+    if not has_text(parsed):
+        return [("", _header_line(check))]
+    action = _header_action(check)
+    return [(f"header_checks[{index}] {check.header}, {form.label}",
+             (f"/{escape_delimiter(header_engines.postfix_regex(check.header, form))}/i", action))
+            for form in header_forms.forms(parsed, check.charsets)]
 
 
 def escape_delimiter(pattern: str, delimiter: str = "/") -> str:
@@ -568,8 +631,14 @@ def _coverage(policy: Policy) -> Iterable[Coverage]:
             yield enforced(f"access.{stage}", f"{table} in smtpd_recipient_restrictions; OK never relays")
     for index, check in enumerate(policy.header_checks):
         refusal = header_refusal(check)
-        yield Coverage(f"header_checks[{index}]", "unsupported", refusal) if refusal else \
-            enforced(f"header_checks[{index}]", f"header_checks.pcre: {check.header} ({check.action})")
+        how = f"header_checks.pcre: {check.header} ({check.action})"
+        if refusal:
+            yield Coverage(f"header_checks[{index}]", "unsupported", refusal)
+        elif has_text(parse(check.pattern)):
+            yield Coverage(f"header_checks[{index}]", "approximated",
+                           f"{how}; {header_forms.limits(parse(check.pattern), check.charsets, raw=True)}")
+        else:
+            yield enforced(f"header_checks[{index}]", how)
     smtp = policy.smtp
     yield enforced("smtp.banner", "smtpd_banner")
     yield enforced("smtp.disable_vrfy", f"disable_vrfy_command = {_yes(smtp.disable_vrfy)}")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..policy import Policy, canonical
+from ..policy.evaluate import evaluate
 from ..policy.lists import Network, first_covering
 from ..policy.model import (
     AccessAction,
@@ -25,8 +26,27 @@ from ..policy.model import (
     HeaderCheck,
     HeloFile,
 )
-from .base import Block, Coverage, Plan, PlannedFile, Service, Status, Step, Target, coverage_file, placed, register
-from .sendmail_regex import Inexpressible, to_ere
+from ..policy.pattern import has_text, parse
+from ..policy.transaction import Transaction
+from . import header_engines, header_forms
+from .address_keys import first_match_keys
+from .base import (
+    Block,
+    Coverage,
+    Plan,
+    PlannedFile,
+    Requirement,
+    Service,
+    Status,
+    Step,
+    Target,
+    address_requirement,
+    coverage_file,
+    placed,
+    register,
+    tls_requirements,
+)
+from .sendmail_regex import EreMatcher, Inexpressible, to_ere
 
 M4_QUOTES = ("`", "'")
 # cf.m4's Received: header without "($v/$Z)": relayed mail would carry the version off the host.
@@ -42,6 +62,8 @@ HELP_TOPICS = (("#vers", "2"), ("smtp", "Topics: HELO EHLO MAIL RCPT DATA RSET N
                ("data", "DATA: the message follows, ended by a line with a single dot."),
                ("rset", "RSET"), ("noop", "NOOP"), ("quit", "QUIT"))
 DEBIAN_PID_FILE = "/run/sendmail/mta/sendmail.pid"
+# Where a distribution puts the Cyrus SASL library sm-mta is linked with (a glob: multiarch folders).
+SASL_LIBRARY = ("/usr/lib/*/libsasl2.so.2", "/usr/lib64/libsasl2.so.2", "/usr/lib/libsasl2.so.2")
 DEBIAN_INIT = "/etc/init.d/sendmail"  # starts sm-mta as Debian configures it (the only tested layout)
 # No verdict of the -bt check depends on DNS (its strangers' names resolve nowhere), so host names
 # come from files and the DNSBL lookups (a dns map, which ignores the switch) give up fast: with the
@@ -115,10 +137,31 @@ class SendmailTarget(Target):
         pid_file = q(options.pid_file or DEBIAN_PID_FILE)
         service = Service(running=("sh", "-c", f'kill -0 "$(head -n 1 {pid_file} 2>/dev/null)" 2>/dev/null'),
                           start=((DEBIAN_INIT, "start"),), stop=((DEBIAN_INIT, "stop"),))
-        return Plan(self.name, placed(files, where), steps, coverage, apply="restart", service=service)
+        return Plan(self.name, placed(files, where), steps, coverage, apply="restart", service=service,
+                    preflight=_preflight(policy))
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"m4_line": m4_line}
+
+
+def _preflight(policy: Policy) -> tuple[Requirement, ...]:
+    """What sendmail.mc relies on the host for. The daemon reads the TLS key as root at start (and
+    refuses a group- or world-readable one unless DontBlameSendmail says otherwise); AUTH needs the
+    Cyrus SASL library Sendmail is linked with and, for saslauthd, its socket."""
+    options, auth = policy.targets.sendmail, policy.auth
+    needs = list(tls_requirements(policy.tls.cert, policy.tls.key, "root")) if policy.tls else []
+    if auth.enabled and auth.backend == "cyrus":
+        needs.append(Requirement("any-of", SASL_LIBRARY,
+                                 "the Cyrus SASL library is installed (libsasl2-2)"))
+        if auth.cyrus.pwcheck_method == "saslauthd":
+            needs.append(Requirement("any-of", ("/run/saslauthd/mux", "/var/run/saslauthd/mux"),
+                                     "saslauthd's socket exists (saslauthd must run)"))
+        else:
+            needs.append(Requirement("readable", ("root", auth.cyrus.sasldb_path or "/etc/sasldb2"),
+                                     "the sasldb Sendmail.conf names exists"))
+    if options.listen_address and policy.role != "null-client":
+        needs += address_requirement([canonical.address(options.listen_address)])
+    return tuple(needs)
 
 
 def help_file(policy: Policy) -> str:
@@ -367,8 +410,8 @@ def _local_rules(policy: Policy, gaps: list[Coverage]) -> LocalRules:
     return LocalRules(headers.config, (*_helo_ruleset(policy, gaps), *_client_ruleset(policy), *headers.rulesets))
 
 
-# Local_check_rcpt runs before delay_checks looks at Spam: FRIEND, so a recipient permit cannot lift
-# an explicit client refusal. proto.m4's LookUpAddress (ruleset A) reads the same Connect: keys as
+# Local_check_rcpt runs before delay_checks looks at Spam: FRIEND or From: OK, so no recipient or sender
+# permit can lift an explicit client refusal. proto.m4's LookUpAddress (ruleset A) reads the same Connect: keys as
 # Basic_check_relay, so the longest key gives the same first-match decision there.
 CLIENT_RULESET = ("SLocal_check_rcpt", "R$*\t$: $>A <$&{client_addr}> <?> <+ Connect> <>",
                   "R<ERROR:$-.$-.$-:$+> <$*>\t$#error $@ $1.$2.$3 $: $4",
@@ -376,8 +419,12 @@ CLIENT_RULESET = ("SLocal_check_rcpt", "R$*\t$: $>A <$&{client_addr}> <?> <+ Con
 
 
 def _client_ruleset(policy: Policy) -> tuple[str, ...]:
-    refuses = any(rule.action != "permit" for rule in policy.access.clients)
-    return CLIENT_RULESET if refuses and any(r.action == "permit" for r in policy.access.recipients) else ()
+    """Needed when a permit of a later list could lift a client refusal: with delay_checks a sender
+    permit (From: OK) lets a refused client through too (the differential suite found it)."""
+    access = policy.access
+    refuses = any(rule.action != "permit" for rule in access.clients)
+    permits = any(r.action == "permit" for r in (*access.recipients, *access.senders, *access.helo))
+    return CLIENT_RULESET if refuses and permits else ()
 
 
 HELO_ACTIONS: Mapping[AccessAction, str] = {"reject": '$#error $@ 5.7.1 $: "550 {text}"',
@@ -407,6 +454,22 @@ def _helo_ruleset(policy: Policy, gaps: list[Coverage]) -> list[str]:
     return ["SLocal_check_mail", "R$*\t$: $&s", *rules] if rules else []
 
 
+def _header_maps(index: int, check: HeaderCheck) -> list[tuple[str, str, EreMatcher]]:
+    """The check's regex maps (name, comment, ERE): one, or for non-ASCII text one per RFC 2047 form."""
+    parsed = parse(check.pattern)
+    if not has_text(parsed):
+        ere = to_ere(check.pattern)
+        return [(f"mtaharden_header{index}", "", EreMatcher(_check_text(ere.pattern, "the translated pattern"),
+                                                            ere.ignore_case))]
+    problem = header_engines.problem(check.pattern, check.charsets)
+    if problem:
+        raise Inexpressible(problem)
+    forms = [form for form in header_forms.forms(parsed, check.charsets) if form.encoding != "raw"]
+    return [(f"mtaharden_header{index}_{number}", f"header_checks[{index}] {check.header}, {form.label}",
+             EreMatcher(_check_text(header_forms.ere(form), "the translated pattern"), False))
+            for number, form in enumerate(forms)]
+
+
 def _header_rules(checks: list[HeaderCheck], gaps: list[Coverage]) -> LocalRules:
     config: list[str] = []
     by_header: dict[str, list[str]] = {}
@@ -415,18 +478,18 @@ def _header_rules(checks: list[HeaderCheck], gaps: list[Coverage]) -> LocalRules
         try:
             if check.action == "warn":
                 raise Unexpressible("Sendmail header rulesets cannot log without rejecting (action warn)")
-            ere = to_ere(check.pattern)
-            _check_text(ere.pattern, "the translated pattern")
+            maps = _header_maps(index, check)
             text = _check_text(check.message or "Message content rejected", "the message")
         except (Unexpressible, Inexpressible) as exc:
             gaps.append(Coverage(element, "unsupported", str(exc)))
             continue
-        map_name = f"mtaharden_header{index}"
-        flags = "" if ere.ignore_case else "-f "
-        config.append(f"K{map_name} regex {flags}-a@MATCH {ere.pattern}")
         action = HEADER_ACTIONS[check.action].format(text=f'"550 {text}"')
-        by_header.setdefault(check.header, []).extend(
-            [f"R$*\t$: $({map_name} $&{{currHeader}} $)", f"R@MATCH\t{action}"])
+        for map_name, comment, ere in maps:
+            config += [f"# {comment}"] if comment else []
+            flags = "" if ere.ignore_case else "-f "
+            config.append(f"K{map_name} regex {flags}-a@MATCH {ere.pattern}")
+            by_header.setdefault(check.header, []).extend(
+                [f"R$*\t$: $({map_name} $&{{currHeader}} $)", f"R@MATCH\t{action}"])
     rulesets: list[str] = []
     for header, rules in by_header.items():
         ruleset = "mtaharden_" + header.replace("-", "_").lower()
@@ -468,13 +531,19 @@ def _access_lines(policy: Policy, gaps: list[Coverage]) -> tuple[list[tuple[str,
         decided += [(network, (rule.action, value)) for network in networks]
         entries += _connect_entries(networks, decided, trusted)
     entries += _connect_entries(trusted, decided, trusted)
+    inline: list[tuple[str, str]] = []  # (pattern, value): the map follows the most specific key, see address_keys
     for index, sender in enumerate(access.senders):
         try:
             value = _access_value(sender.action, sender.message, "Sender address rejected")
         except Unexpressible as exc:
             gaps.append(Coverage(f"access.senders[{index}]", "unsupported", str(exc)))
             continue
-        entries.append(_address_entry("From:", sender, value))
+        if isinstance(sender, AddressRule):
+            inline.append((sender.match, value))
+        else:
+            entries.append(_address_entry("From:", sender, value))
+    entries += [(f"From:{key}", value) for key, value in first_match_keys(inline)]
+    inline = []
     for index, recipient in enumerate(access.recipients):
         try:
             value = "FRIEND" if recipient.action == "permit" else _access_value(
@@ -482,9 +551,26 @@ def _access_lines(policy: Policy, gaps: list[Coverage]) -> tuple[list[tuple[str,
         except Unexpressible as exc:
             gaps.append(Coverage(f"access.recipients[{index}]", "unsupported", str(exc)))
             continue
-        entries.append(_address_entry("Spam:" if recipient.action == "permit" else "To:", recipient, value))
+        if isinstance(recipient, AddressRule):
+            inline.append((recipient.match, value))
+            if recipient.match.endswith("@"):  # blocklist_recipients reads user@ for local users only
+                inline += [(f"{recipient.match}{domain}", value) for domain in _relay_domains(policy)]
+        else:
+            entries.append(_address_entry("Spam:" if recipient.action == "permit" else "To:", recipient, value))
+    entries += [(f"{'Spam:' if value == 'FRIEND' else 'To:'}{key}", value) for key, value in first_match_keys(inline)]
     entries.append(("ClientConn:", str(policy.smtp.max_connections_per_client)))
     return _first_match_wins(entries)
+
+
+def _overlap(first: str, second: str) -> bool:
+    """Whether some address matches both address patterns (``user@domain``, ``domain``/``@domain``, ``user@``)."""
+    (user1, domain1), (user2, domain2) = (_pattern_parts(first), _pattern_parts(second))
+    return (None in (user1, user2) or user1 == user2) and (None in (domain1, domain2) or domain1 == domain2)
+
+
+def _pattern_parts(pattern: str) -> tuple[str | None, str | None]:
+    user, at, domain = pattern.rpartition("@")
+    return ((user or None), (domain or None)) if at else (None, pattern)
 
 
 def _address_entry(tag: str, rule: AddressRule | AddressFile, value: str) -> Entry:
@@ -635,6 +721,8 @@ class Scenario:
 OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "100.64.0.1", "240.0.0.1")
 FOREIGN = "someone@relaytest.invalid"
 BT_HELO = "client.relaytest.invalid"  # an .invalid name no HELO rule of a real policy names
+SCENARIO_USERS = ("postmaster", "relay-check")
+STAGES = ("clients", "helo", "senders", "recipients")
 SCENARIO_DOMAINS = 10  # per list: the first and the last ones (a long list is checked at both ends)
 
 
@@ -657,7 +745,9 @@ def relay_scenarios(policy: Policy) -> list[Scenario]:
     for network in policy.networks.trusted:
         host = network.network_address + (1 if network.num_addresses > 1 else 0)
         if network.version == 4 and not any(rule.covers(host) for rule in refused):
-            scenarios.append(Scenario(f"trusted client {host}", canonical.address(host), FOREIGN, True))
+            accepted = contract_accepts(policy, canonical.address(host), FOREIGN)
+            if accepted is not None:
+                scenarios.append(Scenario(f"trusted client {host}", canonical.address(host), FOREIGN, accepted))
     scenarios += _refused_client_scenarios(policy)
     outside = _outside_address(policy)
     if outside is None:
@@ -671,8 +761,28 @@ def relay_scenarios(policy: Policy) -> list[Scenario]:
         names = [domain for domain in domains if not domain.startswith(".")]
         if len(names) > 2 * SCENARIO_DOMAINS:
             names = [*names[:SCENARIO_DOMAINS], *names[-SCENARIO_DOMAINS:]]
-        scenarios += [Scenario(f"stranger to {domain}", outside, f"postmaster@{domain}", True) for domain in names]
+        for domain in names:  # a recipient no recipient rule matches (check_rcpt verifies no mailbox)
+            found = ((f"{user}@{domain}", contract_accepts(policy, outside, f"{user}@{domain}"))
+                     for user in SCENARIO_USERS)
+            recipient, accepted = next(((r, a) for r, a in found if a is not None), ("", None))
+            if accepted is not None:
+                scenarios.append(Scenario(f"stranger to {domain}", outside, recipient, accepted))
     return scenarios
+
+
+def contract_accepts(policy: Policy, client: str, recipient: str) -> bool | None:
+    """What the reference evaluator requires of check_rcpt for this client, MAIL FROM:<> and the -bt HELO;
+    None when a recipient rule matches: that is an access question, not a relay one (and one the
+    coverage may declare approximated), so the relay check leaves it out."""
+    # -bt runs check_rcpt alone, the ruleset every daemon of the host shares: past STARTTLS (tls.inbound:
+    # encrypt is decided at MAIL), and as on port 25 even for a submission-only role
+    if not policy.accepts_inbound:
+        policy = policy.model_copy(update={"role": "mx+submission"})
+    transaction = Transaction(ipaddress.ip_address(client), BT_HELO, "", (recipient,), tls=True)
+    decision = evaluate(policy, transaction).at("rcpt")[0]
+    if any(element.startswith("access.recipients") for element in decision.matched):
+        return None
+    return decision.verdict == "accept"
 
 
 def _refused_client_scenarios(policy: Policy) -> list[Scenario]:
@@ -744,10 +854,48 @@ def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
         if getattr(policy.access, stage):
             status: Status = "approximated" if stage == "helo" else "enforced"
             yield Coverage(f"access.{stage}", status, how)
+    if policy.access.senders or policy.access.recipients:
+        for index, client in enumerate(policy.access.clients):
+            if client.action == "permit":
+                yield Coverage(f"access.clients[{index}]", "approximated", "a permit ends the client rules only "
+                               "(Connect: OK): the sender (From:) and recipient (To:) rules still apply to the client")
+    for stage in STAGES:
+        for index, item in enumerate(getattr(policy.access, stage)):
+            if item.action == "defer":
+                yield Coverage(f"access.{stage}[{index}]", "approximated", "defer answers 4xx to relay attempts too: "
+                               "Sendmail reads the access rules before the relay decision (check_rcpt with "
+                               "delay_checks), where the contract refuses a relay attempt with 5xx first")
+    for stage in ("senders", "recipients"):
+        for index, rule in enumerate(getattr(policy.access, stage)):
+            user, _, domain = rule.match.rpartition("@") if isinstance(rule, AddressRule) else ("-", "", "")
+            if domain and not user:  # domain and @domain; a full address key is looked up as it is
+                yield Coverage(f"access.{stage}[{index}]", "approximated", f"{rule.match} also matches the "
+                               f"addresses of every subdomain of {domain}: the access map looks parent domains up")
+    recipients = policy.access.recipients
+    for index, rule in enumerate(recipients):
+        if rule.action == "permit" and isinstance(rule, AddressRule) and any(
+                later.action != "permit" and isinstance(later, AddressRule) and _overlap(rule.match, later.match)
+                for later in recipients[index + 1:]):
+            yield Coverage(f"access.recipients[{index}]", "approximated", "a later refusing recipient rule that "
+                           "also matches still refuses: the permit is Spam: FRIEND, looked up apart from the To: "
+                           "refusals, so the first match is not kept for addresses both rules cover")
+    for index, rule in enumerate(recipients):
+        if isinstance(rule, AddressRule) and rule.match.endswith("@"):
+            yield Coverage(f"access.recipients[{index}]", "approximated", f"{rule.match} applies to the local and "
+                           "relay domains only (written as To:/Spam: user@domain for each relay domain): Sendmail "
+                           "looks user@ up for local users alone, so mail a trusted or authenticated client sends "
+                           "to other domains passes it")
     for index, check in enumerate(policy.header_checks):
         element = f"header_checks[{index}]"
-        if element not in gap_elements:
-            yield enforced(element, f"LOCAL_RULESETS H{check.header} with a POSIX regex map")
+        how = f"LOCAL_RULESETS H{check.header} with a POSIX regex map"
+        if element in gap_elements:
+            continue
+        parsed = parse(check.pattern)
+        if has_text(parsed):
+            limits = header_forms.limits(parsed, check.charsets, raw=False)
+            yield Coverage(element, "approximated", f"{how} per RFC 2047 form; {limits}")
+        else:
+            yield enforced(element, how)
     smtp = policy.smtp
     if "smtp.banner" not in gap_elements:
         yield enforced("smtp.banner", "confSMTP_LOGIN_MSG; no other reply names the software or its version: HELP "

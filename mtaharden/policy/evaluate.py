@@ -1,0 +1,286 @@
+"""The reference evaluator: what the policy contract requires at each stage of an SMTP transaction.
+
+One meaning, written once: targets are checked against this on real daemons (the differential suite),
+and ``mtaharden test`` prints it. The order below is the README's "What the policy means, stage by
+stage"; change one only with the other. Pure Python: no MTA knowledge, no DNS, no mailbox lookups.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from .model import AddressFile, AddressItem, ClientItem, HeloFile, HeloItem, Policy
+from .pattern import parse, python_regex
+from .transaction import Transaction, header_parts, split_address
+from .types import PolicyValueError, domain_name, filter_octets, helo_name
+
+Verdict = Literal["accept", "reject", "defer"]
+Stage = Literal["connect", "helo", "mail", "rcpt", "data"]
+CODE_CLASS: dict[Verdict, str] = {"accept": "2xx", "reject": "5xx", "defer": "4xx"}
+ACTION_VERDICT: dict[str, Verdict] = {"reject": "reject", "defer": "defer"}
+T = TypeVar("T", ClientItem, HeloItem, AddressItem)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One stage's answer. ``element`` is the deciding policy element (None: nothing in the policy
+    decided; the stage simply goes on); ``matched`` every element that matched on the way, the
+    deciding one included (a rule the order made moot is still named: targets that order differently
+    diverge exactly there); ``note`` says why, in words."""
+
+    stage: Stage
+    argument: str
+    verdict: Verdict
+    element: str | None
+    note: str
+    matched: tuple[str, ...] = ()
+
+    @property
+    def reply_class(self) -> str:
+        return CODE_CLASS[self.verdict]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Every stage's decision in order. After a stage that refuses the session (connect, MAIL) no
+    later stage is listed; DATA is listed only when some recipient was accepted."""
+
+    decisions: tuple[Decision, ...] = field(default_factory=tuple)
+
+    def at(self, stage: Stage) -> list[Decision]:
+        return [d for d in self.decisions if d.stage == stage]
+
+
+def evaluate(policy: Policy, transaction: Transaction) -> Outcome:
+    """What the contract requires for ``transaction`` under ``policy``, stage by stage."""
+    return Outcome(tuple(_stages(policy, transaction)))
+
+
+def _stages(policy: Policy, t: Transaction) -> Iterator[Decision]:
+    if not policy.accepts_inbound:
+        yield Decision("connect", str(t.client), "reject", "role", f"role {policy.role} has no public port-25 service")
+        return
+    yield Decision("connect", str(t.client), "accept", None, "greeting")
+    if t.helo is not None:
+        yield Decision("helo", t.helo, "accept", None, "HELO names are judged per recipient, at RCPT")
+    mail = _mail(policy, t)
+    yield mail
+    if mail.verdict != "accept":
+        return
+    accepted = 0
+    for recipient in t.recipients:
+        decision = _recipient(policy, t, recipient, accepted)
+        accepted += decision.verdict == "accept"
+        yield decision
+    if accepted:
+        yield _data(policy, t)
+
+
+def _mail(policy: Policy, t: Transaction) -> Decision:
+    if policy.tls is not None and policy.tls.inbound == "encrypt" and not t.tls:
+        return Decision("mail", t.sender, "reject", "tls.inbound", "STARTTLS is required before MAIL")
+    if t.helo is None and policy.smtp.require_helo:
+        return Decision("mail", t.sender, "reject", "smtp.require_helo", "MAIL before HELO/EHLO")
+    return Decision("mail", t.sender, "accept", None, "senders are judged per recipient, at RCPT")
+
+
+def authenticated(policy: Policy, t: Transaction) -> bool:
+    """AUTH counts only where the policy offers it: enabled, and after STARTTLS when it requires TLS."""
+    return t.auth is not None and policy.auth.enabled and (t.tls or not policy.auth.require_tls)
+
+
+def trusted(policy: Policy, t: Transaction) -> bool:
+    return any(t.client in network for network in policy.networks.trusted)
+
+
+def domain_matches(patterns: Sequence[str], domain: str) -> bool:
+    """``example.org`` matches exactly that domain, ``.example.org`` every subdomain (not the parent)."""
+    return any(domain == p if not p.startswith(".") else domain.endswith(p) for p in patterns)
+
+
+class _Decided(Exception):
+    """Raised inside the RCPT walk when a step decides; carries the decision."""
+
+    def __init__(self, verdict: Verdict, element: str, note: str) -> None:
+        super().__init__(note)
+        self.verdict, self.element, self.note = verdict, element, note
+
+
+def _recipient(policy: Policy, t: Transaction, recipient: str, accepted: int) -> Decision:
+    """The RCPT walk: limit, relay decision, then the access lists and bypasses in the documented order."""
+    matched: list[str] = []
+    try:
+        _walk(policy, t, recipient, accepted, matched)
+    except _Decided as decided:
+        return Decision("rcpt", recipient, decided.verdict, decided.element, decided.note, tuple(matched))
+    raise AssertionError("the RCPT walk always decides")  # pragma: no cover
+
+
+def _walk(policy: Policy, t: Transaction, recipient: str, accepted: int, matched: list[str]) -> None:
+    """Every step either records a match, decides (raises :class:`_Decided`) or passes."""
+    if accepted >= policy.smtp.max_recipients:
+        raise _Decided("defer", "smtp.max_recipients", f"already {accepted} recipients accepted for this message")
+    _, domain = split_address(recipient)
+    destination = _destination(policy, t, domain)
+    steps = list(_access_steps(policy, t, recipient))
+    matched += [element for element, _, _ in steps]  # the relay decision may make them moot; still named
+    if destination is None:
+        raise _Decided("reject", "domains", f"relay denied: {domain or 'no domain'} is neither a local nor a "
+                                            "relay domain, and the client is neither trusted nor authenticated")
+    if steps:
+        element, verdict, note = steps[0]
+        raise _Decided(verdict, element, note)
+    if trusted(policy, t):
+        raise _Decided("accept", "networks.trusted", "trusted client: no DNSBL check")
+    if authenticated(policy, t):
+        raise _Decided("accept", "auth", "authenticated client: no DNSBL check")
+    for index, entry in enumerate(policy.dnsbl):
+        answer = t.listed.get(entry.zone)
+        if answer is not None and _filters_match(entry.filters, answer):
+            raise _Decided(ACTION_VERDICT[entry.action], f"dnsbl[{index}]", f"client listed at {entry.zone} ({answer})")
+    raise _Decided("accept", destination, "no rule refused it")
+
+
+def _destination(policy: Policy, t: Transaction, domain: str) -> str | None:
+    """The element that lets this recipient in: a local or relay domain, or a client allowed to relay."""
+    if domain_matches(policy.domains.local, domain) and policy.role != "null-client":
+        return "domains.local"
+    if domain_matches(policy.domains.relay, domain):
+        return "domains.relay"
+    if trusted(policy, t):
+        return "networks.trusted"
+    if authenticated(policy, t):
+        return "auth"
+    return None
+
+
+_Step = tuple[str, Verdict, str]  # (element, verdict, why)
+
+
+def _access_steps(policy: Policy, t: Transaction, recipient: str) -> Iterator[_Step]:
+    """Every access step that matches, in the documented order; the first decides. A permit decides
+    accept (it never relays: the relay decision was already taken); reject or defer that verdict."""
+    access = policy.access
+    for index, action in _first(access.clients, lambda item: item.covers(t.client)):
+        yield from _ruled("clients", index, action, f"client {t.client}")
+    for index, action in _first(access.recipients, lambda item: _address_covers(item, recipient)):
+        yield from _ruled("recipients", index, action, f"recipient {recipient}")
+    helo = t.helo or ""
+    if policy.smtp.require_helo and t.helo is not None and not _valid_helo(helo):
+        yield "smtp.require_helo", "reject", f"HELO name {helo!r} is not a valid host name or address literal"
+    for index, action in _first(access.helo, lambda item: _helo_covers(item, helo)):
+        yield from _ruled("helo", index, action, f"HELO {helo}")
+    if policy.smtp.strict_envelopes:
+        for what, address in (("sender", t.sender), ("recipient", recipient)):
+            if address and not _fully_qualified(address):
+                yield "smtp.strict_envelopes", "reject", f"{what} {address!r} is not a fully qualified address"
+    if t.sender:
+        for index, action in _first(access.senders, lambda item: _address_covers(item, t.sender)):
+            yield from _ruled("senders", index, action, f"sender {t.sender}")
+
+
+def _ruled(stage: str, index: int, action: str, what: str) -> Iterator[_Step]:
+    element = f"access.{stage}[{index}]"
+    if action == "permit":
+        yield element, "accept", f"{what} permitted: later access lists and DNSBLs are skipped"
+    else:
+        yield element, ACTION_VERDICT[action], f"{what} {action}ed"
+
+
+def _first(items: Sequence[T], covers: Callable[[T], bool]) -> Iterator[tuple[int, str]]:
+    """The first item of an access list that matches (first match wins), as (index, action)."""
+    for index, item in enumerate(items):
+        if covers(item):
+            yield index, item.action
+            return
+
+
+def _address_covers(item: AddressItem, address: str) -> bool:
+    """``user@domain`` exactly; ``@domain`` and ``domain`` that whole domain (no subdomains); ``user@`` any domain."""
+    patterns = item.file.entries if isinstance(item, AddressFile) else (item.match,)
+    local, domain = split_address(address)
+    return any(_address_pattern_covers(p, local, domain) for p in patterns)
+
+
+def _address_pattern_covers(pattern: str, local: str, domain: str) -> bool:
+    user, at, where = pattern.rpartition("@")
+    if not at:
+        return domain == where
+    return (not user or user == local) and (not where or where == domain)
+
+
+def _helo_covers(item: HeloItem, helo: str) -> bool:
+    """A HELO rule matches the name (case-insensitive, a trailing dot ignored) or the address, bare or as
+    an address literal ``[192.0.2.7]`` / ``[IPv6:2001:db8::7]``."""
+    names = item.file.entries if isinstance(item, HeloFile) else (item.match,)
+    given = _helo_canonical(helo)
+    return given is not None and given in names
+
+
+def _helo_canonical(helo: str) -> str | None:
+    try:
+        return helo_name(helo)
+    except PolicyValueError:
+        return None
+
+
+def _valid_helo(helo: str) -> bool:
+    return _helo_canonical(helo) is not None
+
+
+def _fully_qualified(address: str) -> bool:
+    local, domain = split_address(address)
+    if not local or not domain:
+        return False
+    try:
+        ipaddress.ip_address(domain.strip("[]"))
+        return domain.startswith("[")
+    except ValueError:
+        pass
+    try:
+        domain_name(domain)
+    except PolicyValueError:
+        return False
+    return True
+
+
+def _filters_match(filters: Sequence[str], answer: str) -> bool:
+    """Whether the DNSBL answer ``answer`` (an IPv4 address) lies in one of the return-code filters."""
+    try:
+        octets = [int(part) for part in str(ipaddress.IPv4Address(answer)).split(".")]
+    except ValueError:
+        return False
+    return any(all(value in allowed for value, allowed in zip(octets, filter_octets(f), strict=True))
+               for f in filters)
+
+
+def _data(policy: Policy, t: Transaction) -> Decision:
+    """End of DATA: the size limit, then the header checks line by line (first matching check per line)."""
+    if t.size > policy.smtp.max_message_size:
+        return Decision("data", f"{t.size} bytes", "reject", "smtp.max_message_size",
+                        f"{t.size} bytes exceed the limit of {policy.smtp.max_message_size}")
+    held: list[str] = []
+    for line in t.headers:
+        parts = header_parts(line)
+        if parts is None:
+            continue
+        name, value = parts
+        for index, check in enumerate(policy.header_checks):
+            parsed = parse(check.pattern)
+            text = value.lstrip(" \t") if parsed.anchored_start else value
+            if check.header.lower() != name.lower() or not python_regex(parsed).search(text):
+                continue
+            element = f"header_checks[{index}]"
+            if check.action == "reject":
+                return Decision("data", name, "reject", element, f"{name} matches {check.pattern!r}", (*held, element))
+            if check.action == "discard":
+                return Decision("data", name, "accept", element, "accepted and discarded", (*held, element))
+            held.append(element)  # hold and warn: the first matching check of this line; the next line goes on
+            break
+    if held:
+        return Decision("data", "message", "accept", held[0], "accepted (" + ", ".join(
+            f"{e}: {policy.header_checks[int(e[14:-1])].action}" for e in held) + ")", tuple(held))
+    return Decision("data", "message", "accept", None, "accepted", ())

@@ -1,0 +1,48 @@
+"""An SMTP transaction as the reference evaluator sees it: what a client says and what is known of it.
+
+The evaluator does no DNS and knows no mailboxes, so a transaction carries the DNSBL answers for
+its client (``listed``: zone → the answer address) as given facts. Addresses are compared in their
+canonical (lower-case) form, as the policy's own patterns are.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+ClientAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DEFAULT_ANSWER = "127.0.0.2"  # what a listing answers unless the transaction says otherwise
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One SMTP session on the public port: connect, HELO/EHLO, MAIL, RCPT..., DATA.
+
+    ``helo`` None: the client sends MAIL without HELO. ``auth``: the user the client authenticated as
+    (None: no AUTH). ``headers``: the message's header lines, ``Name: value``. ``size``: the message's
+    size in bytes. ``listed``: DNSBL zone → the A record its lookup of the client answers.
+    """
+
+    client: ClientAddress
+    helo: str | None = "client.example"
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    tls: bool = False
+    auth: str | None = None
+    headers: tuple[str, ...] = ()
+    size: int = 0
+    listed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """(local part, domain) of an envelope address, lower-cased; the domain is '' when there is none."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    return (local, domain.removesuffix(".")) if at else (domain, "")
+
+
+def header_parts(line: str) -> tuple[str, str] | None:
+    """(name, value) of a ``Name: value`` header line; None when the line has no colon or name."""
+    name, colon, value = line.partition(":")
+    return (name.strip(), value) if colon and name.strip() else None

@@ -1,0 +1,207 @@
+"""The reference evaluator: every element that can decide decides at least once, in the documented order."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from mtaharden.policy import Policy, load_policy, load_policy_text
+from mtaharden.policy.evaluate import Decision, evaluate
+from mtaharden.policy.transaction import Transaction
+
+BASE: dict[str, Any] = {
+    "version": 1, "hostname": "mx.example.org",
+    "domains": {"local": ["example.org", ".sub.example.org"], "relay": ["gw.example.org"]},
+    "networks": {"trusted": ["127.0.0.0/8", "198.51.100.0/24"]},
+    "auth": {"enabled": True},
+    "tls": {"cert": "/etc/ssl/c.pem", "key": "/etc/ssl/k.pem"},
+    "dnsbl": [{"zone": "bl.example", "match": ["127.0.0.[2..11]"]},
+              {"zone": "soft.example", "action": "defer"}],
+    "access": {
+        "clients": [{"match": "192.0.2.7/32", "action": "permit"}, {"match": "192.0.2.0/24", "action": "reject"},
+                    {"match": "203.0.113.0/24", "action": "defer"}],
+        "recipients": [{"match": "closed@example.org", "action": "reject"},
+                       {"match": "postmaster@", "action": "permit"}, {"match": "busy@example.org", "action": "defer"}],
+        "helo": [{"match": "friend.example", "action": "permit"}, {"match": "localhost", "action": "reject"},
+                 {"match": "192.0.2.99", "action": "reject"}],
+        "senders": [{"match": "good@spam.example", "action": "permit"}, {"match": "@spam.example", "action": "reject"},
+                    {"match": "slow@", "action": "defer"}],
+    },
+    "header_checks": [{"header": "Subject", "pattern": "(?i)make money", "action": "warn"},
+                      {"header": "Subject", "pattern": "money", "action": "reject"},
+                      {"header": "X-Mailer", "pattern": "^Mass", "action": "discard"},
+                      {"header": "X-Spam", "pattern": "yes", "action": "hold"}],
+    "smtp": {"max_recipients": 2, "max_message_size": 1000},
+}
+
+
+def policy(**changes: Any) -> Policy:
+    document = {**BASE, **changes}
+    return load_policy_text(json.dumps(document))
+
+
+def tx(client: str = "233.252.0.1", *recipients: str, **fields: Any) -> Transaction:
+    listed = MappingProxyType(fields.pop("listed", {}))
+    fields.setdefault("sender", "someone@stranger.example")
+    fields.setdefault("helo", "mail.stranger.example")
+    return Transaction(ipaddress.ip_address(client), recipients=recipients or ("user@example.org",), listed=listed,
+                       **fields)
+
+
+def rcpt(p: Policy, t: Transaction, index: int = 0) -> Decision:
+    return evaluate(p, t).at("rcpt")[index]
+
+
+def decided(d: Decision) -> tuple[str, str | None]:
+    return d.verdict, d.element
+
+
+# (name, policy changes, transaction, stage, index, verdict, element)
+CASES: list[tuple[str, dict[str, Any], Transaction, str, int, str, str | None]] = [
+    ("no port 25 for submission", {"role": "submission"}, tx(), "connect", 0, "reject", "role"),
+    ("STARTTLS required", {"tls": {"cert": "/c", "key": "/k", "inbound": "encrypt"}}, tx(), "mail", 0, "reject",
+     "tls.inbound"),
+    ("MAIL before HELO", {}, tx(helo=None), "mail", 0, "reject", "smtp.require_helo"),
+    ("an invalid HELO name", {}, tx(helo="bad_name!"), "rcpt", 0, "reject", "smtp.require_helo"),
+    ("relay denied", {}, tx("233.252.0.1", "x@elsewhere.example"), "rcpt", 0, "reject", "domains"),
+    ("a local domain", {}, tx(), "rcpt", 0, "accept", "domains.local"),
+    (".domain means the subdomains", {}, tx("233.252.0.1", "a@x.sub.example.org"), "rcpt", 0, "accept",
+     "domains.local"),
+    (".domain is not the parent", {}, tx("233.252.0.1", "a@sub.example.org"), "rcpt", 0, "reject", "domains"),
+    ("a relay domain", {}, tx("233.252.0.1", "a@gw.example.org"), "rcpt", 0, "accept", "domains.relay"),
+    ("a trusted client relays", {}, tx("198.51.100.9", "x@elsewhere.example"), "rcpt", 0, "accept",
+     "networks.trusted"),
+    ("an authenticated client relays", {}, tx("233.252.0.1", "x@elsewhere.example", tls=True, auth="alice"), "rcpt",
+     0, "accept", "auth"),
+    ("AUTH before STARTTLS does not count", {}, tx("233.252.0.1", "x@elsewhere.example", auth="alice"), "rcpt", 0,
+     "reject", "domains"),
+    ("a client reject", {}, tx("192.0.2.8"), "rcpt", 0, "reject", "access.clients[1]"),
+    ("a client permit first", {}, tx("192.0.2.7", helo="localhost"), "rcpt", 0, "accept", "access.clients[0]"),
+    ("a client defer", {}, tx("203.0.113.5"), "rcpt", 0, "defer", "access.clients[2]"),
+    ("a recipient reject", {}, tx("233.252.0.1", "closed@example.org"), "rcpt", 0, "reject", "access.recipients[0]"),
+    ("a recipient defer", {}, tx("233.252.0.1", "busy@example.org"), "rcpt", 0, "defer", "access.recipients[2]"),
+    ("a HELO reject", {}, tx(helo="LOCALHOST."), "rcpt", 0, "reject", "access.helo[1]"),
+    ("a HELO address literal", {}, tx(helo="[192.0.2.99]"), "rcpt", 0, "reject", "access.helo[2]"),
+    ("a HELO permit skips the senders", {}, tx(helo="friend.example", sender="x@spam.example"), "rcpt", 0, "accept",
+     "access.helo[0]"),
+    ("a bare sender", {}, tx(sender="root"), "rcpt", 0, "reject", "smtp.strict_envelopes"),
+    ("a sender reject", {}, tx(sender="x@SPAM.example"), "rcpt", 0, "reject", "access.senders[1]"),
+    ("a sender permit first", {}, tx(sender="good@spam.example", listed={"bl.example": "127.0.0.2"}), "rcpt", 0,
+     "accept", "access.senders[0]"),
+    ("a user@ sender defer", {}, tx(sender="slow@anywhere.example"), "rcpt", 0, "defer", "access.senders[2]"),
+    ("the null sender meets no sender rule", {}, tx(sender=""), "rcpt", 0, "accept", "domains.local"),
+    ("a DNSBL listing", {}, tx(listed={"bl.example": "127.0.0.4"}), "rcpt", 0, "reject", "dnsbl[0]"),
+    ("an answer outside the filter", {}, tx(listed={"bl.example": "127.0.0.12"}), "rcpt", 0, "accept",
+     "domains.local"),
+    ("the default filter and defer", {}, tx(listed={"soft.example": "127.0.0.2"}), "rcpt", 0, "defer", "dnsbl[1]"),
+    ("no error answer is a listing", {}, tx(listed={"soft.example": "127.255.255.254"}), "rcpt", 0, "accept",
+     "domains.local"),
+    ("the recipient limit", {}, tx("233.252.0.1", "a@example.org", "b@example.org", "c@example.org"), "rcpt", 2,
+     "defer", "smtp.max_recipients"),
+    ("too big", {}, tx(size=1001), "data", 0, "reject", "smtp.max_message_size"),
+    ("a header reject", {}, tx(headers=("Subject: money for you",)), "data", 0, "reject", "header_checks[1]"),
+    ("a header discard", {}, tx(headers=("X-Mailer:   Mass Mailer 2",)), "data", 0, "accept", "header_checks[2]"),
+    ("a header hold", {}, tx(headers=("X-Spam: yes",)), "data", 0, "accept", "header_checks[3]"),
+    ("nothing in the headers", {}, tx(headers=("Subject: lunch",)), "data", 0, "accept", None),
+]
+
+
+@pytest.mark.parametrize(("changes", "transaction", "stage", "index", "verdict", "element"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_each_element_decides(changes: dict[str, Any], transaction: Transaction, stage: str, index: int,
+                              verdict: str, element: str | None) -> None:
+    decision = evaluate(policy(**changes), transaction).at(stage)[index]  # type: ignore[arg-type]
+    assert decided(decision) == (verdict, element), decision
+
+
+def test_every_deciding_element_is_covered() -> None:
+    """The table above names every element the evaluator can decide by (the README's stage table)."""
+    named = {case[6].split("[")[0] for case in CASES if case[6]}
+    assert named == {"role", "tls.inbound", "smtp.require_helo", "domains", "domains.local", "domains.relay",
+                     "networks.trusted", "auth", "access.clients", "access.recipients", "access.helo",
+                     "smtp.strict_envelopes", "access.senders", "dnsbl", "smtp.max_recipients",
+                     "smtp.max_message_size", "header_checks"}
+
+
+# --- the documented order ---------------------------------------------------------------------
+
+
+def test_a_client_block_beats_a_recipient_permit_for_postmaster() -> None:
+    d = rcpt(policy(), tx("192.0.2.8", "postmaster@example.org"))
+    assert decided(d) == ("reject", "access.clients[1]") and "access.recipients[1]" in d.matched
+
+
+def test_a_recipient_permit_skips_helo_sender_and_dnsbl() -> None:
+    t = tx("233.252.0.1", "postmaster@example.org", helo="localhost", sender="x@spam.example",
+           listed={"bl.example": "127.0.0.2"})
+    assert decided(rcpt(policy(), t)) == ("accept", "access.recipients[1]")
+
+
+def test_helo_rules_come_before_sender_rules() -> None:
+    assert decided(rcpt(policy(), tx(helo="localhost", sender="x@spam.example"))) == ("reject", "access.helo[1]")
+
+
+def test_the_relay_decision_comes_first_and_a_defer_cannot_soften_it() -> None:
+    d = rcpt(policy(), tx("203.0.113.5", "x@elsewhere.example"))
+    assert decided(d) == ("reject", "domains") and d.matched == ("access.clients[2]",)
+
+
+def test_a_client_permit_never_relays() -> None:
+    assert decided(rcpt(policy(), tx("192.0.2.7", "x@elsewhere.example"))) == ("reject", "domains")
+
+
+def test_trusted_clients_meet_the_access_lists_but_not_the_dnsbls() -> None:
+    p = policy(networks={"trusted": ["192.0.2.0/24", "198.18.0.0/15"]})
+    assert decided(rcpt(p, tx("192.0.2.8"))) == ("reject", "access.clients[1]")
+    assert decided(rcpt(p, tx("198.18.0.5", listed={"bl.example": "127.0.0.2"}))) == ("accept", "networks.trusted")
+
+
+def test_first_match_wins_within_a_list() -> None:
+    p = policy(access={"senders": [{"match": "spam.example", "action": "reject"},
+                                   {"match": "friend@spam.example", "action": "defer"}]})
+    assert decided(rcpt(p, tx(sender="friend@spam.example"))) == ("reject", "access.senders[0]")
+
+
+def test_the_first_listing_dnsbl_decides() -> None:
+    t = tx(listed={"bl.example": "127.0.0.2", "soft.example": "127.0.0.2"})
+    assert decided(rcpt(policy(), t)) == ("reject", "dnsbl[0]")
+
+
+def test_header_checks_first_match_per_line_and_warn_goes_on() -> None:
+    """The Subject line's first matching check is warn (so not the reject after it); the next line still counts."""
+    p = policy()
+    assert decided(evaluate(p, tx(headers=("Subject: make money",))).at("data")[0]) == ("accept", "header_checks[0]")
+    both = evaluate(p, tx(headers=("Subject: make money", "X-Mailer: Mass"))).at("data")[0]
+    assert decided(both) == ("accept", "header_checks[2]") and both.matched == ("header_checks[0]", "header_checks[2]")
+
+
+def test_no_data_stage_without_an_accepted_recipient_and_nothing_after_a_refused_mail() -> None:
+    assert evaluate(policy(), tx("233.252.0.1", "x@elsewhere.example")).at("data") == []
+    assert [d.stage for d in evaluate(policy(), tx(helo=None)).decisions] == ["connect", "mail"]
+
+
+def test_refused_recipients_do_not_count_towards_the_limit() -> None:
+    t = tx("233.252.0.1", "x@elsewhere.example", "a@example.org", "b@example.org")
+    assert [d.verdict for d in evaluate(policy(), t).at("rcpt")] == ["reject", "accept", "accept"]
+
+
+def test_list_file_items_decide_at_their_place(tmp_path: Path) -> None:
+    (tmp_path / "block.txt").write_text("# blocked\n192.0.2.9\n2001:db8::/32\n")
+    document = {**BASE, "access": {"clients": [{"match": "192.0.2.8/32", "action": "permit"},
+                                               {"file": "block.txt", "action": "reject"}]}}
+    (tmp_path / "policy.yml").write_text(json.dumps(document))
+    p = load_policy(tmp_path / "policy.yml")
+    assert decided(rcpt(p, tx("192.0.2.8"))) == ("accept", "access.clients[0]")
+    assert decided(rcpt(p, tx("192.0.2.9"))) == ("reject", "access.clients[1]")
+    assert decided(rcpt(p, tx("2001:db8::5"))) == ("reject", "access.clients[1]")
+
+
+def test_an_empty_policy_relays_only_for_loopback() -> None:
+    empty = load_policy_text("")
+    assert decided(rcpt(empty, tx("127.0.0.1", "x@elsewhere.example"))) == ("accept", "networks.trusted")
+    assert decided(rcpt(empty, tx("192.0.2.1", "x@elsewhere.example"))) == ("reject", "domains")
