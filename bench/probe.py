@@ -14,7 +14,8 @@
     python bench/probe.py --lab               # (c) proof cost: each stock lab host, without and with --proof queue
 
 (c) proof cost: on each stock-host lab kind (tests/lab), the probe from the stranger's address without a
-    proof and with ``--proof queue`` (its tools reached through ``--queue-via``), seconds per host.
+    proof, with ``--proof queue`` (its tools reached through ``--queue-via``) and with the queue proof plus
+    ``--policy`` (the verify role's run), seconds per host; then nmap's smtp-open-relay on the same host.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ def bench_lab_proof(rounds: int) -> dict[str, Any]:
                     "--external-domain", "relaytest.invalid", "--format", "json", "--timeout", "10"]
             proof = ["--proof", "queue", "--mta", kind.target, "--confirm-wait", "20",
                      "--queue-via", shlex.join(stock.host.command([]))]
-            for mode, argv in (("none", base), ("queue", [*base, *proof])):
+            verify = [*proof, "--policy", str(stock.policy_file)]  # what the verify role runs
+            for mode, argv in (("none", base), ("queue", [*base, *proof]), ("queue+policy", [*base, *verify])):
                 seconds = []
                 for _ in range(rounds):
                     started = time.perf_counter()
@@ -219,8 +221,21 @@ def bench_lab_proof(rounds: int) -> dict[str, Any]:
                     seconds.append(round(time.perf_counter() - started, 2))
                 host = json.loads(result.stdout)["hosts"][0]
                 figures[f"{name}/{mode}"] = {"seconds": seconds, "status": host["status"], "counts": host["counts"]}
-                print(f"(c) {name:9} proof {mode:5}: {seconds} s; status {host['status']}; "
-                      f"{ {k: v for k, v in host['counts'].items() if v} }")
+                print(f"(c) {name:9} {mode:12}: {seconds} s; status {host['status']}; "
+                      f"{ {k: v for k, v in host['counts'].items() if v} }", flush=True)
+            if NMAP:  # the same host, from the same stranger's address, in the same run
+                argv = [*_nmap_argv([stock.host.address], 25, UNTRUSTED), "-e", "br0"]
+                seconds, said = [], ""
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    done = stock.net.client(argv, check=False, timeout=600)
+                    seconds.append(round(time.perf_counter() - started, 2))
+                    said = ("open relay" if "Server is an open relay" in done.stdout else "not open"
+                            if "doesn't seem to be an open relay" in done.stdout else "no verdict")
+                figures[f"{name}/nmap"] = {"seconds": seconds, "verdict": said}
+                print(f"(c) {name:9} {'nmap':12}: {seconds} s; smtp-open-relay says {said}", flush=True)
+    if not NMAP:
+        print("(c) nmap not installed: no side-by-side")
     return figures
 
 

@@ -1,7 +1,8 @@
 """``mtaharden probe``: prove that mail servers are not open relays, and that they keep their policy.
 
 Exit codes: 0 every host closed (and conforming); 1 any host open (a case proven relayed), suspect (a case
-accepted at RCPT, not proven), or deviating from the policy (a software/version leak counts); 3 (no finding)
+accepted at RCPT, not proven), or deviating from the policy (a software/version leak counts; with --mta, a
+deviation the target's coverage declares is ``declared``, no finding); 3 (no finding)
 any host inconclusive (deferred cases, or a vantage inside the policy's trusted networks); 2 usage errors,
 or hosts that could not be probed while no host had a finding. Findings outrank the rest.
 """
@@ -24,13 +25,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mtaharden.policy import PolicyError, load_policy
+from mtaharden.policy import Policy, PolicyError, load_policy
 from mtaharden.policy.types import PolicyValueError, domain_name, host_name
 from mtaharden.safe_read import UnsafeFile, kind_of, read_regular
+from mtaharden.targets.base import registered
 
 from .canary import Canary
 from .cases import DEFAULT_FOREIGN
 from .conformance import Credentials, Expectations, Vantage
+from .declared import Declarations
 from .endpoint import Endpoint, parse_endpoint
 from .matrix import QueueCheck
 from .proof import MTAS, Shell, proof_for
@@ -151,11 +154,11 @@ def _source(value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not an IP address", param_hint="--source-address") from None
 
 
-def _expectations(policy: str | None, overrides: tuple[str, ...], lists_root: str | None) -> Expectations | None:
+def _policy(policy: str | None, overrides: tuple[str, ...], lists_root: str | None) -> Policy | None:
     if policy is None:
         return None
     try:
-        return Expectations.from_policy(load_policy(policy, overrides, lists_root))
+        return load_policy(policy, overrides, lists_root)
     except PolicyError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_ERROR)
@@ -179,10 +182,10 @@ def _local_address(host: str) -> bool:
 def _queue_check(proof: str, mta: str | None, queue_via: str | None, endpoints: list[Endpoint]) -> QueueCheck | None:
     """The queue proof asked for; refused unless it can read the probed host's own queue."""
     if proof == "none":
-        if mta or queue_via:
-            raise click.UsageError("--mta and --queue-via go with --proof queue")
+        if queue_via:
+            raise click.UsageError("--queue-via goes with --proof queue")
         return None
-    if mta is None:
+    if mta is None or mta not in MTAS:
         raise click.UsageError("--proof queue needs --mta (postfix, sendmail or qmail): the MTA of the probed host")
     if len(endpoints) != 1:
         raise click.UsageError("--proof queue reads one host's queue: give exactly one HOST[:PORT]")
@@ -245,7 +248,10 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
               help="a domain you control whose MX is the --canary listener: relaying is tried to it (with --confirm)")
 @click.option("--proof", type=click.Choice(["none", "queue"]), default="none", show_default=True,
               help="queue: DATA to the reserved-TLD domain, then read the MTA's own queue and log (needs --mta)")
-@click.option("--mta", type=click.Choice(MTAS), help="the MTA of the probed host (with --proof queue)")
+@click.option("--mta", type=click.Choice(sorted(registered())),
+              help="the probed host's target: with --proof queue, whose queue to read (postfix, sendmail, qmail); "
+                   "with --policy, a failed check the target's coverage declares not enforced is 'declared', "
+                   "not a finding")
 @click.option("--queue-via", metavar="COMMAND",
               help="command prefix that runs the MTA's tools on the probed host (e.g. 'ssh root@mx1'); without "
                    "it --proof queue only probes an address of this machine")
@@ -294,9 +300,11 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
             "--confirm a relayed message must never be able to reach a real third party (fix: use e.g. "
             "relaytest.invalid and route it to the canary with a transport map on the server)",
             param_hint="--external-domain")
-    options = ProbeOptions(session=session, external_domain=foreign, queue=queue,
+    loaded = _policy(policy, overrides, lists_root)
+    expectations = Expectations.from_policy(loaded) if loaded else None
+    declarations = Declarations.for_target(mta, loaded) if loaded and mta else None
+    options = ProbeOptions(session=session, external_domain=foreign, queue=queue, declarations=declarations,
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
-    expectations = _expectations(policy, overrides, lists_root)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=Console(stderr=True, emoji=False), transient=True) if sys.stdout.isatty() else None
     with progress or contextlib.nullcontext():

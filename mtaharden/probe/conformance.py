@@ -17,6 +17,7 @@ Passwords go to the server only over TLS, or to a loopback peer (where nothing c
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -33,6 +34,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Vantage = Literal["untrusted", "trusted"]
 
 SUBDOMAIN_LABEL = "probe-sub"
+# The policy element each check tests (a target's coverage of it may declare a failure; see .declared).
+ELEMENTS = {"banner": "smtp.banner[banner]", "banner-policy": "smtp.banner", "auth-after-tls": "auth.require_tls",
+            "vrfy": "smtp.disable_vrfy", "expn": "smtp.disable_expn", "trusted-relay": "networks.trusted",
+            "auth-relay": "auth"}
+
+
+def _named(check: CheckResult) -> CheckResult:
+    element = check.element or ELEMENTS.get(check.id, "")
+    return dataclasses.replace(check, element=element) if element != check.element else check
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,7 @@ def static_checks(first: SmtpSession, expectations: Expectations) -> list[CheckR
                                       f"AUTH {plain['AUTH']} offered before STARTTLS"))
         else:
             checks.append(CheckResult("auth-after-tls", description, CheckStatus.OK, "no AUTH before STARTTLS"))
-    return checks
+    return [_named(check) for check in checks]
 
 
 async def run_checks(conn: Connection, first: SmtpSession, *, expectations: Expectations | None,
@@ -180,10 +190,10 @@ async def run_checks(conn: Connection, first: SmtpSession, *, expectations: Expe
     await conn.drop()
     if expectations:
         for kind, domains in (("local", expectations.local_domains), ("relay", expectations.relay_domains)):
-            for domain in domains:
-                checks.append(await _rcpt_check(conn, f"{kind}-domain:{domain}", f"mail for {kind} domain "
-                                                f"{domain} is accepted", "MAIL FROM:<>",
-                                                f"RCPT TO:<{postmaster_of(domain)}>"))
+            for index, domain in enumerate(domains):
+                check = await _rcpt_check(conn, f"{kind}-domain:{domain}", f"mail for {kind} domain {domain} is "
+                                          "accepted", "MAIL FROM:<>", f"RCPT TO:<{postmaster_of(domain)}>")
+                checks.append(dataclasses.replace(check, element=f"domains.{kind}[{index}]"))
         if expectations.vrfy_off:
             checks.append(await _disclosure_check(conn, "VRFY"))
         if expectations.expn_off:
@@ -197,4 +207,4 @@ async def run_checks(conn: Connection, first: SmtpSession, *, expectations: Expe
         except ProbeError as exc:
             checks.append(CheckResult("auth-relay", "authenticated relay to the foreign domain is accepted",
                                       CheckStatus.ERROR, str(exc)))
-    return checks
+    return [_named(check) for check in checks]

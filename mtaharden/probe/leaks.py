@@ -40,16 +40,34 @@ def software_shown(reply: Reply, names: Iterable[str] = ()) -> str | None:
     return version.group(0) if version else None
 
 
-def leak_check(replies: Iterable[tuple[str, Reply]], names: Iterable[str]) -> CheckResult:
-    """One finding that quotes every reply (by where it was seen) that shows software or a version."""
+LEAK_ELEMENT = "smtp.banner"
+PLACES = ("banner", "EHLO", "HELP", "errors", "QUIT")
+_PLACE_NAMES = {"banner": "the banner", "EHLO": "the EHLO reply", "HELP": "the HELP reply",
+                "errors": "error replies", "QUIT": "the QUIT reply"}
+
+
+def leak_checks(replies: Iterable[tuple[str, str, Reply]], names: Iterable[str]) -> list[CheckResult]:
+    """One check per place (banner, EHLO, HELP, errors, QUIT), each quoting every reply seen there (by
+    where it was seen) that shows software or a version.
+
+    ``replies`` are ``(place, where, reply)``; a check per place names the element ``smtp.banner[place]``, so
+    a target that declares only its HELP answer unhidden excuses HELP and nothing else."""
     allowed = tuple(names)
-    found: dict[str, str] = {}
-    for where, reply in replies:
+    found: dict[str, dict[str, str]] = {place: {} for place in PLACES}
+    seen = dict.fromkeys(PLACES, 0)
+    for place, where, reply in replies:
+        seen[place] += 1
         shown = software_shown(reply, allowed)
-        if shown and str(reply) not in found.values():
-            found.setdefault(f"{where} shows {shown!r}", str(reply))
-    description = "no reply names the software or a version (banner, EHLO, HELP, errors, QUIT)"
-    if not found:
-        return CheckResult("leaks", description, CheckStatus.OK, "none found")
-    return CheckResult("leaks", description, CheckStatus.DEVIATION,
-                       "; ".join(f"{where}: {text!r}" for where, text in found.items()))
+        if shown and str(reply) not in found[place].values():
+            found[place].setdefault(f"{where} shows {shown!r}", str(reply))
+    checks = []
+    for place in PLACES:
+        description = f"{_PLACE_NAMES[place]} name(s) no software and no version"
+        element = f"{LEAK_ELEMENT}[{place}]"
+        if found[place]:
+            detail = "; ".join(f"{where}: {text!r}" for where, text in found[place].items())
+            checks.append(CheckResult(f"leaks:{place}", description, CheckStatus.DEVIATION, detail, element))
+        else:
+            detail = f"none found in {seen[place]} repl{'y' if seen[place] == 1 else 'ies'}"
+            checks.append(CheckResult(f"leaks:{place}", description, CheckStatus.OK, detail, element))
+    return checks

@@ -116,9 +116,12 @@ async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholde
             if token in arrived:
                 results[index] = replace(results[index], verdict=Verdict.RELAYED,
                                          detail="the canary received the message")
-            else:
+            elif results[index].verdict is Verdict.ACCEPTED:  # absence is no proof: it stays accepted
                 results[index] = replace(results[index], detail=f"accepted for delivery, but the canary "
                                          f"received nothing within {confirm_wait:g} s")
+            else:  # the queue proof decided it; the canary's silence agrees
+                results[index] = replace(results[index], detail=f"{results[index].detail}; the canary received "
+                                         f"nothing within {confirm_wait:g} s")
 
 
 async def _queue_proof(queue: QueueCheck, results: list[CaseResult], tokens: dict[str, int], wait: float) -> None:

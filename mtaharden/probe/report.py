@@ -1,16 +1,18 @@
 """Probe results as a terminal table, as JSON (a stable, versioned schema) and as JUnit XML.
 
-JSON schema, version 2 (``schema_version``; fields are only ever added within a version; version 2
-added the ``suspect`` status, the ``not-relayed`` verdict, exit code 3 and ``proof``)::
+JSON schema, version 3 (``schema_version``; fields are only ever added within a version; version 2
+added the ``suspect`` status, the ``not-relayed`` verdict, exit code 3 and ``proof``; version 3 the
+``declared`` check status, each check's ``element`` and ``declared``, one ``leaks:PLACE`` check per
+place instead of one ``leaks`` check, and proof ``queue+canary``)::
 
     {
-      "schema_version": 2,
+      "schema_version": 3,
       "tool": {"name": "mtaharden", "version": str},
       "exit_code": 0 | 1 | 2 | 3,
       "hosts": [{
         "target": "HOST:PORT" ("[v6]:PORT"), "host": str, "port": int,
         "status": "open" | "suspect" | "deviates" | "inconclusive" | "error" | "closed" | "ok",
-        "proof": "none" | "canary" | "queue",   # how accepted cases were proven
+        "proof": "none" | "canary" | "queue" | "queue+canary",   # how accepted cases were proven
         "address": str | null,          # the server address dialled
         "source_address": str | null,   # the probe's own address, as the server sees it without NAT
         "server_name": str | null,      # first word of the banner (nmap's SRVNAME)
@@ -30,13 +32,17 @@ added the ``suspect`` status, the ``not-relayed`` verdict, exit code 3 and ``pro
           "detail": str
         }],
         "checks": [{"id": str, "description": str,
-                    "status": "ok" | "deviation" | "inconclusive" | "error", "detail": str}]
+                    "status": "ok" | "deviation" | "declared" | "inconclusive" | "error", "detail": str,
+                    "element": str,     # the policy element tested, place in brackets: "smtp.banner[HELP]"
+                    "declared": str}]   # "declared" only: the target's coverage text that excuses it
       }]
     }
     Reply = {"code": int, "lines": [str]}
 
 Host status (exit code): ``open`` (1) = some case proven relayed; ``suspect`` (1) = some case accepted at
 RCPT and not proven either way; ``deviates`` (1) = a policy check failed or a reply leaks the software;
+``declared`` checks (deviations the ``--mta`` target's coverage for ``--policy`` says it cannot
+enforce) are shown with the reply and the coverage text and are no finding;
 ``inconclusive`` (3) = a vantage inside the trusted networks, deferred cases, or nothing reached RCPT;
 ``error`` (2) = the host could not be probed (fully); ``closed`` (0) = matrix refused or proven not
 relayed; ``ok`` (0) = checks only, all passed.
@@ -57,13 +63,13 @@ from mtaharden import __version__
 from .session import Reply
 from .verdict import CaseResult, CheckStatus, HostResult, HostStatus, Verdict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _VERDICT_STYLE = {Verdict.RELAYED: "bold red", Verdict.NOT_RELAYED: "green", Verdict.ACCEPTED: "red",
                   Verdict.REFUSED: "green",
                   Verdict.DEFERRED: "yellow", Verdict.NOT_TESTED: "dim", Verdict.ERROR: "magenta"}
 _CHECK_STYLE = {CheckStatus.OK: "green", CheckStatus.DEVIATION: "red", CheckStatus.INCONCLUSIVE: "yellow",
-                CheckStatus.ERROR: "magenta"}
+                CheckStatus.ERROR: "magenta", CheckStatus.DECLARED: "cyan"}
 _STATUS_STYLE = {HostStatus.OPEN: "bold red", HostStatus.SUSPECT: "red", HostStatus.DEVIATES: "red",
                  HostStatus.INCONCLUSIVE: "yellow",
                  HostStatus.ERROR: "magenta", HostStatus.CLOSED: "green", HostStatus.OK: "green"}
@@ -89,8 +95,8 @@ def host_json(result: HostResult) -> dict[str, Any]:
         "server_name": result.server_name, "banner": _reply(result.banner), "tls": result.tls,
         "duration_s": round(result.duration, 3), "error": result.error, "warnings": list(result.warnings),
         "counts": result.counts(), "cases": [_case(case) for case in result.cases],
-        "checks": [{"id": c.id, "description": c.description, "status": c.status.value, "detail": c.detail}
-                   for c in result.checks],
+        "checks": [{"id": c.id, "description": c.description, "status": c.status.value, "detail": c.detail,
+                    "element": c.element, "declared": c.declared} for c in result.checks],
     }
 
 
@@ -131,8 +137,9 @@ def _host_detail(console: Console, result: HostResult) -> None:
         for column in ("check", "status", "detail"):
             checks.add_column(column, overflow="fold")
         for check in result.checks:
+            detail = f"{check.detail}; {check.declared}" if check.declared else check.detail
             checks.add_row(Text(check.id), Text(check.status.value, style=_CHECK_STYLE[check.status]),
-                           Text(check.detail))
+                           Text(detail))
         console.print(checks)
 
 
@@ -146,7 +153,7 @@ def render_text(console: Console, results: list[HostResult]) -> None:
         summary.add_column(column)
     for result in results:
         counts = result.counts()
-        failed = sum(check.status is not CheckStatus.OK for check in result.checks)
+        failed = sum(check.status not in (CheckStatus.OK, CheckStatus.DECLARED) for check in result.checks)
         summary.add_row(Text(str(result.endpoint)), Text(result.status.value, style=_STATUS_STYLE[result.status]),
                         *[str(counts[verdict.value]) for verdict in Verdict], str(failed))
     console.print(summary)
@@ -203,6 +210,9 @@ def _suite(root: ET.Element, result: HostResult) -> None:
         if check.status is CheckStatus.ERROR:
             ET.SubElement(element, "error", type="error", message=check.detail)
             tally["errors"] += 1
+        elif check.status is CheckStatus.DECLARED:  # no failure, but visible: the reply and the coverage text
+            ET.SubElement(element, "system-out").text = f"declared: {check.detail}; {check.declared}"
+            element.set("declared", "true")
         elif check.status is not CheckStatus.OK:
             ET.SubElement(element, "failure", type=check.status.value, message=check.detail)
             tally["failures"] += 1

@@ -15,8 +15,9 @@ from .canary import Canary
 from .cases import CASES, DEFAULT_FOREIGN, Case, Placeholders, address_literal
 from .conformance import Credentials, Expectations, Vantage, judge_vantage, run_checks
 from .connection import DEFAULT_RECONNECT_EVERY, Connection
+from .declared import Declarations, declare
 from .endpoint import Endpoint
-from .leaks import leak_check
+from .leaks import leak_checks
 from .matrix import QueueCheck, run_matrix
 from .session import ProbeError, Reply, SessionOptions, SmtpSession
 from .verdict import SUSPECT_ADVICE, CaseResult, HostResult, Verdict
@@ -37,6 +38,7 @@ class ProbeOptions:
     confirm_wait: float = DEFAULT_CONFIRM_WAIT
     cases: tuple[Case, ...] = CASES
     queue: QueueCheck | None = None
+    declarations: Declarations | None = None  # the probed host's target coverage (--policy with --mta)
 
 
 def _mail_domain(server_name: str | None, expectations: Expectations | None, literal: str) -> str:
@@ -63,14 +65,14 @@ async def _probe(conn: Connection, result: HostResult, options: ProbeOptions,
     literal = address_literal(first.peer_ip)
     values = Placeholders(options.external_domain, first.peer_ip, result.server_name or literal,
                           _mail_domain(result.server_name, expectations, literal))
-    seen: list[tuple[str, Reply]] = [("banner", first.banner), ("EHLO", first.greeting)]
+    seen: list[tuple[str, str, Reply]] = [("banner", "banner", first.banner), ("EHLO", "EHLO", first.greeting)]
     try:
-        seen.append(("HELP", await conn.run(SmtpSession.command, "HELP")))
+        seen.append(("HELP", "HELP", await conn.run(SmtpSession.command, "HELP")))
     except ProbeError as exc:
         result.warnings.append(f"HELP not read: {exc}")
     if options.vantage == "untrusted":
         result.matrix_run = True
-        result.proof = "queue" if options.queue else "canary" if canary else "none"
+        result.proof = "+".join(name for name, used in (("queue", options.queue), ("canary", canary)) if used) or "none"
         await run_matrix(conn, options.cases, values, result.cases, canary=canary,
                          confirm_wait=options.confirm_wait, queue=options.queue)
     else:
@@ -78,12 +80,12 @@ async def _probe(conn: Connection, result: HostResult, options: ProbeOptions,
     result.checks.extend(await run_checks(conn, first, expectations=expectations, vantage=options.vantage,
                                           credentials=options.credentials, foreign=options.external_domain))
     await conn.drop()
-    seen.extend((f"{case.case.id} {stage}", reply) for case in result.cases
+    seen.extend(("errors", f"{case.case.id} {stage}", reply) for case in result.cases
                 for stage, reply in (("MAIL", case.mail_reply), ("RCPT", case.rcpt_reply), ("DATA", case.data_reply))
                 if reply is not None and reply.code >= 400)
     if conn.last_quit is not None:
-        seen.append(("QUIT", conn.last_quit))
-    result.checks.append(leak_check(seen, [result.server_name or "", options.session.ehlo]))
+        seen.append(("QUIT", "QUIT", conn.last_quit))
+    result.checks.extend(leak_checks(seen, [result.server_name or "", options.session.ehlo]))
 
 
 async def probe_host(endpoint: Endpoint, options: ProbeOptions | None = None, *,
@@ -104,6 +106,7 @@ async def probe_host(endpoint: Endpoint, options: ProbeOptions | None = None, *,
     finally:
         conn.abort()
         result.duration = loop.time() - started
+    result.checks = declare(result.checks, options.declarations)
     if result.matrix_run and any(case.verdict is Verdict.ACCEPTED for case in result.cases):
         result.warnings.append(SUSPECT_ADVICE)
     if options.vantage == "untrusted":

@@ -35,13 +35,12 @@ class Verdict(StrEnum):
     ERROR = "error"
 
 
-
-
 class CheckStatus(StrEnum):
     OK = "ok"
     DEVIATION = "deviation"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
+    DECLARED = "declared"  # deviates only where the target's coverage says it cannot enforce: no finding
 
 
 class HostStatus(StrEnum):
@@ -79,12 +78,18 @@ class CaseResult:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One policy-conformance check (or a vantage check) and what the server showed."""
+    """One policy-conformance check (or a vantage check) and what the server showed.
+
+    ``element`` is the policy element it tests, with the place in brackets where one element shows in
+    several replies (``smtp.banner[HELP]``); ``declared`` is the target's coverage text when the check
+    failed only where the target declares that element not enforced."""
 
     id: str
     description: str
     status: CheckStatus
     detail: str
+    element: str = ""
+    declared: str = ""
 
 
 @dataclass

@@ -17,13 +17,27 @@ from dataclasses import dataclass
 from ..policy import Policy, canonical
 from ..policy.lists import first_covering
 from ..policy.model import AddressFile, AddressRule, ClientFile, ClientRule
-from .base import Block, Coverage, Plan, PlannedFile, Service, Status, Step, Target, coverage_file, placed, register
+from .base import (
+    Block,
+    Coverage,
+    Plan,
+    PlannedFile,
+    Service,
+    Status,
+    Step,
+    Target,
+    address_requirement,
+    coverage_file,
+    placed,
+    register,
+)
 from .qmail_tcprules import IPv4Network, Outcome, Rule, compile_rules, tcprules_value
 
 # qmail-smtpd(8): "put your 50 most commonly used domains into rcpthosts, and the rest into morercpthosts".
 RCPTHOSTS_MAX = 50
 AUTH_PATCH_MECHANISMS = "LOGIN, PLAIN and CRAM-MD5"
 DEFER_TEXT = "Try again later"
+SUPERVISE_WAIT = 10  # seconds svc waits for supervise of a new service folder (svscan rescans every 5 s)
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 HELP_LEAK = ("qmail-smtpd's answer is compiled in and names the software (notqmail: '214 notqmail home page: "
              "https://notqmail.org', qmail 1.03 and netqmail: '214 qmail home page: http://pobox.com/~djb/"
@@ -71,8 +85,10 @@ class QmailTarget(Target):
                 return f"{options.service_dir}/{path.removeprefix('service/')}"
             return f"{options.home}/{path}"
 
+        listen = canonical.address(options.listen)
+        preflight = address_requirement([listen] if policy.accepts_inbound and listen != "0.0.0.0" else [])
         return Plan(self.name, placed(files, where), _steps(policy), coverage, apply="restart",
-                    service=_service(policy))
+                    service=_service(policy), preflight=preflight)
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"control_line": control_line, "control_lines": control_lines, "tcprules_value": tcprules_value}
@@ -120,8 +136,14 @@ def _service(policy: Policy) -> Service:
     names = ("qmail-send", "qmail-smtpd") if policy.accepts_inbound else ("qmail-send",)
     dirs = tuple(f"{options.service_dir}/{name}" for name in names)
     quoted = " ".join(shlex.quote(d) for d in dirs)
+    # svscan starts supervise for a new service folder within 5 s (it rescans /service that often), and
+    # svc needs supervise; on a first deploy the qmail-smtpd folder has only just been installed.
+    supervised = ("sh", "-c", f'for d do i=0; until svok "$d" 2>/dev/null; do i=$((i + 1)); '
+                              f'[ "$i" -le {SUPERVISE_WAIT * 10} ] || {{ echo "supervise does not run for $d '
+                              '(svscan must watch its folder)" >&2; exit 1; }; sleep 0.1; done; done',
+                  "supervised", *dirs)
     return Service(running=("sh", "-c", f"! svstat {quoted} | grep -qv ': up '"),
-                   start=(("svc", "-u", *dirs),), stop=(("svc", "-d", *dirs),))
+                   start=(supervised, ("svc", "-u", *dirs)), stop=(("svc", "-d", *dirs),))
 
 
 def _steps(policy: Policy) -> tuple[Step, ...]:
@@ -391,16 +413,26 @@ def _identity_coverage(policy: Policy) -> Iterable[Coverage]:
     else:
         yield Coverage("hostname", "approximated", "control/me is left as installed; the name is missing from "
                        "locals and rcpthosts (qmail control files cannot refer to 'me')")
+    yield _greeting_coverage(policy)
+    # a row of its own, so that a probe excuses the HELP answer and nothing else (a software name in the
+    # greeting, EHLO, errors or QUIT stays a finding)
+    yield Coverage("smtp.banner[HELP]", "approximated", f"the greeting is set, but HELP is answered otherwise: "
+                   f"{HELP_LEAK}")
+
+
+def _greeting_coverage(policy: Policy) -> Coverage:
+    """The greeting (banner, EHLO, errors and QUIT name no software in qmail-smtpd; HELP has its own row)."""
     banner = policy.smtp.banner
     if policy.hostname and banner.endswith(" ESMTP"):
-        greeting = "control/smtpgreeting (qmail-smtpd appends ' ESMTP' itself)"
-    elif policy.hostname:
+        return Coverage("smtp.banner", "enforced", "control/smtpgreeting (qmail-smtpd appends ' ESMTP' itself); "
+                        "for HELP see smtp.banner[HELP]")
+    if policy.hostname:
         greeting = "control/smtpgreeting; qmail-smtpd appends ' ESMTP', so the greeting reads '<banner> ESMTP'"
     elif banner == "{hostname} ESMTP":
         greeting = "qmail's default greeting: control/me and ' ESMTP'"
     else:
         greeting = "qmail's default greeting (control/me ESMTP): the policy's text needs hostname to be filled in"
-    yield Coverage("smtp.banner", "approximated", f"{greeting}; differs when a client sends HELP: {HELP_LEAK}")
+    return Coverage("smtp.banner", "approximated", f"{greeting}; for HELP see smtp.banner[HELP]")
 
 
 def _relay_coverage(policy: Policy) -> Iterable[Coverage]:
@@ -477,6 +509,14 @@ def _access_coverage(policy: Policy) -> Iterable[Coverage]:
                 f"{len(ipv6)} IPv6 entries of {rule.file.name} are"
             yield Coverage(f"access.clients[{index}]", "approximated", f"{what} not written: ucspi-tcp 0.88 "
                            "accepts IPv4 clients only")
+        elif rule.action == "defer":
+            yield Coverage(f"access.clients[{index}]", "approximated", "rblsmtpd answers 451 to every RCPT, relay "
+                           "attempts too (it runs before qmail-smtpd's rcpthosts check), where the contract refuses a "
+                           "relay attempt with 5xx first")
+        elif rule.action == "reject" and not rule.message:
+            yield Coverage(f"access.clients[{index}]", "approximated", "without a message a reject drops the "
+                           "connection (tcpserver deny) before any reply: the client sees no 5xx and retries later; "
+                           "give the rule a message to have every RCPT answered 553")
         elif rule.action == "permit" and _address_entries(access.senders):
             yield Coverage(f"access.clients[{index}]", "approximated", "a permitted client still meets "
                            "control/badmailfrom, which qmail-smtpd applies to every client")

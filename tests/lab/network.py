@@ -43,6 +43,9 @@ DNSBL_LISTINGS = {BLOCKED: "127.0.0.2", LISTED_OUTSIDE: "127.0.0.9"}
 # Foreign address literals the relay matrix aims at (cases.py): on the bridge too, so a relay to them
 # reaches the sink (which listens on every address of the client namespace).
 FOREIGN_LITERALS = (f"{PREFIX}1", "2001:db8::1")
+# With LabNet(canary_domain=…): that domain resolves here, in the client namespace, where the sink then does
+# not listen, so a probe's own canary (--confirm --canary CANARY:25) receives what a host relays to it.
+CANARY = f"{PREFIX}54"
 RBLDNSD_PORT = 5353
 WAIT_SECONDS = 20.0
 _counter = itertools.count(1)
@@ -62,8 +65,10 @@ def ip(netns: str, *args: str) -> None:
 class LabNet:
     """The lab network; use as a context manager, then ``host(kind)`` for each stock host on it."""
 
-    def __init__(self, *, ptr: bool = True) -> None:
-        """``ptr``: give the client addresses forward and reverse names (off: they resolve to nothing)."""
+    def __init__(self, *, ptr: bool = True, canary_domain: str | None = None) -> None:
+        """``ptr``: give the client addresses forward and reverse names (off: they resolve to nothing).
+        ``canary_domain``: a foreign domain whose address is CANARY instead of the sink's."""
+        self.canary_domain = canary_domain
         self.netns = unique("mtalab-c")
         self.work = Path(tempfile.mkdtemp(prefix="net-", dir=work_parent()))
         os.chmod(self.work, 0o755)
@@ -102,6 +107,8 @@ class LabNet:
             ip(self.netns, "address", "add", f"{PREFIX6}{last}/64", "dev", "br0", "nodad")
         ip(self.netns, "address", "add", f"{FOREIGN_LITERALS[0]}/24", "dev", "br0")
         ip(self.netns, "address", "add", f"{FOREIGN_LITERALS[1]}/128", "dev", "br0", "nodad")
+        if self.canary_domain:
+            ip(self.netns, "address", "add", f"{CANARY}/24", "dev", "br0")
         self._write_hosts()
         self._start_rbldnsd()
         self._start_dnsmasq()
@@ -136,6 +143,7 @@ class LabNet:
                      "--no-poll", "--user=nobody", "--group=nogroup", f"--pid-file={self.work}/dnsmasq.pid",
                      f"--listen-address={SINK}", "--bind-interfaces", f"--addn-hosts={self.hosts_file}",
                      f"--address=/#/{SINK}", "--local=/#/", f"--local=/{OWN_ZONE}/",
+                     *([f"--address=/{self.canary_domain}/{CANARY}"] if self.canary_domain else []),
                      f"--mx-host={OWN_ZONE},{MAIL_HOST},10",
                      f"--server=/{DNSBL_ZONE}/127.0.0.1#{RBLDNSD_PORT}",
                      "--log-queries", "--log-facility=-"], "dnsmasq.log")
@@ -151,8 +159,12 @@ class LabNet:
         raise LabUnavailable(f"the lab DNS did not answer:\n{self.logs()}")
 
     def _start_sink(self) -> None:
+        addresses = ["0.0.0.0", "::"]
+        if self.canary_domain:  # every address but CANARY's (a wildcard listener would hold its port 25)
+            addresses = ["127.0.0.1", *CLIENTS, SINK, FOREIGN_LITERALS[0], "::1", FOREIGN_LITERALS[1],
+                         *(f"{PREFIX6}{a.rsplit('.', 1)[1]}" for a in [*CLIENTS, SINK])]
         process = self._spawn([sys.executable, "-m", "tests.lab.sink", "--dir", str(self.sink_dir),
-                               "--address", "0.0.0.0", "--address", "::"], "sink.log")
+                               *(arg for address in addresses for arg in ("--address", address))], "sink.log")
         deadline = time.monotonic() + WAIT_SECONDS
         while 25 not in listening(process.pid):
             if time.monotonic() > deadline or process.poll() is not None:

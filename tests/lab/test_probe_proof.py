@@ -1,11 +1,13 @@
-"""The probe's verdicts on real stock hosts, proven by the MTA's own queue (issue 15).
+"""The probe's verdicts on real stock hosts, proven by the MTA's own queue or by a canary (issue 15).
 
 The probe runs in the client namespace (a stranger's address, as in a real probe from outside); the queue
 proof's tools (``logread``, ``postsuper``, qmail-send's log) run inside the lab host through the documented
 ``--queue-via`` command hook, here the lab's own ``nsenter`` prefix (what ``ssh root@host`` is elsewhere).
-Closed hosts must come out ``closed`` (qmail's RCPT-accepted forms proven ``not-relayed``), a deliberately
-opened Postfix ``open`` with every accepted case proven ``relayed`` (the sink holds the messages), and a
-probe from inside the policy's trusted networks ``inconclusive`` (exit 3), never open.
+Closed hosts must come out ``closed`` with ``--policy --mta`` (qmail's RCPT-accepted forms proven
+``not-relayed``, its compiled-in HELP answer ``declared``), deliberately opened copies of every kind
+``open`` with every accepted case proven and each relayed one at the sink, a canary routed by the lab DNS
+must see the opened Postfix's tokens and none of closed qmail's, and a probe from inside the policy's
+trusted networks is ``inconclusive`` (exit 3), never open.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +29,14 @@ from mtaharden.probe.cases import CASES
 from mtaharden.targets.base import registered
 from tests.lab.conftest import LAB_TOOLS, Stock, deployed
 from tests.lab.kind import HostKind, registered_kinds
-from tests.lab.network import REPO, TRUSTED, UNTRUSTED, LabNet
-from tests.lab.policy import behaviour_policy, prepare_auth
+from tests.lab.network import CANARY, REPO, TRUSTED, UNTRUSTED, LabNet
+from tests.lab.policy import behaviour_policy, prepare_auth, render
 from tests.lab.roots import need_lab
 from tests.lab.test_behaviour import declared
 
 FOREIGN = "relaytest.invalid"
+SINK_WAIT = 60.0
+CANARY_DOMAIN = "canary.lab.test"  # the operator's own domain: its MX (here its address) is the prober
 
 
 def probe(stock: Stock, *args: str, source: str = UNTRUSTED) -> tuple[int, dict[str, Any]]:
@@ -55,18 +60,30 @@ def stock(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def test_closed_stock_host_is_closed_with_queue_proof(stock: Stock) -> None:
+    """With --policy and --mta, what the target's coverage declares it cannot enforce (qmail-smtpd's
+    compiled-in HELP answer) is ``declared``, quoted with the coverage text, and the host is closed."""
     before = len(stock.net.sink_messages())
-    code, host = probe(stock, *queue_proof(stock))
+    code, host = probe(stock, *queue_proof(stock), "--policy", str(stock.policy_file))
     verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
     assert set(verdicts.values()) <= {"refused", "not-tested", "not-relayed"}, json.dumps(host["cases"], indent=1)
     assert len(stock.net.sink_messages()) == before, "a probe message left the host"
-    failed = {check["id"]: check["detail"] for check in host["checks"] if check["status"] != "ok"}
-    if declared(stock, "smtp.banner") and "leaks" in failed:
-        # a reply the target declares it cannot hide (qmail-smtpd's compiled-in HELP): a finding, quoted
-        assert failed.keys() == {"leaks"} and "HELP shows" in failed["leaks"], failed
-        assert host["status"] == "deviates" and code == 1, json.dumps(host, indent=1)
+    assert host["status"] == "closed" and host["proof"] == "queue" and code == 0, json.dumps(host, indent=1)
+    unclean = {check["id"]: check for check in host["checks"] if check["status"] != "ok"}
+    if declared(stock, "smtp.banner[HELP]"):
+        assert unclean.keys() == {"leaks:HELP"} and unclean["leaks:HELP"]["status"] == "declared", unclean
+        assert "notqmail home page" in unclean["leaks:HELP"]["detail"], unclean
+        assert "smtp.banner[HELP]: approximated" in unclean["leaks:HELP"]["declared"], unclean
     else:
-        assert host["status"] == "closed" and host["proof"] == "queue" and code == 0, json.dumps(host, indent=1)
+        assert unclean == {}, unclean
+
+
+def test_without_mta_a_declared_help_answer_is_a_finding(stock: Stock) -> None:
+    if not declared(stock, "smtp.banner[HELP]"):
+        pytest.skip(f"{stock.kind.target} declares no HELP divergence")
+    code, host = probe(stock, "--policy", str(stock.policy_file))
+    checks = {check["id"]: check for check in host["checks"]}
+    assert checks["leaks:HELP"]["status"] == "deviation" and "notqmail" in checks["leaks:HELP"]["detail"], checks
+    assert code == 1 and host["status"] != "closed", host["status"]
 
 
 def test_trusted_vantage_with_policy_is_inconclusive(stock: Stock) -> None:
@@ -76,41 +93,114 @@ def test_trusted_vantage_with_policy_is_inconclusive(stock: Stock) -> None:
 
 
 @contextlib.contextmanager
-def opened_postfix(work: Path) -> Iterator[Stock]:
-    """A Postfix rendered from the behaviour policy with every address trusted (a deliberate open relay)."""
+def opened(kind_name: str, work: Path, net: LabNet | None = None) -> Iterator[Stock]:
+    """A host rendered from the behaviour policy with every address trusted: a deliberate open relay, made
+    through the policy alone (Postfix's mynetworks, Sendmail's ``Connect:`` RELAY entries, qmail's tcp.smtp
+    ``RELAYCLIENT`` for everyone: the policy has no knob that drops qmail's rcpthosts, and RELAYCLIENT is what
+    qmail-smtpd then ignores rcpthosts for). ``net``: the lab network to put it on (default: a new one)."""
     need_lab(*LAB_TOOLS)
-    kind: HostKind = registered_kinds()["postfix"]
+    kind: HostKind = registered_kinds()[kind_name]
     policy = behaviour_policy()
+    policy["targets"] = {kind.target: dict(kind.policy_targets)}
     policy["networks"] = {"trusted": ["0.0.0.0/0"], "allow_wide_trusted": True}
     work.mkdir(parents=True, exist_ok=True)
     policy_file = work / "policy.yml"
     policy_file.write_text(json.dumps(policy, indent=1))
-    subprocess.run([sys.executable, "-m", "mtaharden", "render", str(policy_file), "--target", "postfix",
+    subprocess.run([sys.executable, "-m", "mtaharden", "render", str(policy_file), "--target", kind.target,
                     "--out", str(work / "out")], check=True, capture_output=True, text=True, timeout=120, cwd=REPO)
-    plan = registered()["postfix"].plan(load_policy(policy_file))
-    with LabNet() as net, net.host(kind) as host:
+    plan = registered()[kind.target].plan(load_policy(policy_file))
+    with contextlib.ExitStack() as stack:
+        lab = net or stack.enter_context(LabNet())
+        host = stack.enter_context(lab.host(kind))
         prepare_auth(host, kind)
-        kind.deploy(host, work / "out" / "postfix", plan)
+        kind.deploy(host, work / "out" / kind.target, plan)
         try:
-            yield Stock(kind, net, host, plan, policy_file, work / "out" / "postfix")
+            yield Stock(kind, lab, host, plan, policy_file, work / "out" / kind.target)
         finally:
             kind.stop(host)
 
 
-def test_opened_postfix_is_open_and_every_accepted_case_is_proven_relayed(tmp_path: Path) -> None:
-    with opened_postfix(tmp_path) as stock:
+def arrived_at_sink(stock: Stock, commands: set[str], before: int = 0) -> str:
+    """What reached the sink, waiting (bounded) until a message names every RCPT command in ``commands``."""
+    deadline = time.monotonic() + SINK_WAIT
+    while True:
+        text = "\n".join(message["data"] for message in stock.net.sink_messages()[before:])
+        if all(command in text for command in commands) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("kind_name", sorted(registered_kinds()))
+def test_opened_host_is_open_and_every_accepted_case_is_proven(kind_name: str, tmp_path: Path) -> None:
+    with opened(kind_name, tmp_path) as stock:
         code, host = probe(stock, *queue_proof(stock))
         verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
         assert host["status"] == "open" and code == 1, json.dumps(host, indent=1)
         confirmable = {case.id for case in CASES if case.confirmable}
         accepted = {case["id"] for case in host["cases"] if case["rcpt"]["reply"] and
                     200 <= case["rcpt"]["reply"]["code"] < 300}
-        assert "nmap-01" in accepted, verdicts
-        # every accepted case with a reserved-TLD recipient is proven; only the IP literals stay unproven
-        assert {i for i in accepted if verdicts[i] == "relayed"} == accepted & confirmable, verdicts
+        assert "nmap-01" in accepted and verdicts["nmap-01"] == "relayed", verdicts
+        # every accepted case with a reserved-TLD recipient is proven one way or the other (qmail delivers the
+        # percent hack locally: percenthack is empty); only the IP literals stay unproven
+        assert {verdicts[i] for i in accepted & confirmable} <= {"relayed", "not-relayed"}, verdicts
         assert {verdicts[i] for i in accepted - confirmable} <= {"accepted"}, verdicts
-        arrived = "\n".join(message["data"] for message in stock.net.sink_messages())
-        for case in host["cases"]:
-            if case["verdict"] == "relayed":
-                assert case["detail"].startswith("postfix ") and "queued for another host" in case["detail"], case
-        assert "mtaharden-probe-" in arrived, "the relayed messages reached the sink (the lab's Internet)"
+        relayed = [case for case in host["cases"] if case["verdict"] == "relayed"]
+        for case in relayed:  # the proof names the MTA, the queue ID and the remote delivery
+            detail = case["detail"]
+            assert detail.startswith(f"{kind_name} ") and ("remote" in detail or "another host" in detail), case
+        # the sink (the lab's Internet) holds a message naming each relayed case's RCPT command
+        arrived = arrived_at_sink(stock, {case["rcpt"]["command"] for case in relayed})
+        missing = [case["id"] for case in relayed if case["rcpt"]["command"] not in arrived]
+        assert not missing, f"relayed but not at the sink: {missing}"
+
+
+@contextlib.contextmanager
+def closed_on(net: LabNet, kind: HostKind, work: Path) -> Iterator[Stock]:
+    """A stock host of ``kind`` with the behaviour policy, on ``net`` (conftest's ``deployed`` makes its own)."""
+    policy_file, plan, rendered = render(kind, work)
+    with net.host(kind) as host:
+        prepare_auth(host, kind)
+        kind.deploy(host, rendered, plan)
+        try:
+            yield Stock(kind, net, host, plan, policy_file, rendered)
+        finally:
+            kind.stop(host)
+
+
+def canary_probe(stock: Stock, *args: str) -> tuple[int, dict[str, Any]]:
+    """The operator's canary mode: the canary domain's MX is the prober (here the lab DNS names CANARY, an
+    address of the client namespace where the probe runs), and the probe's own listener there must get the
+    token."""
+    return probe(stock, "--confirm", "--canary", f"{CANARY}:25", "--canary-domain", CANARY_DOMAIN,
+                 "--confirm-wait", "20", *args)
+
+
+def test_closed_qmail_by_a_canary_routed_by_the_lab(tmp_path: Path) -> None:
+    """qmail answers 250 at RCPT to the percent hack and other relay-looking forms; DATA to the canary domain
+    brings nothing to the canary. A canary's silence proves no absence, so alone it leaves them ``accepted``
+    (suspect, never open); with the queue proof beside it they are ``not-relayed`` and qmail is closed."""
+    with LabNet(canary_domain=CANARY_DOMAIN) as net, closed_on(net, registered_kinds()["qmail"], tmp_path) as stock:
+        code, host = canary_probe(stock)
+        verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
+        assert host["proof"] == "canary" and "relayed" not in verdicts.values(), json.dumps(host, indent=1)
+        sent = [case for case in host["cases"] if case["data_reply"] and case["data_reply"]["code"] == 250]
+        assert sent and all(case["verdict"] == "accepted" and "canary received nothing" in case["detail"]
+                            for case in sent), json.dumps(host["cases"], indent=1)
+        assert host["status"] == "suspect" and code == 1, host["status"]
+        code, host = canary_probe(stock, *queue_proof(stock), "--policy", str(stock.policy_file))
+        verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
+        assert set(verdicts.values()) <= {"refused", "not-tested", "not-relayed"}, json.dumps(host["cases"], indent=1)
+        assert host["proof"] == "queue+canary" and host["status"] == "closed" and code == 0, json.dumps(host, indent=1)
+        assert all("canary received nothing" in case["detail"] for case in host["cases"]
+                   if case["verdict"] == "not-relayed")
+        assert net.sink_messages() == [], "nothing of the probe's left the host"
+
+
+def test_opened_postfix_is_open_by_a_canary_routed_by_the_lab(tmp_path: Path) -> None:
+    with LabNet(canary_domain=CANARY_DOMAIN) as net, opened("postfix", tmp_path, net) as stock:
+        code, host = canary_probe(stock)
+        relayed = {case["id"] for case in host["cases"] if case["verdict"] == "relayed"}
+        assert host["status"] == "open" and code == 1 and "nmap-01" in relayed, json.dumps(host, indent=1)
+        assert all(case["detail"] == "the canary received the message" for case in host["cases"]
+                   if case["id"] in relayed)
+        assert net.sink_messages() == [], "the canary domain's mail went to the probe's canary, not the sink"

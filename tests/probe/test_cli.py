@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from mtaharden.probe import CASES
 from mtaharden.probe.cli import probe
+from mtaharden.probe.leaks import PLACES
 from mtaharden.probe.report import SCHEMA_VERSION
 from tests.probe.fakes import FakeSmtp, open_rcpt
 
@@ -55,7 +56,7 @@ def test_json_schema_shape(serve: Serve) -> None:
     result = run("--format", "json", closed.target, relay.target)
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert data["schema_version"] == SCHEMA_VERSION == 2
+    assert data["schema_version"] == SCHEMA_VERSION == 3
     assert data["exit_code"] == 1 and data["tool"]["name"] == "mtaharden"
     assert [host["status"] for host in data["hosts"]] == ["closed", "suspect"]
     host = data["hosts"][0]
@@ -69,6 +70,8 @@ def test_json_schema_shape(serve: Serve) -> None:
     assert set(case) == {"id", "description", "source", "verdict", "mail", "rcpt", "data_reply", "detail"}
     assert case["mail"] == {"command": "MAIL FROM:<>", "reply": {"code": 250, "lines": ["2.1.0 Ok"]}}
     assert case["rcpt"]["reply"]["code"] == 554 and case["verdict"] == "refused"
+    assert all(set(check) == {"id", "description", "status", "detail", "element", "declared"}
+               for check in host["checks"])
 
 
 def test_junit_file_parses(serve: Serve, tmp_path: Path) -> None:
@@ -80,10 +83,10 @@ def test_junit_file_parses(serve: Serve, tmp_path: Path) -> None:
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
     assert [suite.get("name") for suite in suites] == [closed.target, relay.target]
-    assert all(len(suite.findall("testcase")) == len(CASES) + 1 for suite in suites)  # + the leak check
+    assert all(len(suite.findall("testcase")) == len(CASES) + len(PLACES) for suite in suites)  # + leak checks
     assert suites[0].get("failures") == "0" and suites[0].get("skipped") == "1"
     assert int(suites[1].get("failures", "0")) == len(CASES) - 1
-    assert root.get("tests") == str(2 * (len(CASES) + 1))
+    assert root.get("tests") == str(2 * (len(CASES) + len(PLACES)))
 
 
 def test_hosts_file_and_policy(serve: Serve, tmp_path: Path) -> None:
@@ -95,7 +98,8 @@ def test_hosts_file_and_policy(serve: Serve, tmp_path: Path) -> None:
     result = run("-i", str(hosts), "--policy", str(policy), "--format", "json")
     data = json.loads(result.output)
     assert [check["id"] for check in data["hosts"][0]["checks"]] == [
-        "banner", "banner-policy", "auth-after-tls", "local-domain:example.test", "vrfy", "expn", "leaks"]
+        "banner", "banner-policy", "auth-after-tls", "local-domain:example.test", "vrfy", "expn",
+        *[f"leaks:{place}" for place in PLACES]]
     assert result.exit_code == 0
 
 

@@ -56,3 +56,21 @@ def test_data_only_for_cases_accepted_at_rcpt(serve: Serve) -> None:
     for index, command in enumerate(server.commands):
         if command == "DATA":
             assert "%" in server.commands[index - 1]
+
+
+def test_greylisting_during_data_is_deferred_and_sends_no_message(serve: Serve) -> None:
+    server = serve(FakeSmtp(rcpt=open_rcpt, data="451 4.7.1 Greylisted, come back later"))
+    result = confirm_probe(server, forward=True, confirm_wait=0.3)
+    confirmable = [case for case in result.cases if case.case.confirmable and case.rcpt_reply]
+    assert confirmable and {case.verdict for case in confirmable} == {Verdict.DEFERRED}
+    assert all("DATA refused: 451" in case.detail for case in confirmable)
+    assert server.messages == [] and result.status is not HostStatus.CLOSED
+
+
+def test_accept_at_rcpt_then_5xx_at_the_end_of_data_is_refused(serve: Serve) -> None:
+    server = serve(FakeSmtp(rcpt=open_rcpt, end_of_data=lambda n: "550 5.7.1 Relaying denied after all"))
+    result = confirm_probe(server, forward=False, confirm_wait=0.3)
+    confirmable = [case for case in result.cases if case.case.confirmable and case.rcpt_reply]
+    assert confirmable and {case.verdict for case in confirmable} == {Verdict.REFUSED}
+    assert all("refused at the end of DATA: 550" in case.detail for case in confirmable)
+    assert Verdict.RELAYED not in {case.verdict for case in result.cases}

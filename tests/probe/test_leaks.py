@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from mtaharden.probe import CheckStatus, Reply
-from mtaharden.probe.leaks import leak_check, software_shown
+from mtaharden.probe.leaks import PLACES, leak_checks, software_shown
 from tests.probe.fakes import FakeSmtp, run_probe
 
 Serve = Callable[[FakeSmtp], FakeSmtp]
@@ -28,11 +28,15 @@ def test_software_shown(lines: tuple[str, ...], shown: str | None) -> None:
     assert software_shown(Reply(550, lines), ["mail2.3com.example"]) == shown
 
 
-def test_leak_check_quotes_where_and_what() -> None:
+def test_leak_checks_quote_where_and_what_per_place() -> None:
     help_reply = Reply(214, ("This is sendmail version 8.17",))
-    check = leak_check([("banner", Reply(220, ("mx ESMTP",))), ("HELP", help_reply)], ["mx"])
-    assert check.status is CheckStatus.DEVIATION
-    assert "HELP shows 'sendmail'" in check.detail and "This is sendmail version 8.17" in check.detail
+    checks = {check.id: check for check in leak_checks(
+        [("banner", "banner", Reply(220, ("mx ESMTP",))), ("HELP", "HELP", help_reply)], ["mx"])}
+    assert list(checks) == [f"leaks:{place}" for place in PLACES]
+    assert checks["leaks:HELP"].status is CheckStatus.DEVIATION and checks["leaks:HELP"].element == "smtp.banner[HELP]"
+    assert "HELP shows 'sendmail'" in checks["leaks:HELP"].detail
+    assert "This is sendmail version 8.17" in checks["leaks:HELP"].detail
+    assert {check.status for id_, check in checks.items() if id_ != "leaks:HELP"} == {CheckStatus.OK}
 
 
 class HelpLeaks(FakeSmtp):
@@ -44,12 +48,12 @@ class HelpLeaks(FakeSmtp):
 
 def test_help_leak_is_a_finding_with_a_hidden_banner(serve: Serve) -> None:
     result = run_probe(serve(HelpLeaks()))
-    leaks = {check.id: check for check in result.checks}["leaks"]
+    leaks = {check.id: check for check in result.checks}["leaks:HELP"]
     assert leaks.status is CheckStatus.DEVIATION and "sendmail version 8.17.1.9" in leaks.detail
     assert result.status.value == "deviates"
 
 
 def test_error_and_quit_replies_are_read(serve: Serve) -> None:
     result = run_probe(serve(FakeSmtp(rcpt=lambda path: "554 5.7.1 Postfix says no")))
-    leaks = {check.id: check for check in result.checks}["leaks"]
+    leaks = {check.id: check for check in result.checks}["leaks:errors"]
     assert leaks.status is CheckStatus.DEVIATION and "RCPT shows 'postfix'" in leaks.detail

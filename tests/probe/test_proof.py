@@ -111,6 +111,16 @@ def test_sendmail_log_decides(tmp_path: Path) -> None:
     assert "-name ?f5B1AAA" in calls.read_text()
 
 
+def test_sendmail_logs_an_unbracketed_recipient_as_given(tmp_path: Path) -> None:
+    """Seen on the lab's opened Sendmail: ``RCPT TO:relaytest@relaytest.invalid`` is logged without <>."""
+    log = ("Dec  1 mx sm-mta[9]: 6B1Naxro000257: to=relaytest@relaytest.invalid, delay=00:00:00, "
+           "xdelay=00:00:00, mailer=esmtp, pri=30313, relay=relaytest.invalid. [192.0.2.53], dsn=2.0.0, stat=Sent\n")
+    shell, _ = fake_host(tmp_path, log)
+    decided = asyncio.run(proof_for("sendmail").decide(shell, ["6B1Naxro000257"]))
+    assert decided["6B1Naxro000257"][0] is Verdict.RELAYED
+    assert "to=<relaytest@relaytest.invalid>" in decided["6B1Naxro000257"][1]
+
+
 def test_slow_queue_stays_accepted_and_suspect(serve: Serve, tmp_path: Path) -> None:
     shell, _ = fake_host(tmp_path, "")  # nothing logged within the wait
     result = queue_probe(serve(qmail_server()), proof_for("qmail"), shell, wait=0.6)
@@ -138,7 +148,8 @@ def test_greylisting_at_data_is_deferred_never_a_pass(serve: Serve, tmp_path: Pa
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--proof", "queue", "127.0.0.1:25"], "needs --mta"),
-    (["--mta", "postfix", "127.0.0.1:25"], "go with --proof queue"),
+    (["--queue-via", "ssh root@mx1", "127.0.0.1:25"], "goes with --proof queue"),
+    (["--proof", "queue", "--mta", "exchange", "127.0.0.1:25"], "needs --mta (postfix, sendmail or qmail)"),
     (["--proof", "queue", "--mta", "postfix", "192.0.2.99:25"], "not an address of this machine"),
     (["--proof", "queue", "--mta", "postfix", "127.0.0.1:25", "127.0.0.2:25"], "exactly one"),
     (["--proof", "queue", "--mta", "postfix", "--external-domain", "gmail.com", "127.0.0.1:25"], "reserved"),
@@ -166,3 +177,105 @@ def test_queue_proof_through_the_cli_on_this_machine(serve: Serve, tmp_path: Pat
     assert properties["proof"] == "queue" and properties["status"] == "suspect"
     failures = {f.get("type") for f in suite.iter("failure")}
     assert failures == {"accepted"}  # not-relayed cases pass; only the two unproven IP literals fail
+
+
+def test_greylisting_at_the_end_of_data_is_deferred_never_a_pass(serve: Serve, tmp_path: Path) -> None:
+    shell, _ = fake_host(tmp_path, qmail_log(40, remote=set()))  # the log would say local: it must not matter
+    server = serve(FakeSmtp(rcpt=open_rcpt, end_of_data=lambda n: "451 4.7.1 Greylisted, try again later"))
+    result = queue_probe(server, proof_for("qmail"), shell, wait=0.2)
+    assert proven(result) == {Verdict.DEFERRED}
+    assert server.messages and result.status is not HostStatus.CLOSED
+
+
+def test_queue_tool_that_hangs_leaves_the_cases_accepted(serve: Serve, tmp_path: Path) -> None:
+    """A slow queue: the host's tool does not answer in time; the cases stay accepted, the host suspect."""
+    hang = Shell(("sh", "-c", "sleep 5", "via"), timeout=0.3)
+    result = queue_probe(serve(qmail_server()), proof_for("qmail"), hang, wait=0.2)
+    confirmable = [case for case in result.cases if case.case.confirmable and case.rcpt_reply]
+    assert proven(result) == {Verdict.ACCEPTED}
+    assert all("queue proof failed: " in case.detail and "no answer within 0.3 s" in case.detail
+               for case in confirmable), [case.detail for case in confirmable]
+    assert result.status is HostStatus.SUSPECT
+
+
+def test_a_queue_that_decides_only_some_messages_in_time_is_never_closed(serve: Serve, tmp_path: Path) -> None:
+    shell, _ = fake_host(tmp_path, qmail_log(3, remote=set()))  # only the first three messages are logged
+    server = serve(FakeSmtp(rcpt=lambda path: "250 ok" if "%" in path or "!" in path or '"' in path
+                            else "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+                            end_of_data=lambda n: f"250 ok 1733086000 qp {1000 + n}"))
+    result = queue_probe(server, proof_for("qmail"), shell, wait=0.6)
+    found = proven(result)
+    assert found == {Verdict.NOT_RELAYED, Verdict.ACCEPTED}, found
+    assert result.status is HostStatus.SUSPECT
+
+
+def test_queue_and_canary_together(serve: Serve, tmp_path: Path) -> None:
+    """The queue proof decides what it can; the canary's silence is added to a not-relayed case, never
+    turned into proof of its own."""
+    from mtaharden.probe import Canary
+
+    shell, _ = fake_host(tmp_path, qmail_log(40, remote=set()))
+    server = serve(qmail_server())
+
+    async def go() -> HostResult:
+        async with Canary("127.0.0.1", 0) as canary:
+            options = ProbeOptions(session=FAST, deadline=30, confirm_wait=0.3,
+                                   queue=QueueCheck(proof_for("qmail"), shell))
+            return await probe_host(Endpoint(server.host, server.port), options, canary=canary)
+
+    result = asyncio.run(go())
+    assert result.proof == "queue+canary" and proven(result) == {Verdict.NOT_RELAYED}
+    decided = [case for case in result.cases if case.verdict is Verdict.NOT_RELAYED]
+    assert all("locally only; the canary received nothing within 0.3 s" in case.detail for case in decided)
+
+
+def test_qmail_message_numbers_are_reused_and_each_line_belongs_to_the_newest_holder(tmp_path: Path) -> None:
+    """Seen on the lab's opened qmail: msg numbers are inode numbers, reused at once by the next message.
+    The first message went remote; the next probe message and a bounce took its number and stayed local."""
+    log = "\n".join([
+        "@4000 new msg 60", "@4000 info msg 60: bytes 300 from <> qp 76 uid 994",
+        "@4000 starting delivery 1: msg 60 to remote relaytest@relaytest.invalid", "@4000 end msg 60",
+        "@4000 new msg 60", "@4000 info msg 60: bytes 300 from <a@b> qp 77 uid 994",
+        "@4000 starting delivery 2: msg 60 to local alias-postmaster", "@4000 end msg 60",
+        "@4000 new msg 60", "@4000 info msg 60: bytes 900 from <> qp 80 uid 993",  # a bounce, not the probe's
+        "@4000 starting delivery 3: msg 60 to remote a@elsewhere.invalid", "@4000 end msg 60",
+        "@4000 new msg 61", "@4000 info msg 61: bytes 300 from <a@b> qp 78 uid 994",  # still queued
+    ]) + "\n"
+    shell, _ = fake_host(tmp_path, log)
+    decided = asyncio.run(proof_for("qmail").decide(shell, ["76", "77", "78"]))
+    assert {qp: verdict for qp, (verdict, _) in decided.items()} == {"76": Verdict.RELAYED, "77": Verdict.NOT_RELAYED}
+
+
+def test_sendmail_attempts_that_cannot_leave_are_not_relayed(tmp_path: Path) -> None:
+    """Seen on the lab's opened Sendmail: esmtp towards its own address ("loops back to me", 5.3.5) and
+    towards the no-host 'relaytest.invalid@.' of a trailing @ bounce; only a real next hop is a relay."""
+    log = ("Dec  1 mx sm-mta[9]: AAA1: to=<relaytest%relaytest.invalid@[192.0.2.25]>, mailer=esmtp, "
+           "relay=[192.0.2.25], dsn=5.3.5, stat=Local configuration error\n"
+           "Dec  1 mx sm-mta[9]: AAA2: to=<relaytest@relaytest.invalid@>, mailer=esmtp, relay=relaytest.invalid@., "
+           "dsn=5.1.2, stat=Host unknown (Name server: relaytest.invalid@: host not found)\n"
+           "Dec  1 mx sm-mta[9]: AAA3: to=<relaytest@relaytest.invalid>, mailer=esmtp, relay=relaytest.invalid., "
+           "dsn=5.1.2, stat=Host unknown (Name server: relaytest.invalid: host not found)\n")
+    shell, _ = fake_host(tmp_path, log)
+    decided = asyncio.run(proof_for("sendmail").decide(shell, ["AAA1", "AAA2", "AAA3"]))
+    assert {queue_id: verdict for queue_id, (verdict, _) in decided.items()} == {
+        "AAA1": Verdict.NOT_RELAYED, "AAA2": Verdict.NOT_RELAYED, "AAA3": Verdict.RELAYED}
+
+
+def test_qmail_remote_address_without_a_host_is_not_relayed(tmp_path: Path) -> None:
+    log = ("@4000 info msg 70: bytes 300 from <a@b> qp 90 uid 994\n"
+           "@4000 starting delivery 1: msg 70 to remote relaytest@relaytest.invalid@\n@4000 end msg 70\n")
+    shell, _ = fake_host(tmp_path, log)
+    verdict, why = asyncio.run(proof_for("qmail").decide(shell, ["90"]))["90"]
+    assert verdict is Verdict.NOT_RELAYED and "no host after the last @" in why
+
+
+def test_qmail_log_command_reads_multilogs_rotated_files_first(tmp_path: Path) -> None:
+    """multilog rotates current at 99999 bytes (a few probe runs in the lab): the rotated @….s files are
+    read too, oldest first, then current. Run here on a copy of the layout (the path swapped for tmp_path)."""
+    from mtaharden.probe.proof.qmail import LOG_COMMAND
+
+    (tmp_path / "@400000006b0f5d1e00000000.s").write_text("first\n")
+    (tmp_path / "@400000006b0f5d2f00000000.s").write_text("second\n")
+    (tmp_path / "current").write_text("third\n")
+    argv = [*LOG_COMMAND[:2], LOG_COMMAND[2].replace("/var/log/qmail", str(tmp_path))]
+    assert asyncio.run(Shell().run(argv)).split() == ["first", "second", "third"]

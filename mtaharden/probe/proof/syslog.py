@@ -16,7 +16,9 @@ from . import Decision
 # Debian: busybox syslogd's ring buffer, rsyslog's mail.log, or the journal (short format keeps the tag).
 LOG_COMMAND = ("sh", "-c", "logread 2>/dev/null || cat /var/log/mail.log 2>/dev/null || "
                            "journalctl -q --no-pager -o short 2>/dev/null")
-_LINE = re.compile(r"\s(?P<prog>[\w./-]+)\[\d+\]: (?P<id>[0-9A-Za-z]+): to=<(?P<to>[^>]*)>(?P<rest>.*)")
+# Sendmail logs the recipient as the client gave it: ``to=r@x`` when RCPT TO had no angle brackets.
+_LINE = re.compile(r"\s(?P<prog>[\w./-]+)\[\d+\]: (?P<id>[0-9A-Za-z]+): "
+                   r"to=(?:<(?P<to>[^>]*)>|(?P<bare>[^,<>\s]+))(?P<rest>.*)")
 _FIELD = re.compile(r"(\w+)=([^,\s]+)")
 
 
@@ -36,7 +38,8 @@ def deliveries(log: str, ids: Sequence[str]) -> list[Delivery]:
         match = _LINE.search(line)
         if match and match.group("id") in wanted:
             fields = dict(_FIELD.findall(match.group("rest")))
-            found.append(Delivery(match.group("prog"), match.group("id"), match.group("to"), fields))
+            recipient = match.group("to") if match.group("to") is not None else match.group("bare")
+            found.append(Delivery(match.group("prog"), match.group("id"), recipient, fields))
     return found
 
 
