@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .policy import Policy, PolicyError, load_policy
+from .policy import Policy, PolicyError, cases, load_policy
+from .policy.evaluate import evaluate
 from .policy.model import Policy as PolicyModel
 from .probe.cli import probe
 from .render import OutputConflict, RenderedFile, RenderError, render_plan, write_outputs
@@ -199,6 +200,7 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_roo
         "service": None if plan.service is None else {
             "running": list(plan.service.running), "start": [list(a) for a in plan.service.start],
             "stop": [list(a) for a in plan.service.stop], "restart_key": plan.service.restart_key},
+        "preflight": [{"need": r.need, "args": list(r.args), "why": r.why} for r in plan.preflight],
     }
     click.echo(json.dumps(data, indent=2))
 
@@ -258,6 +260,44 @@ def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
     layout = {"text": change_text, "markdown": change_markdown, "json": change_json}[fmt]
     click.echo(layout(report), nl=False)
     sys.exit(EXIT_FINDINGS if report.risky else EXIT_OK)
+
+
+@main.command("test")
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option("--cases", "cases_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="YAML file of transactions with expected outcomes (for CI): exit 1 when one differs")
+@click.option("--client", metavar="IP", help="the client's address")
+@click.option("--helo", default="client.example", show_default=True, help="the HELO/EHLO name")
+@click.option("--from", "sender", default="", metavar="ADDRESS", help="envelope sender (default: <>)")
+@click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="a recipient; repeatable")
+@click.option("--tls", is_flag=True, help="the client used STARTTLS")
+@click.option("--auth", metavar="USER", help="the client authenticated as USER")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="a header line; repeatable")
+@click.option("--size", type=click.IntRange(min=0), default=0, help="message size in bytes")
+@click.option("--listed", multiple=True, metavar="ZONE[=ANSWER]",
+              help="the client is listed at ZONE (answer 127.0.0.2 unless given); repeatable")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@set_option
+@lists_root_option
+def test_command(policy: str, cases_file: str | None, client: str | None, helo: str, sender: str,
+                 recipients: tuple[str, ...], tls: bool, auth: str | None, headers: tuple[str, ...], size: int,
+                 listed: tuple[str, ...], fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
+    """What POLICY requires for one transaction, stage by stage, and which element decides (or check --cases)."""
+    loaded = _load(policy, overrides, lists_root)
+    try:
+        if cases_file is not None:
+            matched, text = cases.report(loaded, cases.load_cases(cases_file))
+            out_console.print(text, markup=False)
+            sys.exit(EXIT_OK if matched else EXIT_FINDINGS)
+        if client is None:
+            fail("--client is required (fix: give --client IP, or --cases FILE)")
+        case = cases.command_line_case({"client": client, "helo": helo, "from": sender, "to": list(recipients),
+                                        "tls": tls, "auth": auth, "headers": list(headers), "size": size,
+                                        "listed": list(listed)})
+    except PolicyError as exc:
+        fail(str(exc))
+    outcome = evaluate(loaded, case.transaction())
+    out_console.print(cases.outcome_json(outcome) if fmt == "json" else cases.outcome_text(outcome), markup=False)
 
 
 main.add_command(probe)

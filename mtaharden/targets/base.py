@@ -90,6 +90,38 @@ class Service:
     restart_key: str = ""
 
 
+Need = Literal["readable", "tls-pair", "any-of", "address"]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One thing the host must provide before a role swaps the files in, checked on the host by the
+    roles' ``preflight`` helper (``preflight NEED ARGS...``), so a missing certificate or SASL backend
+    fails the run with the old configuration untouched instead of deploying an MTA that refuses STARTTLS.
+
+    ``readable``: ``args[0]`` is the user the MTA reads the files ``args[1:]`` as; each must exist and
+    be readable by that user. ``tls-pair``: certificate ``args[0]`` and key ``args[1]`` hold the same
+    public key (openssl on the host). ``any-of``: at least one of the paths (shell globs) exists (a SASL socket,
+    database or library). ``address``: each address is configured on one of the host's interfaces (``ip -o addr``).
+    """
+
+    need: Need
+    args: tuple[str, ...]
+    why: str
+
+
+def tls_requirements(cert: str, key: str, reader: str) -> tuple[Requirement, ...]:
+    """The certificate and key the config names: present, readable as ``reader``, one key pair."""
+    return (Requirement("readable", (reader, cert, key), f"the TLS certificate and key exist and {reader} reads them"),
+            Requirement("tls-pair", (cert, key), "the TLS certificate and key belong together"))
+
+
+def address_requirement(addresses: Sequence[str]) -> tuple[Requirement, ...]:
+    """The listen addresses the config names are the host's own (an MTA cannot bind any other)."""
+    return (Requirement("address", tuple(addresses), "the listen addresses are configured on the host"),) \
+        if addresses else ()
+
+
 def digest(settings: object) -> str:
     """A stable digest of JSON-able ``settings`` (a Service's restart key)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
@@ -103,6 +135,7 @@ class Plan:
     coverage: tuple[Coverage, ...]
     apply: Literal["reload", "restart"] = "reload"
     service: Service | None = None  # None: the target runs no daemon a role manages (Exchange)
+    preflight: tuple[Requirement, ...] = ()  # checked on the host after staging, before the swap
 
     def unwaived_gaps(self, waived: list[str]) -> list[Coverage]:
         """Unsupported elements the policy did not allow this target to leave unenforced."""

@@ -28,8 +28,10 @@ class PlayResult:
         return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
-def run_role(base: Path, role: str, variables: dict[str, Any], *extra: str) -> PlayResult:
-    """Apply ``role`` to localhost with ``variables``; ansible's state stays under ``base``."""
+def run_role(base: Path, role: str, variables: dict[str, Any], *extra: str,
+             collections: Path = REPO) -> PlayResult:
+    """Apply ``role`` to localhost with ``variables``; ansible's state stays under ``base``. The
+    collection comes from ``collections`` only (not from sys.path, where the checkout also is)."""
     playbook = base / f"{role}.yml"
     playbook.write_text(json.dumps([{"name": f"apply {role}", "hosts": "localhost", "gather_facts": False,
                                      "roles": [{"role": f"mtaharden.mail.{role}"}]}]))
@@ -37,7 +39,8 @@ def run_role(base: Path, role: str, variables: dict[str, Any], *extra: str) -> P
     extra_vars.write_text(json.dumps({"mtaharden_command": str(BIN / "mtaharden"), **variables}))
     home = base / "ansible-home"
     env = {**os.environ, "ANSIBLE_HOME": str(home), "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-           "ANSIBLE_REMOTE_TMP": str(home / "rtmp"), "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+           "ANSIBLE_REMOTE_TMP": str(home / "rtmp"), "ANSIBLE_COLLECTIONS_PATH": str(collections),
+           "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "0",
            "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
     completed = subprocess.run(

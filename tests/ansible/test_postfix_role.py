@@ -72,6 +72,8 @@ def sandbox_overrides(base: Path, port: int) -> list[str]:
         "networks.trusted=[127.0.0.1/32, 202.112.57.0/24]", "dnsbl=[]",
         f"auth.submission={{port: {free_port()}, smtps_port: {free_port()}}}",
         f"tls.cert={base / 'tls/cert.pem'}", f"tls.key={base / 'tls/key.pem'}",
+        # no saslauthd runs here: a sasldb the preflight finds (smtpd opens it only at AUTH)
+        "auth.cyrus.pwcheck_method=auxprop", f"auth.cyrus.sasldb_path={base / 'sasldb2'}",
     ]
 
 
@@ -80,6 +82,8 @@ def lab() -> Iterator[Lab]:
     need_real_mta("postfix", "script", str(BIN / "ansible-playbook"))
     with daemon_dir("ansible") as base:
         make_certificate(base / "tls")
+        (base / "sasldb2").write_bytes(b"")
+        (base / "sasldb2").chmod(0o644)
         port = free_port()
         minimal = {"hostname": "mx1.example.edu.cn", "domains": {"local": ["example.edu.cn"]},
                    "networks": {"trusted": ["127.0.0.1/32"]},

@@ -48,6 +48,7 @@ class Lab:
             "sendmail_binary": str(Sendmail.binary),
             "sendmail_makemap": str(Sendmail.makemap),
             "sendmail_install_packages": False,
+            "sendmail_conflicts": [],  # the unpacked tree is no package: the machine's postfix does not conflict
         }
 
     def config_digest(self) -> dict[str, str]:
@@ -62,6 +63,7 @@ def lab() -> Iterator[Lab]:
     need_real_mta("m4", "unshare", "script", str(Sendmail.binary), str(BIN / "ansible-playbook"))
     with daemon_dir("sendmail-role", parent=SANDBOX_PARENT) as base:
         make_certificate(base / "tls")
+        (base / "sasldb2").write_bytes(b"")
         port = free_port()
         options = Sendmail.options(base, port)
         minimal = {"hostname": "mx1.example.edu.cn", "domains": {"local": ["example.edu.cn"]},
@@ -73,7 +75,9 @@ def lab() -> Iterator[Lab]:
         overrides += ["targets.sendmail.accept_unresolvable_domains=true",
                       "networks.trusted=[127.0.0.1/32, 202.112.57.0/24]", "dnsbl=[]",
                       f"auth.submission={{port: {free_port()}, smtps_port: {free_port()}}}",
-                      f"tls.cert={base / 'tls/cert.pem'}", f"tls.key={base / 'tls/key.pem'}"]
+                      f"tls.cert={base / 'tls/cert.pem'}", f"tls.key={base / 'tls/key.pem'}",
+                      # no saslauthd runs here: a sasldb the preflight finds (opened only at AUTH)
+                      "auth.cyrus.pwcheck_method=auxprop", f"auth.cyrus.sasldb_path={base / 'sasldb2'}"]
         with server.running():
             yield Lab(base, server, overrides)
 

@@ -1,0 +1,252 @@
+"""The MTA roles, run by the real ansible-playbook against stock lab hosts: Postfix, Sendmail and qmail.
+
+One host per target (the tests run in file order on it, grouped by target): another MTA's role (or
+the qmail role where no qmail is built) is refused before anything changes; the MTA is installed and
+stopped with the package's own config (Postfix: no main.cf, as Debian's "No configuration" leaves it)
+→ the first run deploys and starts it (qmail is verified from the host with the queue proof);
+a second run changes nothing; ``--check --diff`` shows a change and makes none; (Postfix: an
+``inet_interfaces`` change really moves the listener); an open-relay policy, a config the MTA's own
+tools reject, a failure injected into the apply step and a host that lacks what the config needs (a
+TLS certificate, a listen address) are all refused or rolled back byte for byte with the previous MTA
+still answering; the verify role alone probes from the host itself with the queue proof and takes the
+shared endpoints. A last host has no MTA at all: the postfix role installs it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.ansible.lab_kinds import ANSIBLE_KINDS, OFFLINE_APT, AnsibleBareKind
+from tests.ansible.lab_play import Lab, recap, task_section
+from tests.lab.conftest import LAB_TOOLS
+from tests.lab.network import UNTRUSTED, LabNet
+from tests.lab.policy import prepare_auth, render
+from tests.lab.postfix import start_syslog
+from tests.lab.qmail import SERVICE, SOURCE
+from tests.lab.roots import need_lab
+
+pytestmark = pytest.mark.lab
+FAIL_APPLY = "/usr/local/sbin/fail-apply"
+BACKUPS = "/var/lib/mtaharden/backups"
+MISSING_ADDRESS = "192.0.2.99"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What one target's runs change, and how its apply step is recognised (to fail it on purpose)."""
+
+    change: str  # a harmless override that changes the live files
+    apply_pattern: str  # a shell case pattern matching the plan's apply commands only
+    rejected: dict[str, str]  # role variables whose config the MTA's own staging tools refuse; {}: none
+    unmet: tuple[str, ...]  # overrides whose host requirement (preflight) is not met
+    unmet_message: str
+    strangers: tuple[tuple[str, str, dict[str, str]], ...]  # (a role that must refuse, what it names, its vars)
+    open_relay: str = f"networks.trusted=[{UNTRUSTED}/32]"  # trusts the probe's vantage
+    on_host: bool = False  # verify from the host itself with the queue proof (else from the controller)
+
+
+SCENARIOS = {
+    "postfix": Scenario("smtp.max_recipients=42", "*reload*", {},
+                        ("tls.cert=/etc/ssl/lab/missing.pem",), "/etc/ssl/lab/missing.pem does not exist",
+                        (("sendmail", "postfix installed", {}), ("qmail", "qmail is not installed", {}))),
+    "sendmail": Scenario("smtp.max_recipients=42", "*kill\\ -HUP*", {"sendmail_cf_dir": "/usr/share/no-such-cf"},
+                         ("tls.cert=/etc/ssl/lab/missing.pem",), "/etc/ssl/lab/missing.pem does not exist",
+                         (("postfix", "sendmail-bin installed", {}),)),
+    # stock qmail has no TLS (the lab allows it unsupported): its preflight is the listen address. It
+    # accepts every RCPT and bounces later, so only its queue proves anything: verified on the host.
+    "qmail": Scenario("smtp.max_message_size=123456", "*svc\\ -t*", {},
+                      (f"targets.qmail.listen={MISSING_ADDRESS}",), f"{MISSING_ADDRESS} is not an address of this host",
+                      (("qmail", "qmail is not installed", {"qmail_home": "/opt/no-qmail"}),),
+                      open_relay="networks.trusted=[192.0.2.25/32]", on_host=True),
+}
+
+
+def _prepare(lab: Lab) -> None:
+    """The host as an admin finds it: MTA installed and stopped, certificate and sasldb in place."""
+    kind = ANSIBLE_KINDS[lab.target]
+    if lab.target != "qmail":  # qmail logs through multilog, the others to syslog
+        start_syslog(lab.host)
+    prepare_auth(lab.host, kind)
+    if lab.target == "postfix":
+        lab.host.run(["rm", "-f", "/etc/postfix/main.cf"])  # Debian's "No configuration": installed, no main.cf
+    if lab.target == "qmail":  # built and configured (INSTALL's config-fast), svscan up, qmail-send down
+        lab.host.run(["sh", "-c", f"cd {SOURCE} && ./config-fast {lab.host.fqdn}"])
+        lab.host.run(["sh", "-c", f"setsid svscan {SERVICE} </dev/null >/dev/null 2>&1 &"])
+        lab.host.run(["sh", "-c", f"for i in $(seq 50); do svok {SERVICE}/qmail-send && exit 0; sleep 0.2; done; "
+                                  "exit 1"])
+        lab.host.run(["svc", "-d", f"{SERVICE}/qmail-send"])
+    if SCENARIOS[lab.target].on_host:
+        lab.share_mtaharden()
+        lab.defaults.update(mtaharden_probe_from="mx", mtaharden_probe_args=["--timeout", "10"])
+    pattern = SCENARIOS[lab.target].apply_pattern
+    lab.host.put(FAIL_APPLY, f'#!/bin/sh\ncase "$*" in {pattern}) echo "injected: apply refused" >&2; exit 1;; '
+                             f'esac\nexec "$@"\n'.encode(), mode=0o755)
+
+
+@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    need_lab(*LAB_TOOLS, "nsenter")
+    kind = ANSIBLE_KINDS[request.param]
+    base = tmp_path_factory.mktemp(f"{kind.name}-ansible")
+    policy, _, _ = render(kind, base / "policy")
+    with LabNet() as net, net.host(kind) as host:
+        lab = Lab(net, host, base, policy, kind.target)
+        _prepare(lab)
+        yield lab
+
+
+def _unchanged_and_answering(lab: Lab, before: dict[str, str]) -> None:
+    assert lab.files() == before
+    assert lab.running() and lab.greeting().startswith("220 "), lab.greeting()
+
+
+def test_another_mta_or_a_missing_one_is_refused_before_anything_changes(lab: Lab) -> None:
+    before = lab.files()
+    for role, names, variables in SCENARIOS[lab.target].strangers:
+        result = lab.play(role=role, extra=variables)
+        assert result.returncode != 0
+        assert names in result.output, result.output[-4000:]
+        assert "Nothing was changed" in result.output
+        if "installed" in names and "not installed" not in names:
+            assert "mtaharden_replace_mta: true" in result.output
+        assert "Swap the new files in" not in result.output
+    assert lab.files() == before and not lab.running()
+
+
+def test_first_run_on_an_installed_stopped_host_deploys_and_starts(lab: Lab) -> None:
+    assert not lab.running()
+    result = lab.play()
+    assert result.returncode == 0, result.output[-6000:]
+    assert recap(result)["changed"] > 0
+    assert "changed:" in task_section(result, "Start the MTA"), result.output[-6000:]
+    assert lab.running() and lab.greeting().startswith("220 "), lab.greeting()
+    probe = "Probe with the queue proof" if SCENARIOS[lab.target].on_host else \
+        "Probe from outside the trusted networks (the canary proves relaying when configured)"
+    assert "ok:" in task_section(result, probe)
+
+
+def test_second_run_changes_nothing_and_keeps_one_snapshot(lab: Lab) -> None:
+    before = lab.files()
+    result = lab.play()
+    assert result.returncode == 0, result.output[-6000:]
+    assert recap(result)["changed"] == 0, result.output[-6000:]
+    assert lab.files() == before
+    assert len(lab.host.run(["ls", f"{BACKUPS}/{lab.target}"]).stdout.split()) == 1, \
+        "a run that changed nothing keeps no snapshot"
+
+
+def test_check_mode_shows_the_change_and_makes_none(lab: Lab) -> None:
+    before = lab.files()
+    result = lab.play(SCENARIOS[lab.target].change, check=True)
+    assert result.returncode == 0, result.output[-6000:]
+    assert recap(result)["changed"] > 0
+    assert "\n+++ after" in result.output and "\n--- before" in result.output
+    _unchanged_and_answering(lab, before)
+
+
+def test_an_inet_interfaces_change_stops_and_starts_and_moves_the_listener(lab: Lab) -> None:
+    if lab.target != "postfix":
+        pytest.skip("inet_interfaces is Postfix's (Sendmail and qmail restart on every apply)")
+    assert "00000000" in lab.listeners()
+    result = lab.play(f"targets.postfix.inet_interfaces=[{lab.host.address}]")
+    assert result.returncode == 0, result.output[-6000:]
+    assert "changed:" in task_section(result, "Stop the MTA (a setting changed that only a stop and start applies)")
+    assert lab.listeners() == {"190200C0"}, lab.listeners()  # 192.0.2.25 only, no more 0.0.0.0
+    assert lab.greeting().startswith("220 ")
+    assert lab.host.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/25"], check=False).returncode != 0, \
+        "loopback still answers: the old wildcard listener survived"
+    lab.keep.append(f"targets.postfix.inet_interfaces=[{lab.host.address}]")
+
+
+def test_open_relay_policy_is_rolled_back_byte_for_byte_and_says_why(lab: Lab) -> None:
+    before = lab.files()
+    result = lab.play(SCENARIOS[lab.target].open_relay)
+    assert result.returncode != 0
+    assert re.search(r"mtaharden probe exit [13] ", result.output), result.output[-6000:]
+    assert "  case " in result.output  # the probe's failing cases, one line each
+    assert "changed:" in task_section(result, "Put the snapshot back byte for byte (compiled files included)")
+    _unchanged_and_answering(lab, before)
+
+
+def test_a_config_the_mta_rejects_is_never_swapped_in(lab: Lab) -> None:
+    rejected = SCENARIOS[lab.target].rejected
+    if not rejected:
+        pytest.skip(f"{lab.target}'s staging tools accept every policy mtaharden validates")
+    before = lab.files()
+    result = lab.play(extra=rejected)
+    assert result.returncode != 0
+    assert 'at the step "Build and check the staged configuration' in result.output, result.output[-6000:]
+    assert "Nothing on the host was changed" in result.output
+    assert "Swap the new files in" not in result.output
+    _unchanged_and_answering(lab, before)
+
+
+def test_a_failing_apply_is_rolled_back_and_says_why(lab: Lab) -> None:
+    before = lab.files()
+    result = lab.play(SCENARIOS[lab.target].change, prefix=(FAIL_APPLY,))
+    assert result.returncode != 0
+    assert 'at the step "Apply the live configuration"' in result.output, result.output[-6000:]
+    assert "injected: apply refused" in result.output
+    _unchanged_and_answering(lab, before)
+    assert len(lab.host.run(["ls", f"{BACKUPS}/{lab.target}"]).stdout.split()) <= 3
+
+
+def test_what_the_host_lacks_is_refused_before_the_swap(lab: Lab) -> None:
+    scenario = SCENARIOS[lab.target]
+    before = lab.files()
+    result = lab.play(*scenario.unmet)
+    assert result.returncode != 0
+    assert 'at the step "Check what the configuration needs of the host, before the swap"' in result.output, \
+        result.output[-6000:]
+    assert scenario.unmet_message in result.output
+    assert "Nothing on the host was changed" in result.output
+    _unchanged_and_answering(lab, before)
+
+
+def test_the_verify_role_alone_proves_from_the_host_with_the_queue_proof(lab: Lab) -> None:
+    if lab.target == "sendmail":
+        pytest.skip("Sendmail relays for a client whose name is in class w, its own: probed from itself it is "
+                    "open (the queue proof shows the message sent on), so the host is no vantage for Sendmail")
+    lab.share_mtaharden()
+    result = lab.play(role="verify", verify_probe_from="mx", verify_target=lab.target,
+                      mtaharden_probe_args=["--timeout", "10"])
+    assert result.returncode == 0, result.output[-6000:]
+    assert "ok:" in task_section(result, "Probe with the queue proof")
+    assert "skipping:" in task_section(result, "Probe from outside the trusted networks (the canary proves "
+                                               "relaying when configured)")
+
+
+def test_the_verify_role_alone_takes_the_shared_endpoints(lab: Lab) -> None:
+    # the role alone takes its endpoints from mtaharden_probe_endpoints: nothing listens on this one
+    result = lab.play(role="verify", mtaharden_probe_endpoints=[f"{lab.host.address}:2525"], verify_wait_seconds=2,
+                      verify_target=lab.target)
+    assert result.returncode != 0 and f"{lab.host.address}:2525" in result.output, result.output[-4000:]
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    need_lab(*LAB_TOOLS, "nsenter")
+    kind = AnsibleBareKind()
+    base = tmp_path_factory.mktemp("bare-ansible")
+    policy, _, _ = render(kind, base / "policy")
+    with LabNet() as net, net.host(kind) as host:
+        start_syslog(host)
+        prepare_auth(host, kind)
+        # what a mirror would serve (the lab has none): apt's lists and the packages, kept in the root
+        host.run(["sh", "-c", f"cp -a {OFFLINE_APT}/lists/. /var/lib/apt/lists/ && "
+                              f"cp {OFFLINE_APT}/archives/*.deb /var/cache/apt/archives/"])
+        yield Lab(net, host, base, policy, "postfix")
+
+
+def test_postfix_role_installs_postfix_on_a_host_without_an_mta(bare: Lab) -> None:
+    assert not bare.host.path("/usr/sbin/postfix").exists()
+    # AUTH off: a sasldb the freshly installed postfix user may not read is the preflight's to refuse
+    result = bare.play("auth.enabled=false", postfix_install_packages=True)
+    assert result.returncode == 0, result.output[-6000:]
+    assert "changed:" in task_section(result, "Install the packages")
+    assert bare.running() and bare.greeting().startswith("220 "), bare.greeting()
+
