@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from mtaharden.policy import Policy
-from mtaharden.targets.base import Coverage, registered
+from mtaharden.targets.base import HOST_ITSELF, Coverage, registered
 
 from .verdict import CheckResult, CheckStatus
 
@@ -41,6 +41,11 @@ class Declarations:
             cut = max(path.rfind("["), path.rfind("."))
             path = path[:cut] if cut > 0 else ""
         return None
+
+    def trusts_itself(self) -> Coverage | None:
+        """The row saying the target relays for clients on the host itself (Sendmail's class w), if any."""
+        row = self.rows.get(f"networks.trusted[{HOST_ITSELF}]")
+        return row if row is not None and row.status != "enforced" else None
 
     def judge(self, check: CheckResult) -> CheckResult:
         """``check`` as ``declared`` when it deviates where the target declares its element not enforced."""

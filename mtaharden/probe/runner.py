@@ -8,6 +8,7 @@ failure is recorded in its own result and never stops the others.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,17 @@ def _mail_domain(server_name: str | None, expectations: Expectations | None, lit
     return server_name or literal
 
 
+def _self_trusted_vantage(source: str, server: str, declarations: Declarations | None) -> str | None:
+    """The warning when the probe stands on the host itself (its address, or loopback) of a target that
+    declares it relays for clients there whatever the policy trusts (Sendmail: class w); else None."""
+    row = declarations.trusts_itself() if declarations is not None else None
+    if declarations is None or row is None or not (source == server or ipaddress.ip_address(source).is_loopback):
+        return None
+    return (f"WARNING: the probe stands on the host itself ({source}) and {declarations.target} "
+            f"coverage of {row.element} says: {row.detail} (fix: probe from outside the host, e.g. the "
+            "controller, another host, or an address of this machine the host does not own)")
+
+
 async def _probe(conn: Connection, result: HostResult, options: ProbeOptions,
                  expectations: Expectations | None, canary: Canary | None) -> None:
     try:
@@ -62,6 +74,10 @@ async def _probe(conn: Connection, result: HostResult, options: ProbeOptions,
         result.warnings.append(first.tls_error)
     warnings, result.vantage_conflict = judge_vantage(first.local_ip, options.vantage, expectations)
     result.warnings.extend(warnings)
+    self_trusted = _self_trusted_vantage(first.local_ip, first.peer_ip, options.declarations)
+    if options.vantage == "untrusted" and self_trusted:
+        result.warnings.append(self_trusted)
+        result.vantage_conflict = True
     literal = address_literal(first.peer_ip)
     values = Placeholders(options.external_domain, first.peer_ip, result.server_name or literal,
                           _mail_domain(result.server_name, expectations, literal))

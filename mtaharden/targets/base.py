@@ -20,9 +20,15 @@ Phase = Literal["build", "check", "apply"]
 CommentStyle = Literal["hash", "markdown", "none"]
 
 
+HOST_ITSELF = "host"  # the coverage place of a client on the MTA host itself (see Coverage)
+
 @dataclass(frozen=True)
 class Coverage:
-    """How one policy element is carried out by a target."""
+    """How one policy element is carried out by a target.
+
+    ``element`` may name a place in brackets where one element shows in several ways (``smtp.banner[HELP]``),
+    or ``networks.trusted[host]`` (:data:`HOST_ITSELF`): how the target treats a client on the host itself.
+    """
 
     element: str
     status: Status

@@ -31,6 +31,7 @@ from ..policy.transaction import Transaction
 from . import header_engines, header_forms
 from .address_keys import first_match_keys
 from .base import (
+    HOST_ITSELF,
     Block,
     Coverage,
     Plan,
@@ -719,6 +720,12 @@ class Scenario:
 
 
 OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "100.64.0.1", "240.0.0.1")
+# proto.m4's Relay_ok relays for loopback, the host's own addresses ([addr] in class w) and its own names
+# before the access map is read: a client on the host itself is trusted whatever networks.trusted says
+SELF_RELAY = ("Sendmail also relays for loopback and for the host's own addresses and names (class w; "
+              "proto.m4 Relay_ok, before the access map), whatever networks.trusted says: a probe from the "
+              "host itself proves nothing")
+
 FOREIGN = "someone@relaytest.invalid"
 BT_HELO = "client.relaytest.invalid"  # an .invalid name no HELO rule of a real policy names
 SCENARIO_USERS = ("postmaster", "relay-check")
@@ -825,6 +832,7 @@ def _coverage(policy: Policy, gaps: list[Coverage]) -> Iterator[Coverage]:
     else:
         yield enforced("domains.relay", "relay-domains (class R) with FEATURE(relay_hosts_only): exact names")
     yield enforced("networks.trusted", "access Connect: RELAY (CIDR written as whole-octet prefixes)")
+    yield Coverage(f"networks.trusted[{HOST_ITSELF}]", "approximated", SELF_RELAY)
     if policy.auth.enabled and policy.auth.backend == "dovecot":
         yield Coverage("auth", "unsupported", "Sendmail authenticates through Cyrus SASL only (no dovecot socket)")
     elif policy.auth.enabled:

@@ -247,10 +247,17 @@ def declaration(rows: Sequence[tuple[str, str, str]], concerned: Sequence[Decisi
     the row of a matched access element counts too; so do the rows of ``also`` (parent-domain rules)."""
     elements = {e for d in concerned for e in (d.matched if d.element == "domains" else (d.element,)) if e} | also
     for element, status, how in rows:
+        if _named_place(element):  # e.g. networks.trusted[host]: a vantage the suite's clients never take
+            continue
         if any(e == element or e.startswith((element + ".", element + "[")) or element.startswith((e + ".", e + "["))
                for e in elements):
             return f"{element} {status}: {how}"
     return None
+
+
+def _named_place(element: str) -> bool:
+    """Whether a coverage row names a place (``[HELP]``, ``[host]``) rather than a list index (``[2]``)."""
+    return element.endswith("]") and not element[element.rfind("[") + 1:-1].isdigit()
 
 
 def check(lab: Lab, document: dict[str, Any], transactions: Sequence[Transaction]) -> None:

@@ -38,7 +38,7 @@ def run(tmp_path: Path, server: FakeSmtp, *args: str) -> tuple[int, dict[str, di
     policy = tmp_path / "policy.yml"
     policy.write_text(POLICY)
     result = CliRunner().invoke(probe, ["--format", "json", "--policy", str(policy), *args, server.target])
-    host = json.loads(result.output)["hosts"][0]
+    host = json.loads(result.stdout)["hosts"][0]  # the vantage warning goes to stderr
     return result.exit_code, {check["id"]: check for check in host["checks"]}, host
 
 
@@ -64,8 +64,23 @@ def test_without_mta_the_same_help_answer_is_a_finding(serve: Serve, tmp_path: P
 
 
 def test_sendmail_declares_nothing_so_its_help_leak_stays_a_finding(serve: Serve, tmp_path: Path) -> None:
-    code, checks, _ = run(tmp_path, serve(QmailHelp()), "--mta", "sendmail")
-    assert code == 1 and checks["leaks:HELP"]["status"] == "deviation"
+    code, checks, host = run(tmp_path, serve(QmailHelp()), "--mta", "sendmail")
+    assert checks["leaks:HELP"]["status"] == "deviation"
+    # the fake listens on loopback, and Sendmail relays for the host itself: that vantage decides the status
+    assert host["status"] == "inconclusive" and code == 3, host
+
+
+def test_probing_sendmail_from_the_host_itself_is_inconclusive(serve: Serve, tmp_path: Path) -> None:
+    """Sendmail's coverage declares networks.trusted[host] (class w relays): from loopback or the server's
+    own address nothing speaks for strangers, so the run is inconclusive with the fix; Postfix and qmail
+    declare no such trust, so the same vantage gives them a verdict."""
+    code, _, host = run(tmp_path, serve(FakeSmtp()), "--mta", "sendmail")
+    assert host["status"] == "inconclusive" and code == 3, host
+    (warning,) = [w for w in host["warnings"] if "host itself" in w]
+    assert "sendmail coverage of networks.trusted[host]" in warning and "fix: probe from outside" in warning
+    for mta in ("postfix", "qmail"):
+        code, _, host = run(tmp_path, serve(FakeSmtp()), "--mta", mta)
+        assert host["status"] == "closed" and code == 0, (mta, host)
 
 
 def test_a_banner_leak_on_qmail_is_still_a_finding(serve: Serve, tmp_path: Path) -> None:
