@@ -12,6 +12,11 @@ a surely-unknown name gets the same class of answer; if the unknown name is refu
 postmaster gets 252, the command still tells users apart (Postfix with VRFY enabled does this), which
 is a deviation too.
 
+What a transaction check must get comes from the policy's reference evaluator
+(:mod:`mtaharden.policy.evaluate`) for the probe's own vantage: its source address, EHLO name, TLS
+state and credentials. A client the policy blocks must be refused mail for the local domains too, so a
+refusal there is conformance, not a deviation; without a policy loaded, acceptance is expected.
+
 Passwords go to the server only over TLS, or to a loopback peer (where nothing crosses a network).
 """
 
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mtaharden.policy import Policy
+from mtaharden.policy.evaluate import Decision, evaluate
+from mtaharden.policy.transaction import Transaction
 
 from .connection import Connection
 from .leaks import software_shown
@@ -55,6 +62,15 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Standpoint:
+    """Where the probe's transaction checks come from: what the evaluator needs to know of the client."""
+
+    source: str
+    ehlo: str
+    tls: bool
+
+
+@dataclass(frozen=True)
 class Expectations:
     """The observable promises of a policy (see :meth:`from_policy`)."""
 
@@ -65,11 +81,23 @@ class Expectations:
     expn_off: bool = True
     auth_after_tls: bool = True
     banner: str | None = None
+    policy: Policy | None = None  # the evaluator's input: what each transaction check must get from here
 
     @classmethod
     def from_policy(cls, policy: Policy) -> Expectations:
         return cls(tuple(policy.domains.local), tuple(policy.domains.relay), tuple(policy.networks.trusted),
-                   policy.smtp.disable_vrfy, policy.smtp.disable_expn, policy.auth.require_tls, policy.smtp.banner)
+                   policy.smtp.disable_vrfy, policy.smtp.disable_expn, policy.auth.require_tls, policy.smtp.banner,
+                   policy)
+
+    def decide(self, vantage: Standpoint, recipient: str, auth: str | None = None) -> Decision | None:
+        """The contract's answer to ``MAIL FROM:<>`` / ``RCPT TO:<recipient>`` from the probe's vantage:
+        the first stage that does not accept, else the RCPT decision (None without a policy)."""
+        if self.policy is None:
+            return None
+        transaction = Transaction(ipaddress.ip_address(vantage.source), vantage.ehlo, "", (recipient,),
+                                  tls=vantage.tls, auth=auth)
+        decisions = evaluate(self.policy, transaction).decisions
+        return next((d for d in decisions if d.verdict != "accept"), decisions[-1])
 
     @property
     def mail_domain(self) -> str | None:
@@ -107,21 +135,33 @@ def banner_leak(banner: Reply, server_name: str | None) -> str | None:
     return software_shown(banner, [server_name] if server_name else [])
 
 
-def _expect_accepted(check_id: str, description: str, mail: Reply, rcpt: Reply | None) -> CheckResult:
+def _expect(check_id: str, description: str, mail: Reply, rcpt: Reply | None,
+            expected: Decision | None) -> CheckResult:
+    """The server's answer judged against the contract's (``expected``; None: acceptance expected)."""
     reply = rcpt or mail
-    if rcpt is not None and rcpt.positive:
-        return CheckResult(check_id, description, CheckStatus.OK, f"accepted: {rcpt}")
     stage = "RCPT" if rcpt is not None else "MAIL"
+    if expected is None or expected.verdict == "accept":
+        if rcpt is not None and rcpt.positive:
+            return CheckResult(check_id, description, CheckStatus.OK, f"accepted: {rcpt}")
+        status = CheckStatus.INCONCLUSIVE if reply.transient else CheckStatus.DEVIATION
+        return CheckResult(check_id, description, status, f"{stage} refused: {reply}")
+    policy_says = f"the policy {'refuses' if expected.verdict == 'reject' else 'defers'} it from here " \
+                  f"({expected.element}: {expected.note})"
+    description = f"{description.removesuffix(' is accepted')}: {expected.verdict}, as the policy says"
+    wanted_class = reply.permanent if expected.verdict == "reject" else reply.transient
+    if wanted_class:
+        return CheckResult(check_id, description, CheckStatus.OK, f"{stage} {reply}; {policy_says}")
     status = CheckStatus.INCONCLUSIVE if reply.transient else CheckStatus.DEVIATION
-    return CheckResult(check_id, description, status, f"{stage} refused: {reply}")
+    return CheckResult(check_id, description, status, f"{stage} {reply}, but {policy_says}")
 
 
-async def _rcpt_check(conn: Connection, check_id: str, description: str, mail: str, rcpt: str) -> CheckResult:
+async def _rcpt_check(conn: Connection, check_id: str, description: str, rcpt: str,
+                      expected: Decision | None) -> CheckResult:
     try:
-        mail_reply, rcpt_reply = await conn.run(SmtpSession.transaction, mail, rcpt)
+        mail_reply, rcpt_reply = await conn.run(SmtpSession.transaction, "MAIL FROM:<>", f"RCPT TO:<{rcpt}>")
     except ProbeError as exc:
         return CheckResult(check_id, description, CheckStatus.ERROR, str(exc))
-    return _expect_accepted(check_id, description, mail_reply, rcpt_reply)
+    return _expect(check_id, description, mail_reply, rcpt_reply, expected)
 
 
 async def _disclosure_check(conn: Connection, verb: str) -> CheckResult:
@@ -142,7 +182,8 @@ async def _disclosure_check(conn: Connection, verb: str) -> CheckResult:
     return CheckResult(check_id, description, CheckStatus.OK, detail)
 
 
-async def _auth_relay(session: SmtpSession, credentials: Credentials, rcpt: str) -> CheckResult:
+async def _auth_relay(session: SmtpSession, credentials: Credentials, rcpt: str,
+                      expected: Decision | None) -> CheckResult:
     description = "authenticated relay to the foreign domain is accepted"
     if session.tls == "none" and not ipaddress.ip_address(session.peer_ip).is_loopback:
         return CheckResult("auth-relay", description, CheckStatus.INCONCLUSIVE,
@@ -151,8 +192,8 @@ async def _auth_relay(session: SmtpSession, credentials: Credentials, rcpt: str)
     if reply.code != 235:
         return CheckResult("auth-relay", description, CheckStatus.DEVIATION, f"authentication failed: {reply}")
     sender = f"<{credentials.user}>" if "@" in credentials.user else "<>"
-    mail, rcpt_reply = await session.transaction(f"MAIL FROM:{sender}", f"RCPT TO:{rcpt}")
-    return _expect_accepted("auth-relay", description, mail, rcpt_reply)
+    mail, rcpt_reply = await session.transaction(f"MAIL FROM:{sender}", f"RCPT TO:<{rcpt}>")
+    return _expect("auth-relay", description, mail, rcpt_reply, expected)
 
 
 def static_checks(first: SmtpSession, expectations: Expectations) -> list[CheckResult]:
@@ -186,13 +227,19 @@ async def run_checks(conn: Connection, first: SmtpSession, *, expectations: Expe
                      vantage: Vantage, credentials: Credentials | None, foreign: str) -> list[CheckResult]:
     """Every check that applies: the policy's (when given), trusted relay, authenticated relay."""
     checks = static_checks(first, expectations) if expectations else []
-    relay_rcpt = f"<relaytest@{foreign}>"
+    relay_rcpt = f"relaytest@{foreign}"
+    here = Standpoint(first.local_ip, first.options.ehlo, first.tls != "none")
+
+    def expected(recipient: str, auth: str | None = None) -> Decision | None:
+        return expectations.decide(here, recipient, auth) if expectations else None
+
     await conn.drop()
     if expectations:
         for kind, domains in (("local", expectations.local_domains), ("relay", expectations.relay_domains)):
             for index, domain in enumerate(domains):
-                check = await _rcpt_check(conn, f"{kind}-domain:{domain}", f"mail for {kind} domain {domain} is "
-                                          "accepted", "MAIL FROM:<>", f"RCPT TO:<{postmaster_of(domain)}>")
+                rcpt = postmaster_of(domain)
+                check = await _rcpt_check(conn, f"{kind}-domain:{domain}",
+                                          f"mail for {kind} domain {domain} is accepted", rcpt, expected(rcpt))
                 checks.append(dataclasses.replace(check, element=f"domains.{kind}[{index}]"))
         if expectations.vrfy_off:
             checks.append(await _disclosure_check(conn, "VRFY"))
@@ -200,10 +247,11 @@ async def run_checks(conn: Connection, first: SmtpSession, *, expectations: Expe
             checks.append(await _disclosure_check(conn, "EXPN"))
     if vantage == "trusted":
         checks.append(await _rcpt_check(conn, "trusted-relay", "relay from the trusted address is accepted",
-                                        "MAIL FROM:<>", f"RCPT TO:{relay_rcpt}"))
+                                        relay_rcpt, expected(relay_rcpt)))
     if credentials:
         try:
-            checks.append(await _auth_relay(await conn.fresh(), credentials, relay_rcpt))
+            checks.append(await _auth_relay(await conn.fresh(), credentials, relay_rcpt,
+                                            expected(relay_rcpt, credentials.user)))
         except ProbeError as exc:
             checks.append(CheckResult("auth-relay", "authenticated relay to the foreign domain is accepted",
                                       CheckStatus.ERROR, str(exc)))

@@ -184,3 +184,28 @@ def test_authenticated_relay(serve: Serve) -> None:
     bad = run_probe(server, credentials=Credentials("alice@example.test", "wrong"), cases=())
     assert checks(bad) == {"auth-relay": CheckStatus.DEVIATION, **LEAKS_OK}
     assert "wrong" not in repr(bad) and "wrong" not in repr(Credentials("a", "wrong"))
+
+
+BLOCKING_POLICY = POLICY + """access:
+  clients:
+    - {match: 127.0.0.0/8, action: reject, message: "554 5.7.1 go away"}
+"""
+
+
+def everything_refused(path: str) -> str:
+    return "554 5.7.1 go away"
+
+
+def test_a_client_the_policy_blocks_must_be_refused_its_own_domains(serve: Serve) -> None:
+    """The evaluator decides what the probe's vantage must get: a client blocked by access.clients is
+    refused mail for the local domain too, so that refusal is conformance, and acceptance a deviation."""
+    refusing = run_probe(serve(FakeSmtp(rcpt=everything_refused)), expectations=expect(BLOCKING_POLICY))
+    (local,) = [check for check in refusing.checks if check.id == "local-domain:example.test"]
+    assert local.status is CheckStatus.OK and "access.clients[0]" in local.detail, local
+    assert local.description.endswith("reject, as the policy says")
+    accepting = run_probe(serve(FakeSmtp(rcpt=lambda path: "250 2.1.5 Ok")), expectations=expect(BLOCKING_POLICY))
+    (local,) = [check for check in accepting.checks if check.id == "local-domain:example.test"]
+    assert local.status is CheckStatus.DEVIATION and "the policy refuses it from here" in local.detail, local
+    # without the block the same refusal is a deviation: acceptance is what the policy says
+    plain = run_probe(serve(FakeSmtp(rcpt=everything_refused)), expectations=expect())
+    assert checks(plain)["local-domain:example.test"] is CheckStatus.DEVIATION
