@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,17 +28,18 @@ class Run:
     stdout: str = ""
 
 
-def measure(argv: Sequence[str], *, stdin: Path | None = None, repeat: int = 1, ok: Collection[int] = (0,)) -> Run:
+def measure(argv: Sequence[str], *, stdin: Path | None = None, repeat: int = 1, ok: Collection[int] = (0,),
+            env: Mapping[str, str] | None = None) -> Run:
     """The median run (by wall time) of ``argv`` over ``repeat`` runs; exits on a code not in ``ok``."""
-    runs = sorted((_once(argv, stdin, ok) for _ in range(repeat)), key=lambda run: run.seconds)
+    runs = sorted((_once(argv, stdin, ok, env) for _ in range(repeat)), key=lambda run: run.seconds)
     return runs[len(runs) // 2]
 
 
-def _once(argv: Sequence[str], stdin: Path | None, ok: Collection[int]) -> Run:
+def _once(argv: Sequence[str], stdin: Path | None, ok: Collection[int], env: Mapping[str, str] | None) -> Run:
     with tempfile.NamedTemporaryFile("r") as usage, open(stdin or os.devnull, "rb") as source:
         launcher = [GNU_TIME, "-q", "-f", "%M", "-o", usage.name] if GNU_TIME else []
         started = time.perf_counter()
-        done = subprocess.run([*launcher, *argv], stdin=source, capture_output=True, check=False)
+        done = subprocess.run([*launcher, *argv], stdin=source, capture_output=True, check=False, env=env)
         elapsed = time.perf_counter() - started
         if done.returncode not in ok:
             raise SystemExit(f"{' '.join(map(str, argv))} failed ({done.returncode}):\n{done.stderr.decode()}")

@@ -1,14 +1,18 @@
 """Benchmark the relay probe; prints figures, asserts nothing.
 
-(b) fleet: N closed fake servers on distinct loopback addresses (127.0.1.1 … , one port), served by a
-    separate process so the servers do not share the probe's CPU and event loop; ``mtaharden probe -i``
-    with the full matrix at concurrency 50, 200 and 500 (hosts/second and the probe's peak RSS), then
-    nmap's smtp-open-relay on the same set if nmap is installed.
+(b) fleet: N closed fake servers on distinct loopback addresses (127.0.1.1 … , one port), served by
+    ``--servers`` separate processes (default 4) so the servers do not share the probe's CPU and event loop;
+    their CPU seconds during each run are printed next to it, to show they are not what bounds the figure.
+    ``mtaharden probe -i`` with the full matrix at concurrency 50, 200 and 500 (hosts/second and the probe's
+    peak RSS), then nmap's smtp-open-relay on the same set if nmap is installed. ``--starttls`` makes every
+    server offer STARTTLS (self-signed certificate), as a real MX does; ``--src DIR`` runs the mtaharden
+    found in DIR instead (e.g. ``git archive HEAD mtaharden | tar -x -C DIR``: the figure before a change).
 (a) real MTA: :func:`bench_real_mta` runs the full matrix against one HOST:PORT (e.g. a default-config
     Postfix started by the realmta harness) and nmap against the same, and returns the figures.
 
     python bench/probe.py                     # (b) with 1000 endpoints
     python bench/probe.py --hosts 200 --concurrency 1,50,200
+    python bench/probe.py --hosts 300 --concurrency 50 --starttls [--src /tmp/before]
     python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
     python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here
     python bench/probe.py --lab               # (c) proof cost: each stock lab host, without and with --proof queue
@@ -25,10 +29,13 @@ import asyncio
 import ipaddress
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import socket
+import ssl
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -43,16 +50,25 @@ from mtaharden.probe import CASES, Endpoint, ProbeOptions, SessionOptions, parse
 NMAP = shutil.which("nmap")
 
 
-async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any) -> None:
-    """A minimal Postfix-like closed server: 250 to everything but foreign RCPTs (554)."""
+async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any, tls: ssl.SSLContext | None) -> None:
+    """A minimal Postfix-like closed server: 250 to everything but foreign RCPTs (554); with ``tls`` it offers
+    STARTTLS until the session is encrypted."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        encrypted = False
         try:
             writer.write(b"220 mx.bench.test ESMTP\r\n")
             while line := await reader.readline():
                 verb = line[:4].upper()
                 if verb == b"EHLO":
-                    writer.write(b"250-mx.bench.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                    offer = b"250-STARTTLS\r\n" if tls and not encrypted else b""
+                    writer.write(b"250-mx.bench.test\r\n250-PIPELINING\r\n" + offer + b"250 8BITMIME\r\n")
+                elif verb == b"STAR" and tls and not encrypted:
+                    writer.write(b"220 2.0.0 Ready to start TLS\r\n")
+                    await writer.drain()
+                    await writer.start_tls(tls)
+                    encrypted = True
+                    continue
                 elif verb == b"RCPT":
                     writer.write(b"554 5.7.1 Relay access denied\r\n")
                 elif verb == b"QUIT":
@@ -61,7 +77,7 @@ async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any)
                 else:
                     writer.write(b"250 2.0.0 Ok\r\n")
                 await writer.drain()
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             pass
         finally:
             writer.close()
@@ -74,8 +90,30 @@ async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any)
         server.close()
 
 
-def _serve(addresses: list[str], port: int, ready: Any, stop: Any) -> None:
-    asyncio.run(_closed_server(addresses, port, ready, stop))
+def _serve(addresses: list[str], port: int, ready: Any, stop: Any, certificate: tuple[str, str] | None) -> None:
+    tls = None
+    if certificate:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*certificate)
+    asyncio.run(_closed_server(addresses, port, ready, stop, tls))
+
+
+def _certificate(folder: Path) -> tuple[str, str]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=mx.bench.test", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    return str(cert), str(key)
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the processes have used so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def _free_port(address: str) -> int:
@@ -109,43 +147,68 @@ def _raise_open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200, 500)) -> None:
+def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200, 500), *, starttls: bool = False,
+                servers: int = 4, layouts: Sequence[str] = ("text", "json"), src: str | None = None) -> None:
     _raise_open_files()
     addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
     port = _free_port("127.0.0.1")
-    ready, stop = multiprocessing.Event(), multiprocessing.Event()
-    server = multiprocessing.Process(target=_serve, args=(addresses, port, ready, stop), daemon=True)
-    server.start()
-    try:
-        if not ready.wait(60):
-            raise SystemExit("the fake servers did not start")
-        print(f"(b) {count} closed fake endpoints on 127.0.x.y:{port}, {len(CASES)} cases each; "
-              "wall time and peak RSS of the whole command")
-        with tempfile.TemporaryDirectory(prefix="mtaharden-bench-") as work:
+    stop = multiprocessing.Event()
+    with tempfile.TemporaryDirectory(prefix="mtaharden-bench-") as work:
+        certificate = _certificate(Path(work)) if starttls else None
+        started = []
+        for share in range(servers):
+            ready = multiprocessing.Event()
+            process = multiprocessing.Process(target=_serve, daemon=True,
+                                              args=(addresses[share::servers], port, ready, stop, certificate))
+            process.start()
+            started.append((process, ready))
+        try:
+            if not all(ready.wait(60) for _, ready in started):
+                raise SystemExit("the fake servers did not start")
+            pids = [process.pid for process, _ in started if process.pid is not None]
+            offer = "offering STARTTLS" if starttls else "plain"
+            print(f"(b) {count} closed fake endpoints ({offer}) on 127.0.x.y:{port} in {servers} server processes, "
+                  f"{len(CASES)} cases each; wall time and peak RSS of the whole command, the servers' CPU seconds")
+            command, env = [MTAHARDEN], None
+            if src:
+                command, env = [sys.executable, "-m", "mtaharden"], {**os.environ, "PYTHONPATH": src}
             hosts = Path(work) / "hosts.txt"
             hosts.write_text("".join(f"{address}:{port}\n" for address in addresses))
             for concurrency in concurrencies:
-                for layout in ("text", "json"):  # the JSON report (about 20 KiB per host) is built in memory
-                    run = measure([MTAHARDEN, "probe", "-i", str(hosts), "--concurrency", str(concurrency),
-                                   "--timeout", "30", "--format", layout], ok=(0, 1, 2))
-                    outcome = (dict(Counter(host["status"] for host in json.loads(run.stdout)["hosts"]))
-                               if layout == "json" else "")
-                    rate = count / run.seconds
-                    print(f"    mtaharden probe -i hosts.txt --concurrency {concurrency:>3} --format {layout:4}: "
-                          f"{run.seconds:7.2f} s  {rate:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  {outcome}", flush=True)
-        if NMAP:
-            run = measure(_nmap_argv(addresses, port))
-            closed = run.stdout.count("doesn't seem to be an open relay")
-            print(f"    nmap -p {port} --script smtp-open-relay (16 forms): {run.seconds:7.2f} s  "
-                  f"{count / run.seconds:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  ({closed}/{count} reported not open)")
-        else:
-            print("    nmap not installed: skipped")
-    finally:
-        stop.set()
-        server.join(10)
-        if server.is_alive():
-            server.terminate()
-            server.join(5)
+                for layout in layouts:
+                    before = _cpu_seconds(pids)
+                    run = measure([*command, "probe", "-i", str(hosts), "--concurrency", str(concurrency),
+                                   "--timeout", "30", "--format", layout], ok=(0, 1, 2), env=env)
+                    server_cpu = _cpu_seconds(pids) - before
+                    outcome = dict(Counter(_statuses(run.stdout, layout))) if layout != "text" else ""
+                    print(f"    mtaharden probe -i hosts.txt --concurrency {concurrency:>3} --format {layout:5}: "
+                          f"{run.seconds:7.2f} s  {count / run.seconds:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  "
+                          f"servers {server_cpu:5.2f} CPU-s  {outcome}", flush=True)
+            if NMAP:
+                before = _cpu_seconds(pids)
+                run = measure(_nmap_argv(addresses, port))
+                server_cpu = _cpu_seconds(pids) - before
+                closed = run.stdout.count("doesn't seem to be an open relay")
+                print(f"    nmap -p {port} --script smtp-open-relay (16 forms): {run.seconds:7.2f} s  "
+                      f"{count / run.seconds:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  servers {server_cpu:5.2f} CPU-s  "
+                      f"({closed}/{count} reported not open)")
+            else:
+                print("    nmap not installed: skipped")
+        finally:
+            stop.set()
+            for process, _ in started:
+                process.join(10)
+                if process.is_alive():
+                    process.terminate()
+                    process.join(5)
+
+
+def _statuses(stdout: str, layout: str) -> list[str]:
+    """Each host's status from a JSON document or from JSON Lines."""
+    if layout == "json":
+        return [host["status"] for host in json.loads(stdout)["hosts"]]
+    records = [json.loads(line) for line in stdout.splitlines() if line]
+    return [record["status"] for record in records if record.get("record") == "host"]
 
 
 def bench_real_mta(host: str, port: int, *, rounds: int = 3, source_address: str | None = None) -> dict[str, Any]:
@@ -248,6 +311,10 @@ def main() -> None:
     parser.add_argument("--postfix", action="store_true", help="run (a) against a Postfix started here")
     parser.add_argument("--lab", action="store_true", help="run (c): proof cost on the stock lab hosts (root)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--starttls", action="store_true", help="for (b): the fake servers offer STARTTLS")
+    parser.add_argument("--servers", type=int, default=4, help="for (b): fake server processes")
+    parser.add_argument("--formats", default="text,json", help="for (b): probe output formats to measure")
+    parser.add_argument("--src", metavar="DIR", help="for (b): run python -m mtaharden from DIR (a 'before' tree)")
     args = parser.parse_args()
     if args.lab:
         bench_lab_proof(args.rounds)
@@ -257,7 +324,8 @@ def main() -> None:
         endpoint = parse_endpoint(args.real, 25)
         bench_real_mta(endpoint.host, endpoint.port, rounds=args.rounds, source_address=args.source_address)
     else:
-        bench_fleet(args.hosts, [int(n) for n in args.concurrency.split(",")])
+        bench_fleet(args.hosts, [int(n) for n in args.concurrency.split(",")], starttls=args.starttls,
+                    servers=args.servers, layouts=args.formats.split(","), src=args.src)
 
 
 if __name__ == "__main__":

@@ -1,42 +1,59 @@
-"""The ``mtaharden`` command. Exit codes: 0 ok, 1 findings, 2 bad input or usage."""
+"""The ``mtaharden`` command. Exit codes: 0 ok, 1 findings, 2 bad input or usage.
+
+Each command imports what it uses when it runs (the policy model, jinja2, rich, the probe), so that
+``mtaharden --version`` starts like a system tool; tests/unit/test_startup.py guards it.
+"""
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
-from rich.table import Table
 
 from . import __version__
-from .policy import Policy, PolicyError, cases, load_policy
-from .policy.evaluate import evaluate
-from .policy.model import Policy as PolicyModel
-from .probe.cli import probe
-from .render import OutputConflict, RenderedFile, RenderError, render_plan, write_outputs
-from .review.config_diff import ConfigSyntaxError, check_tree, host_diff
-from .review.policy_diff import diff_policies
-from .review.report import PolicyChange, change_json, change_markdown, change_text, explain_markdown
-from .review.stance import relay_stance
-from .targets.base import Plan, Target, registered
+from .target_names import TARGET_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .policy import Policy
+    from .render import RenderedFile
+    from .targets.base import Plan, Target
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line, not 💯
-out_console = Console(highlight=False, soft_wrap=True, emoji=False)
+
+@functools.cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line, not 💯
+
+
+def err_console() -> Console:
+    return _console(True)
+
+
+def out_console() -> Console:
+    return _console(False)
 
 
 def fail(message: str) -> NoReturn:
     """Print an error for the user and exit with the bad-input code."""
-    err_console.print(message, markup=False)
+    err_console().print(message, markup=False)
     sys.exit(EXIT_BAD_INPUT)
 
 
 def _load(path: str, overrides: tuple[str, ...] = (), lists_root: str | None = None) -> Policy:
+    from .policy import PolicyError, load_policy
+
     try:
         return load_policy(path, overrides, lists_root)
     except PolicyError as exc:
@@ -44,6 +61,8 @@ def _load(path: str, overrides: tuple[str, ...] = (), lists_root: str | None = N
 
 
 def _targets(choice: str) -> list[Target]:
+    from .targets.base import registered
+
     targets = registered()
     if choice == "all":
         return list(targets.values())
@@ -59,13 +78,33 @@ lists_root_option = click.option(
     "--lists-root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
     help="folder tree the policy's list files may lie in (default: the policy file's folder)")
 target_option = click.option("--target", "-t", default="all", show_default=True,
-                             help=f"target to use: {', '.join(registered())} or all")
+                             help=f"target to use: {', '.join(TARGET_NAMES)} or all")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; ``probe`` (asyncio, ssl, the probe's modules) is imported only when asked for."""
+
+    lazy = ("probe",)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "probe":
+            from .probe.cli import probe
+
+            return probe
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mtaharden")
 def main() -> None:
     """One mail hardening policy, rendered into native MTA configs and proven with a relay probe."""
+    # At exit the interpreter's last garbage collections walk every object pydantic, typing and rich built
+    # (30-40 ms, a fifth of a probe's start); frozen objects are skipped and the process's end frees them.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 @main.command()
@@ -75,7 +114,7 @@ def main() -> None:
 def validate(policy: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """Check POLICY and report every problem with file:line:col and a fix."""
     loaded = _load(policy, overrides, lists_root)
-    out_console.print(
+    out_console().print(
         f"{policy}: valid (role {loaded.role}, {len(loaded.domains.local)} local and "
         f"{len(loaded.domains.relay)} relay domains, {len(loaded.networks.trusted)} trusted networks)",
         markup=False,
@@ -97,6 +136,8 @@ def render(policy: str, target: str, out_dir: str, check_dir: str | None, overri
     out_given = click.get_current_context().get_parameter_source("out_dir") is not ParameterSource.DEFAULT
     if check_dir is not None and out_given:
         raise click.UsageError("--check writes nothing: give either --out or --check")
+    from .render import OutputConflict, write_outputs
+
     rendered = _render_targets(policy, _load(policy, overrides, lists_root), _targets(target))
     if check_dir is not None:
         _check(policy, Path(check_dir), rendered)
@@ -107,11 +148,13 @@ def render(policy: str, target: str, out_dir: str, check_dir: str | None, overri
     except OSError as exc:
         fail(f"cannot write to {out_dir}: {exc} (fix: choose a writable --out folder)")
     for name, files in rendered.items():
-        out_console.print(f"{name}: {len(files)} files in {Path(out_dir) / name}", markup=False)
+        out_console().print(f"{name}: {len(files)} files in {Path(out_dir) / name}", markup=False)
 
 
 def _render_targets(source: str, policy: Policy, targets: list[Target]) -> dict[str, list[RenderedFile]]:
     """Each target's files as ``render`` writes them (all-or-nothing: any failure exits)."""
+    from .render import RenderError, render_plan
+
     rendered: dict[str, list[RenderedFile]] = {}
     for chosen in targets:
         plan = _plan(chosen, policy)
@@ -124,14 +167,16 @@ def _render_targets(source: str, policy: Policy, targets: list[Target]) -> dict[
 
 def _check(source: str, folder: Path, rendered: dict[str, list[RenderedFile]]) -> NoReturn:
     """Like ``black --check``: a diff for each file that differs, and exit 1 if any does."""
+    from .review.config_diff import check_tree
+
     differences = check_tree(folder, rendered)
     for text in differences:
         click.echo(text, nl=False)
     if differences:
-        err_console.print(f"{len(differences)} file(s) in {folder} differ from what {source} renders (fix: render "
+        err_console().print(f"{len(differences)} file(s) in {folder} differ from what {source} renders (fix: render "
                           f"with --out {folder} and the same --target/--set, then commit the result)", markup=False)
         sys.exit(EXIT_FINDINGS)
-    err_console.print(f"{folder}: up to date with {source} ({', '.join(rendered)})", markup=False)
+    err_console().print(f"{folder}: up to date with {source} ({', '.join(rendered)})", markup=False)
     sys.exit(EXIT_OK)
 
 
@@ -146,7 +191,7 @@ def _plan(target: Target, policy: Policy) -> Plan:
         fail(f"{target.name} cannot enforce:\n" + "\n".join(lines) + "\n(fix: change the policy, or list these "
              f"elements under targets.{target.name}.allow_unsupported to accept them unenforced)")
     for gap in gaps:
-        err_console.print(f"warning: {target.name} leaves the default {gap.element} unenforced: {gap.detail} "
+        err_console().print(f"warning: {target.name} leaves the default {gap.element} unenforced: {gap.detail} "
                           "(see COVERAGE.md)", markup=False)
     return plan
 
@@ -159,6 +204,9 @@ def _plan(target: Target, policy: Policy) -> Plan:
 @lists_root_option
 def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """Show the relay stance and, per target, how each policy element is enforced, approximated or unsupported."""
+    from .review.report import explain_markdown
+    from .review.stance import relay_stance
+
     loaded = _load(policy, overrides, lists_root)
     stance = relay_stance(loaded)
     plans = {chosen.name: chosen.plan(loaded) for chosen in _targets(target)}
@@ -169,19 +217,21 @@ def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...], list
     if fmt == "markdown":
         click.echo(explain_markdown(policy, stance, {name: plan.coverage for name, plan in plans.items()}), nl=False)
         return
-    out_console.print(f"relay stance: this server {stance}.", markup=False)
+    from rich.table import Table
+
+    out_console().print(f"relay stance: this server {stance}.", markup=False)
     for name, plan in plans.items():
         table = Table(title=f"{name}: coverage of {policy}", show_lines=False)
         for column in ("element", "status", "how"):
             table.add_column(column)
         for item in plan.coverage:
             table.add_row(item.element, item.status, item.detail)
-        out_console.print(table)
+        out_console().print(table)
 
 
 @main.command("plan")
 @click.argument("policy", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", required=True, help=f"one of {', '.join(registered())}")
+@click.option("--target", "-t", required=True, help=f"one of {', '.join(TARGET_NAMES)}")
 @set_option
 @lists_root_option
 def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
@@ -208,6 +258,8 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_roo
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the policy (contract version 1)."""
+    from .policy.model import Policy as PolicyModel
+
     click.echo(json.dumps(PolicyModel.model_json_schema(), indent=2, sort_keys=True))
 
 
@@ -223,6 +275,8 @@ def diff_command(policy: str, against: str, target: str, overrides: tuple[str, .
 
     Postfix's main.cf is compared by meaning, as postconf reads it; other files as text. Targets
     without a folder in DIR are skipped. Exit 1 when anything would change."""
+    from .review.config_diff import ConfigSyntaxError, host_diff
+
     loaded = _load(policy, overrides, lists_root)
     root = Path(against)
     chosen = [t for t in _targets(target) if (root / t.name).is_dir() or (root / t.name).is_symlink()]
@@ -230,7 +284,7 @@ def diff_command(policy: str, against: str, target: str, overrides: tuple[str, .
         fail(f"{root} holds no configuration for {target} (fix: lay it out like render's output, "
              "e.g. DIR/postfix/main.cf)")
     for skipped in sorted({t.name for t in _targets(target)} - {t.name for t in chosen}):
-        err_console.print(f"{skipped}: no {root / skipped}, skipped", markup=False)
+        err_console().print(f"{skipped}: no {root / skipped}, skipped", markup=False)
     changed = False
     for name, files in _render_targets(policy, loaded, chosen).items():
         try:
@@ -255,6 +309,10 @@ def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
     Risky: a trusted network added or widened, wide networks allowed, AUTH turned on or accepted
     without TLS, a relay domain added, a DNSBL dropped, VRFY/EXPN re-enabled, a limit raised, an
     allow_unsupported waiver added. CI can require a second approval on exit 1."""
+    from .review.policy_diff import diff_policies
+    from .review.report import PolicyChange, change_json, change_markdown, change_text
+    from .review.stance import relay_stance
+
     before, after = _load(old, lists_root=lists_root), _load(new, lists_root=lists_root)
     report = PolicyChange(old, new, relay_stance(before), relay_stance(after), diff_policies(before, after))
     layout = {"text": change_text, "markdown": change_markdown, "json": change_json}[fmt]
@@ -283,11 +341,14 @@ def test_command(policy: str, cases_file: str | None, client: str | None, helo: 
                  recipients: tuple[str, ...], tls: bool, auth: str | None, headers: tuple[str, ...], size: int,
                  listed: tuple[str, ...], fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """What POLICY requires for one transaction, stage by stage, and which element decides (or check --cases)."""
+    from .policy import PolicyError, cases
+    from .policy.evaluate import evaluate
+
     loaded = _load(policy, overrides, lists_root)
     try:
         if cases_file is not None:
             matched, text = cases.report(loaded, cases.load_cases(cases_file))
-            out_console.print(text, markup=False)
+            out_console().print(text, markup=False)
             sys.exit(EXIT_OK if matched else EXIT_FINDINGS)
         if client is None:
             fail("--client is required (fix: give --client IP, or --cases FILE)")
@@ -297,7 +358,5 @@ def test_command(policy: str, cases_file: str | None, client: str | None, helo: 
     except PolicyError as exc:
         fail(str(exc))
     outcome = evaluate(loaded, case.transaction())
-    out_console.print(cases.outcome_json(outcome) if fmt == "json" else cases.outcome_text(outcome), markup=False)
+    out_console().print(cases.outcome_json(outcome) if fmt == "json" else cases.outcome_text(outcome), markup=False)
 
-
-main.add_command(probe)

@@ -1,7 +1,28 @@
-"""The policy: contract (model), value types, cross-field rules and the located YAML loader."""
+"""The policy: contract (model), value types, cross-field rules and the located YAML loader.
 
-from .errors import PolicyError, Problem
-from .load import load_policy, load_policy_text
-from .model import Policy
+Names are imported on first use (PEP 562): building the pydantic model costs about 0.15 s, and
+commands that never read a policy (``--version``, a probe without ``--policy``) must not pay it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import PolicyError, Problem
+    from .load import load_policy, load_policy_text
+    from .model import Policy
 
 __all__ = ["Policy", "PolicyError", "Problem", "load_policy", "load_policy_text"]
+
+_HOME = {"Policy": ".model", "PolicyError": ".errors", "Problem": ".errors", "load_policy": ".load",
+         "load_policy_text": ".load"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name], __name__), name)
+    globals()[name] = value
+    return value

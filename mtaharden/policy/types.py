@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from ..targets import header_forms, pcre2
-from . import canonical, pattern
+from . import canonical
 from .wording import kind_of
 
 
@@ -282,6 +281,8 @@ def header_name(value: Any) -> str:
 def charset(value: Any) -> str:
     """A charset header text arrives in (its codec name): raw-header targets match its bytes and encoded words."""
     text = _require_str(value, "charset")
+    from ..targets import header_forms  # header engines load with the first header rule, not with the probe
+
     name = header_forms.canonical_charset(text.strip())
     if name is None:
         raise PolicyValueError(f"{text!r} is not a charset mtaharden matches",
@@ -295,6 +296,9 @@ def header_regex(value: Any) -> str:
     The grammar is the allow-list; then Python's ``re`` and, where the library is installed, PCRE2
     with Postfix's own options compile the pattern's readings, so neither can skip it at run time.
     """
+    from ..targets import header_forms, pcre2
+    from . import pattern
+
     text = _require_str(value, "pattern")
     try:
         parsed = pattern.parse(text)

@@ -14,8 +14,10 @@ import re
 import secrets
 from collections.abc import Collection
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+if TYPE_CHECKING:  # aiosmtpd loads only when a canary starts (--confirm), not with every probe
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 STOP_TIMEOUT = 2.0
 _TOKEN = re.compile(rb"mtaharden-probe-[0-9a-f]{24}")
@@ -46,6 +48,8 @@ class Canary:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        from aiosmtpd.smtp import SMTP
+
         loop = asyncio.get_running_loop()
         handler = _Handler(self)
         self._server = await loop.create_server(

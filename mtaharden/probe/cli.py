@@ -19,16 +19,12 @@ import socket
 import stat
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mtaharden.policy import Policy, PolicyError, load_policy
-from mtaharden.policy.types import PolicyValueError, domain_name, host_name
 from mtaharden.safe_read import UnsafeFile, kind_of, read_regular
-from mtaharden.targets.base import registered
+from mtaharden.target_names import TARGET_NAMES
 
 from .canary import Canary
 from .cases import DEFAULT_FOREIGN
@@ -37,10 +33,15 @@ from .declared import Declarations
 from .endpoint import Endpoint, parse_endpoint
 from .matrix import QueueCheck
 from .proof import MTAS, Shell, proof_for
-from .report import render_text, to_json, to_junit
-from .runner import DEFAULT_CONCURRENCY, DEFAULT_CONFIRM_WAIT, DEFAULT_DEADLINE, ProbeOptions, probe_fleet
+from .runner import DEFAULT_CONCURRENCY, DEFAULT_CONFIRM_WAIT, DEFAULT_DEADLINE, ProbeOptions, probe_fleet, probe_stream
 from .session import DEFAULT_EHLO, SessionOptions
-from .verdict import EXIT_ERROR, HostResult, exit_code
+from .verdict import EXIT_ERROR, HostResult, HostStatus, exit_code, exit_code_of
+
+if TYPE_CHECKING:  # the policy (pydantic) and rich load only when a run needs them: see tests/unit/test_startup.py
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from mtaharden.policy import Policy
 
 MAX_PASSWORD_FILE = 4096
 MAX_HOSTS_FILE = 64 * 2**20  # a million HOST:PORT lines fit many times over
@@ -129,6 +130,8 @@ RESERVED_TLDS = frozenset({"invalid", "test", "example", "localhost"})
 
 
 def _checked(value: str, validate: Callable[[Any], str], option: str) -> str:
+    from mtaharden.policy.types import PolicyValueError
+
     try:
         return validate(value)
     except PolicyValueError as exc:
@@ -142,6 +145,8 @@ def _ehlo(value: str) -> str:
         except ValueError:
             raise click.BadParameter(f"{value!r} is not an address literal", param_hint="--ehlo") from None
         return value
+    from mtaharden.policy.types import host_name
+
     return _checked(value, host_name, "--ehlo")
 
 
@@ -157,6 +162,8 @@ def _source(value: str | None) -> str | None:
 def _policy(policy: str | None, overrides: tuple[str, ...], lists_root: str | None) -> Policy | None:
     if policy is None:
         return None
+    from mtaharden.policy import PolicyError, load_policy
+
     try:
         return load_policy(policy, overrides, lists_root)
     except PolicyError as exc:
@@ -198,16 +205,27 @@ def _queue_check(proof: str, mta: str | None, queue_via: str | None, endpoints: 
 
 
 async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: Expectations | None,
-               canary_at: Endpoint | None, concurrency: int, progress: Progress | None) -> list[HostResult]:
+               canary_at: Endpoint | None, concurrency: int, progress: Progress | None,
+               stream: Callable[[HostResult], None] | None) -> list[HostResult]:
+    """Every host's result in input order; or, with ``stream``, each handed to it as it finishes (none kept)."""
     task = progress.add_task("probing", total=len(endpoints)) if progress else None
 
     def done(_: HostResult) -> None:
         if progress is not None and task is not None:
             progress.advance(task)
 
+    async def fleet(canary: Canary | None) -> list[HostResult]:
+        if stream is None:
+            return await probe_fleet(endpoints, options, expectations=expectations, canary=canary,
+                                     concurrency=concurrency, on_done=done)
+        async for result in probe_stream(endpoints, options, expectations=expectations, canary=canary,
+                                         concurrency=concurrency):
+            done(result)
+            stream(result)
+        return []
+
     if canary_at is None:
-        return await probe_fleet(endpoints, options, expectations=expectations, concurrency=concurrency,
-                                 on_done=done)
+        return await fleet(None)
     try:
         canary = Canary(canary_at.host, canary_at.port)
         await canary.start()
@@ -215,10 +233,18 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
         raise click.BadParameter(f"cannot listen on {canary_at}: {exc.strerror or exc}",
                                  param_hint="--canary") from None
     try:
-        return await probe_fleet(endpoints, options, expectations=expectations, canary=canary,
-                                 concurrency=concurrency, on_done=done)
+        return await fleet(canary)
     finally:
         await canary.stop()
+
+
+def _progress() -> Progress:
+    """A progress bar on stderr (only when stdout is a terminal: rich.progress costs 10 ms to import)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True, emoji=False), transient=True)
 
 
 @click.command("probe")
@@ -248,7 +274,7 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
               help="a domain you control whose MX is the --canary listener: relaying is tried to it (with --confirm)")
 @click.option("--proof", type=click.Choice(["none", "queue"]), default="none", show_default=True,
               help="queue: DATA to the reserved-TLD domain, then read the MTA's own queue and log (needs --mta)")
-@click.option("--mta", type=click.Choice(sorted(registered())),
+@click.option("--mta", type=click.Choice(sorted(TARGET_NAMES)),
               help="the probed host's target: with --proof queue, whose queue to read (postfix, sendmail, qmail); "
                    "with --policy, a failed check the target's coverage declares not enforced is 'declared', "
                    "not a finding")
@@ -261,7 +287,9 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
               help="seconds to wait for the banner and for each reply")
 @click.option("--deadline", type=click.FloatRange(1, 86_400), default=DEFAULT_DEADLINE, show_default=True,
               help="seconds allowed for everything on one host")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True,
+              help="text: tables (past 50 hosts one plain line per host, details for hosts not clean); json: one "
+                   "document; jsonl: one line per host as it finishes, then a summary line (memory flat in hosts)")
 @click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML to this file")
 def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, policy: str | None,
           overrides: tuple[str, ...], lists_root: str | None, vantage: Vantage, external_domain: str, ehlo: str,
@@ -274,6 +302,8 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
 
     Exit 0: closed. 1: open, suspect, or deviating from --policy. 3: inconclusive. 2: usage or connection
     errors only."""
+    from mtaharden.policy.types import domain_name
+
     endpoints = _endpoints(targets, hosts_file, 465 if smtps else 25)
     if junit:
         _check_report_path(junit)
@@ -305,18 +335,65 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
     declarations = Declarations.for_target(mta, loaded) if loaded and mta else None
     options = ProbeOptions(session=session, external_domain=foreign, queue=queue, declarations=declarations,
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=Console(stderr=True, emoji=False), transient=True) if sys.stdout.isatty() else None
+    from rich.console import Console
+
+    from .report import TABLE_MAX_HOSTS, render_text, to_json, to_junit
+
+    console = Console(highlight=False, soft_wrap=False, emoji=False)
+    streamed = fmt == "jsonl" or (fmt == "text" and len(endpoints) > TABLE_MAX_HOSTS)
+    kept: list[HostResult] = []  # a streamed run keeps results only for --junit (one XML document)
+    statuses: dict[HostStatus, int] = {}
+
+    def emit(result: HostResult) -> None:
+        statuses[result.status] = statuses.get(result.status, 0) + 1
+        if junit:
+            kept.append(result)
+        _emit(console, fmt, result)
+
+    progress = _progress() if sys.stdout.isatty() else None
     with progress or contextlib.nullcontext():
-        results = asyncio.run(_run(endpoints, options, expectations, canary_at, concurrency, progress))
-    code = exit_code(results)
+        results = asyncio.run(_run(endpoints, options, expectations, canary_at, concurrency, progress,
+                                   emit if streamed else None))
+    if streamed:
+        code = exit_code_of(set(statuses))
+        _emit_summary(console, fmt, statuses, code)
+        results = kept
+    else:
+        code = exit_code(results)
     if fmt == "json":
         click.echo(json.dumps(to_json(results, code), indent=2))
-        for result in results:  # the vantage warning must be loud even when stdout goes to a program
-            if result.vantage_conflict:
-                click.echo("\n".join(f"{result.endpoint}: {warning}" for warning in result.warnings), err=True)
-    else:
-        render_text(Console(highlight=False, soft_wrap=False, emoji=False), results)
+        for result in results:
+            _warn_vantage(result)
+    elif not streamed:
+        render_text(console, results)
     if junit:
         _write_report(junit, to_junit(results))
     sys.exit(code)
+
+
+def _warn_vantage(result: HostResult) -> None:
+    """The vantage warning must be loud even when stdout goes to a program."""
+    if result.vantage_conflict:
+        click.echo("\n".join(f"{result.endpoint}: {warning}" for warning in result.warnings), err=True)
+
+
+def _emit(console: Console, fmt: str, result: HostResult) -> None:
+    """One finished host of a streamed run: a JSON Lines record, or its plain line (and details)."""
+    from .report import host_record, render_stream_host
+
+    if fmt == "jsonl":
+        click.echo(json.dumps(host_record(result)))
+        _warn_vantage(result)
+    else:
+        render_stream_host(console, result)
+
+
+def _emit_summary(console: Console, fmt: str, statuses: dict[HostStatus, int], code: int) -> None:
+    from .report import summary_record
+
+    counts = {status.value: count for status, count in statuses.items()}
+    if fmt == "jsonl":
+        click.echo(json.dumps(summary_record(counts, code)))
+    else:
+        tally = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+        console.print(f"relay probe of {sum(counts.values())} endpoints: {tally}", markup=False)

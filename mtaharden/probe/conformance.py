@@ -26,16 +26,18 @@ import dataclasses
 import ipaddress
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from mtaharden.policy import Policy
-from mtaharden.policy.evaluate import Decision, evaluate
 from mtaharden.policy.transaction import Transaction
 
 from .connection import Connection
 from .leaks import software_shown
 from .session import ProbeError, Reply, SmtpSession
 from .verdict import CheckResult, CheckStatus
+
+if TYPE_CHECKING:  # the policy model (pydantic) loads only with --policy
+    from mtaharden.policy import Policy
+    from mtaharden.policy.evaluate import Decision
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Vantage = Literal["untrusted", "trusted"]
@@ -96,6 +98,8 @@ class Expectations:
             return None
         transaction = Transaction(ipaddress.ip_address(vantage.source), vantage.ehlo, "", (recipient,),
                                   tls=vantage.tls, auth=auth)
+        from mtaharden.policy.evaluate import evaluate
+
         decisions = evaluate(self.policy, transaction).decisions
         return next((d for d in decisions if d.verdict != "accept"), decisions[-1])
 

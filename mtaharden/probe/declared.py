@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from mtaharden.policy import Policy
 from mtaharden.targets.base import HOST_ITSELF, Coverage, registered
 
 from .verdict import CheckResult, CheckStatus
+
+if TYPE_CHECKING:
+    from mtaharden.policy import Policy
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,6 +39,13 @@ place instead of one ``leaks`` check, and proof ``queue+canary``)::
     }
     Reply = {"code": int, "lines": [str]}
 
+JSON Lines (``--format jsonl``, same schema version): one object per line, written as each host finishes
+(so in completion order, not input order), then one summary line; nothing is kept in memory::
+
+    {"record": "host", "schema_version": 3, ...every field of one "hosts" entry above...}
+    {"record": "summary", "schema_version": 3, "tool": {...}, "exit_code": int, "hosts": int,
+     "statuses": {"closed": int, ...}}   # only statuses that occurred
+
 Host status (exit code): ``open`` (1) = some case proven relayed; ``suspect`` (1) = some case accepted at
 RCPT and not proven either way; ``deviates`` (1) = a policy check failed or a reply leaks the software;
 ``declared`` checks (deviations the ``--mta`` target's coverage for ``--policy`` says it cannot
@@ -64,6 +71,7 @@ from .session import Reply
 from .verdict import CaseResult, CheckStatus, HostResult, HostStatus, Verdict
 
 SCHEMA_VERSION = 3
+TABLE_MAX_HOSTS = 50  # past this many hosts, text output is one plain line per host (a screenful, no table)
 
 _VERDICT_STYLE = {Verdict.RELAYED: "bold red", Verdict.NOT_RELAYED: "green", Verdict.ACCEPTED: "red",
                   Verdict.REFUSED: "green",
@@ -103,6 +111,35 @@ def host_json(result: HostResult) -> dict[str, Any]:
 def to_json(results: list[HostResult], exit_code: int) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "tool": {"name": "mtaharden", "version": __version__},
             "exit_code": exit_code, "hosts": [host_json(result) for result in results]}
+
+
+def host_record(result: HostResult) -> dict[str, Any]:
+    """One host's JSON Lines record."""
+    return {"record": "host", "schema_version": SCHEMA_VERSION, **host_json(result)}
+
+
+def summary_record(statuses: dict[str, int], exit_code: int) -> dict[str, Any]:
+    """The last JSON Lines record: what a reader of the document's header and counts would want."""
+    return {"record": "summary", "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "mtaharden", "version": __version__}, "exit_code": exit_code,
+            "hosts": sum(statuses.values()), "statuses": dict(sorted(statuses.items()))}
+
+
+def summary_line(result: HostResult) -> str:
+    """One plain line per host for a long fleet: no table to measure, nothing kept (see ``render_stream``)."""
+    counts = ", ".join(f"{count} {verdict}" for verdict, count in result.counts().items() if count)
+    failed = sum(check.status not in (CheckStatus.OK, CheckStatus.DECLARED) for check in result.checks)
+    checks = f"; {failed} checks failed" if failed else ""
+    return f"{result.endpoint}  {result.status.value}  {counts or 'no cases'}{checks}"
+
+
+def render_stream_host(console: Console, result: HostResult) -> None:
+    """A long fleet's text output for one host, as it finishes: its summary line, and its details when the
+    host is not clean (the fleet's whole table, measured over every row, would cost time and memory)."""
+    console.print(Text(summary_line(result), style=_STATUS_STYLE[result.status]))
+    if result.status not in (HostStatus.CLOSED, HostStatus.OK):
+        _host_detail(console, result)
+        console.print()
 
 
 def _outcome(result: CaseResult) -> str:

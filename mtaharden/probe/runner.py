@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .canary import Canary
@@ -140,12 +140,46 @@ async def probe_fleet(endpoints: Sequence[Endpoint], options: ProbeOptions | Non
 
     async def one(endpoint: Endpoint) -> HostResult:
         async with gate:
-            try:
-                result = await probe_host(endpoint, options, expectations=expectations, canary=canary)
-            except Exception as exc:  # one host's bug must not stop the fleet; it is reported as that host's error
-                result = HostResult(endpoint, error=f"internal error: {type(exc).__name__}: {exc}")
+            result = await _guarded(endpoint, options, expectations, canary)
         if on_done:
             on_done(result)
         return result
 
     return list(await asyncio.gather(*(one(endpoint) for endpoint in endpoints)))
+
+
+async def _guarded(endpoint: Endpoint, options: ProbeOptions | None, expectations: Expectations | None,
+                   canary: Canary | None) -> HostResult:
+    try:
+        return await probe_host(endpoint, options, expectations=expectations, canary=canary)
+    except Exception as exc:  # one host's bug must not stop the fleet; it is reported as that host's error
+        return HostResult(endpoint, error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def probe_stream(endpoints: Iterable[Endpoint], options: ProbeOptions | None = None, *,
+                       expectations: Expectations | None = None, canary: Canary | None = None,
+                       concurrency: int = DEFAULT_CONCURRENCY) -> AsyncIterator[HostResult]:
+    """Probe every endpoint, at most ``concurrency`` at a time, yielding each result as it completes.
+
+    Why beside :func:`probe_fleet`: it keeps no result and starts a host only when one finishes, so memory
+    stays flat in the number of hosts (``--format jsonl``, the plain summary of a long fleet)."""
+    waiting = iter(endpoints)
+    running: set[asyncio.Task[HostResult]] = set()
+
+    def fill() -> None:
+        for endpoint in waiting:
+            running.add(asyncio.ensure_future(_guarded(endpoint, options, expectations, canary)))
+            if len(running) >= concurrency:
+                return
+
+    fill()
+    try:
+        while running:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running.difference_update(done)
+            fill()
+            for task in done:
+                yield task.result()
+    finally:
+        for task in running:
+            task.cancel()

@@ -11,6 +11,7 @@ A host is ``open`` only with proof; ``suspect`` when something was accepted and 
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -143,7 +144,11 @@ def exit_code(results: list[HostResult]) -> int:
     else 0.
 
     Findings outrank the rest: one unreachable host must not hide an open relay elsewhere in the fleet."""
-    statuses = {result.status for result in results}
+    return exit_code_of({result.status for result in results})
+
+
+def exit_code_of(statuses: Set[HostStatus]) -> int:
+    """:func:`exit_code` from the hosts' statuses alone (a streamed fleet keeps no results)."""
     if statuses & {HostStatus.OPEN, HostStatus.SUSPECT, HostStatus.DEVIATES}:
         return EXIT_FINDINGS
     if HostStatus.INCONCLUSIVE in statuses:

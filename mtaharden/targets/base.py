@@ -11,9 +11,10 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..policy import Policy
+if TYPE_CHECKING:  # the policy model loads with the first target that plans, not with the registry's names
+    from ..policy import Policy
 
 Status = Literal["enforced", "approximated", "unsupported"]
 Phase = Literal["build", "check", "apply"]

@@ -164,3 +164,32 @@ def test_confirm_refuses_a_foreign_domain_that_could_reach_a_real_third_party() 
                                         "--external-domain", "gmail.com"])
     assert result.exit_code == 2
     assert "reserved top-level domain" in result.output
+
+
+def test_jsonl_streams_one_record_per_host_then_a_summary(serve: Serve) -> None:
+    closed, relay = serve(FakeSmtp()), serve(FakeSmtp(rcpt=open_rcpt))
+    document = json.loads(run("--format", "json", closed.target, relay.target).output)
+    result = run("--format", "jsonl", closed.target, relay.target)
+    assert result.exit_code == 1 == document["exit_code"]
+    *hosts, summary = [json.loads(line) for line in result.output.splitlines()]
+    assert {host["target"]: host["status"] for host in hosts} == {closed.target: "closed", relay.target: "suspect"}
+    for host in hosts:  # each line is a document's host entry, tagged
+        assert set(host) == {"record", "schema_version", *document["hosts"][0]}
+        assert host["record"] == "host" and host["schema_version"] == SCHEMA_VERSION
+    assert summary == {"record": "summary", "schema_version": SCHEMA_VERSION, "tool": document["tool"],
+                       "exit_code": 1, "hosts": 2, "statuses": {"closed": 1, "suspect": 1}}
+
+
+def test_a_long_fleet_gets_plain_lines_not_a_table(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed, relay = serve(FakeSmtp()), serve(FakeSmtp(rcpt=open_rcpt))
+    table = run(closed.target, relay.target).output
+    assert table.splitlines()[0].strip() == "relay probe of 2 endpoints"  # the summary table's title
+    monkeypatch.setattr("mtaharden.probe.report.TABLE_MAX_HOSTS", 1)
+    result = run(closed.target, relay.target)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith((f"{closed.target}  closed  ", f"{relay.target}  suspect  "))  # in finishing order
+    assert any(line.startswith(f"{closed.target}  closed  ") and "refused" in line for line in lines)
+    assert lines[-1] == "relay probe of 2 endpoints: 1 closed, 1 suspect"
+    assert "SUSPECT" in result.output and "not proven relayed" in result.output  # details of the host not clean
+    assert "CLOSED" not in result.output  # a clean host is its line only

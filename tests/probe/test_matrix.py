@@ -206,3 +206,31 @@ def test_fleet_one_bad_host_never_stops_the_rest(serve: Serve) -> None:
                                       options, concurrency=1))
     assert [r.status for r in results] == [HostStatus.ERROR, HostStatus.CLOSED, HostStatus.SUSPECT]
     assert exit_code(results) == 1
+
+
+def test_probe_stream_yields_every_host_keeping_at_most_concurrency_in_flight() -> None:
+    """Issue 25: a streamed fleet starts a host only when one finishes, so memory stays flat in hosts."""
+    from mtaharden.probe import runner
+
+    in_flight, peak = 0, 0
+    real = runner.probe_host
+
+    async def counted(endpoint: Endpoint, *args: object, **kwargs: object) -> HostResult:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return HostResult(endpoint, error="not probed")
+
+    endpoints = [Endpoint("127.0.0.1", port) for port in range(1, 11)]
+    runner.probe_host = counted  # type: ignore[assignment]
+    try:
+        async def go() -> list[HostResult]:
+            return [result async for result in runner.probe_stream(endpoints, concurrency=3)]
+
+        results = asyncio.run(go())
+    finally:
+        runner.probe_host = real
+    assert sorted(result.endpoint.port for result in results) == list(range(1, 11))
+    assert peak == 3

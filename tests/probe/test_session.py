@@ -219,6 +219,22 @@ def test_starttls_when_offered(server_loop: ServerLoop, tls_files: tuple[Path, P
     assert "STARTTLS" not in after
 
 
+def test_sessions_share_one_tls_context(server_loop: ServerLoop, tls_files: tuple[Path, Path]) -> None:
+    """Issue 25: the CA bundle is loaded once per run, not per STARTTLS; verification stays off."""
+    with AiosmtpdServer(server_loop, tls_context=_server_context(tls_files)) as server:
+        async def go() -> list[ssl.SSLContext]:
+            contexts = []
+            for _ in range(3):
+                session = await SmtpSession.connect("127.0.0.1", server.port, FAST)
+                contexts.append(session.writer.get_extra_info("sslcontext"))
+                await session.close()
+            return contexts
+
+        first, *others = asyncio.run(go())
+    assert isinstance(first, ssl.SSLContext) and all(other is first for other in others)
+    assert first.verify_mode is ssl.CERT_NONE and not first.check_hostname
+
+
 def test_tls_verify_refuses_a_self_signed_certificate(server_loop: ServerLoop, tls_files: tuple[Path, Path]) -> None:
     with AiosmtpdServer(server_loop, tls_context=_server_context(tls_files)) as server:
         async def go() -> None:
