@@ -97,7 +97,7 @@ class Service:
     restart_key: str = ""
 
 
-Need = Literal["readable", "tls-pair", "any-of", "address"]
+Need = Literal["readable", "tls-pair", "any-of", "address", "alias"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ class Requirement:
     be readable by that user. ``tls-pair``: certificate ``args[0]`` and key ``args[1]`` hold the same
     public key (openssl on the host). ``any-of``: at least one of the paths (shell globs) exists (a SASL socket,
     database or library). ``address``: each address is configured on one of the host's interfaces (``ip -o addr``).
+    ``alias``: the aliases file ``args[0]`` has an entry for each name ``args[1:]`` (``postmaster``).
     """
 
     need: Need

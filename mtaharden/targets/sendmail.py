@@ -145,12 +145,21 @@ class SendmailTarget(Target):
         return {"m4_line": m4_line}
 
 
+DEBIAN_ALIASES = "/etc/aliases"  # Sendmail's AliasFile without ALIAS_FILE (Debian's sendmail.mc keeps it)
+
+
 def _preflight(policy: Policy) -> tuple[Requirement, ...]:
     """What sendmail.mc relies on the host for. The daemon reads the TLS key as root at start (and
     refuses a group- or world-readable one unless DontBlameSendmail says otherwise); AUTH needs the
-    Cyrus SASL library Sendmail is linked with and, for saslauthd, its socket."""
+    Cyrus SASL library Sendmail is linked with and, for saslauthd, its socket. Mail for postmaster@ of
+    the local domains must be accepted (RFC 5321 4.5.1, and the contract): Sendmail checks local users
+    at RCPT, and Debian's package leaves the aliases file without postmaster, so a stock host answers
+    "User unknown" (the aliases are the site's; mtaharden writes none)."""
     options, auth = policy.targets.sendmail, policy.auth
     needs = list(tls_requirements(policy.tls.cert, policy.tls.key, "root")) if policy.tls else []
+    if policy.domains.local and policy.role != "null-client":
+        needs.append(Requirement("alias", (options.alias_file or DEBIAN_ALIASES, "postmaster"),
+                                 "postmaster@ is deliverable (an alias for postmaster)"))
     if auth.enabled and auth.backend == "cyrus":
         needs.append(Requirement("any-of", SASL_LIBRARY,
                                  "the Cyrus SASL library is installed (libsasl2-2)"))

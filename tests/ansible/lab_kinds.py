@@ -21,7 +21,14 @@ MANAGED = ("python3", "iproute2")
 # the role's own `package` task installs them as it would from a mirror (with their Recommends, as
 # apt installs on a real host; mmdebstrap's build itself leaves them out).
 OFFLINE_APT = "/var/lib/lab-apt"
-POSTFIX_DEBS = ("postfix", "postfix-pcre", "libsasl2-modules")
+# what each role installs by default (its *_packages), kept in a folder of its own: the two conflict
+OFFLINE_DEBS = {"postfix": ("postfix", "postfix-pcre", "libsasl2-modules"),
+                "sendmail": ("sendmail-bin", "sendmail-cf", "m4", "libsasl2-modules")}
+BARE_PACKAGES = ("python3", "python3-apt", "iproute2", "sasl2-bin", "busybox-syslogd")
+BARE_SETUP = (f"mkdir -p {OFFLINE_APT} && cp -a /var/lib/apt/lists {OFFLINE_APT}/lists", *(
+    f"apt-get clean && apt-get install -y -q --download-only -o APT::Install-Recommends=true {' '.join(debs)}"
+    f" && mkdir -p {OFFLINE_APT}/{target} && cp /var/cache/apt/archives/*.deb {OFFLINE_APT}/{target}/"
+    for target, debs in OFFLINE_DEBS.items()), "apt-get clean")
 
 
 class AnsiblePostfixKind(PostfixKind):
@@ -49,11 +56,19 @@ class AnsibleBareKind(AnsiblePostfixKind):
     """A managed host with no MTA at all: the postfix role installs Postfix (from the kept packages)."""
 
     name = "ansiblebare"
-    packages = ("python3", "python3-apt", "iproute2", "sasl2-bin", "busybox-syslogd")
-    setup: ClassVar[tuple[str, ...]] = (  # type: ignore[assignment]  # PostfixKind's is typed by its length
-        f"apt-get install -y -q --download-only -o APT::Install-Recommends=true {' '.join(POSTFIX_DEBS)}"
-        f" && mkdir -p {OFFLINE_APT}/archives && cp -a /var/lib/apt/lists {OFFLINE_APT}/lists"
-        f" && cp /var/cache/apt/archives/*.deb {OFFLINE_APT}/archives/",)
+    packages = BARE_PACKAGES
+    setup: ClassVar[tuple[str, ...]] = BARE_SETUP  # type: ignore[assignment]  # PostfixKind's is typed by its length
+
+
+class AnsibleBareSendmailKind(AnsibleSendmailKind):
+    """The same bare host (one root), where the sendmail role installs Sendmail."""
+
+    name = "ansiblebare"
+    packages = BARE_PACKAGES  # type: ignore[assignment]  # the base's tuple is typed by its length
+    setup = BARE_SETUP  # type: ignore[assignment]
+
+
+BARE_KINDS: dict[str, HostKind] = {kind.target: kind for kind in (AnsibleBareKind(), AnsibleBareSendmailKind())}
 
 
 ANSIBLE_KINDS: dict[str, HostKind] = {kind.target: kind for kind in

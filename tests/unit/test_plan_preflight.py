@@ -59,6 +59,9 @@ def test_sendmail_needs_the_cyrus_library_and_qmail_only_its_listen_address() ->
     sendmail = needs(preflight("sendmail", "targets.sendmail.listen_address=192.0.2.25"))
     assert ["/usr/lib/*/libsasl2.so.2", "/usr/lib64/libsasl2.so.2", "/usr/lib/libsasl2.so.2"] in sendmail["any-of"]
     assert sendmail["address"] == [["192.0.2.25"]] and sendmail["tls-pair"]
+    assert sendmail["alias"] == [["/etc/aliases", "postmaster"]], "Debian's package leaves postmaster unaliased"
+    assert "alias" not in needs(preflight("sendmail", "targets.sendmail.alias_file=/etc/mail/aliases",
+                                          "role=null-client", "domains.local=[]"))
     assert preflight("qmail") == [], "stock qmail has no TLS or AUTH to need anything for"
     assert needs(preflight("qmail", "targets.qmail.listen=192.0.2.25"))["address"] == [["192.0.2.25"]]
 
@@ -129,3 +132,14 @@ def test_differs_names_the_files_the_swap_must_write(tmp_path: Path) -> None:
     done = subprocess.run([str(HELPER.with_name("differs"))], input=manifest, capture_output=True, text=True,
                           timeout=30, check=True)
     assert done.stdout.split() == [str(other_bytes), str(other_mode), str(tmp_path / "gone")]
+
+
+def test_helper_alias_wants_an_entry_or_a_mailbox_of_that_name(tmp_path: Path) -> None:
+    aliases = tmp_path / "aliases"
+    aliases.write_text("# Debian's sendmail leaves this\nroot: admin\n")
+    missing = helper("alias", str(aliases), "postmaster")
+    assert missing.returncode == 1 and "no alias for postmaster" in missing.stderr
+    assert f"add 'postmaster: root' (or a real mailbox) to {aliases} and run newaliases" in missing.stderr
+    aliases.write_text("root: admin\n  Postmaster :\troot\n")
+    assert helper("alias", str(aliases), "postmaster").returncode == 0
+    assert helper("alias", str(tmp_path / "none"), "root").returncode == 0, "root is a mailbox of its own"
