@@ -6,8 +6,9 @@ commands that never read a policy (``--version``, a probe without ``--policy``) 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mtaharden.lazy import exports
 
 if TYPE_CHECKING:
     from .errors import PolicyError, Problem
@@ -20,9 +21,4 @@ _HOME = {"Policy": ".model", "PolicyError": ".errors", "Problem": ".errors", "lo
          "load_policy_text": ".load"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _HOME)

@@ -7,8 +7,9 @@ Names are imported on first use (PEP 562), so ``mtaharden --version`` does not l
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mtaharden.lazy import exports
 
 if TYPE_CHECKING:
     from .canary import Canary
@@ -36,9 +37,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_MODULE_OF[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _MODULE_OF)

@@ -14,9 +14,11 @@ shared endpoints. A last host has no MTA at all: the postfix role installs it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -231,19 +233,25 @@ def test_the_verify_role_alone_takes_the_shared_endpoints(lab: Lab) -> None:
     assert result.returncode != 0 and f"{lab.host.address}:2525" in result.output, result.output[-4000:]
 
 
-@pytest.fixture(params=sorted(BARE_KINDS))
-def bare(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextlib.contextmanager
+def bare_host(target: str, work: Path, *offline: str) -> Iterator[Lab]:
+    """A host without any MTA for ``target``'s role, with what a mirror would serve (the lab has none):
+    apt's lists and the role's packages (and ``offline`` other roles'), kept in the root."""
     need_lab(*LAB_TOOLS, "nsenter")
-    kind = BARE_KINDS[request.param]
-    base = tmp_path_factory.mktemp(f"bare-{kind.target}")
-    policy, _, _ = render(kind, base / "policy")
+    kind = BARE_KINDS[target]
+    policy, _, _ = render(kind, work / "policy")
     with LabNet() as net, net.host(kind) as host:
         start_syslog(host)
         prepare_auth(host, kind)
-        # what a mirror would serve (the lab has none): apt's lists and the role's packages, kept in the root
-        host.run(["sh", "-c", f"cp -a {OFFLINE_APT}/lists/. /var/lib/apt/lists/ && "
-                              f"cp {OFFLINE_APT}/{kind.target}/*.deb /var/cache/apt/archives/"])
-        yield Lab(net, host, base, policy, kind.target)
+        debs = " ".join(f"{OFFLINE_APT}/{name}/*.deb" for name in (target, *offline))
+        host.run(["sh", "-c", f"cp -a {OFFLINE_APT}/lists/. /var/lib/apt/lists/ && cp {debs} /var/cache/apt/archives/"])
+        yield Lab(net, host, work, policy, target)
+
+
+@pytest.fixture(params=sorted(BARE_KINDS))
+def bare(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with bare_host(request.param, tmp_path_factory.mktemp(f"bare-{request.param}")) as lab:
+        yield lab
 
 
 def test_the_role_installs_its_mta_on_a_host_without_one(bare: Lab) -> None:
@@ -251,7 +259,7 @@ def test_the_role_installs_its_mta_on_a_host_without_one(bare: Lab) -> None:
                         "sendmail": ("/usr/sbin/sendmail-mta", "Install Sendmail")}[bare.target]
     assert not bare.host.path(program).exists()
     # AUTH off: a sasldb the freshly installed MTA user may not read is the preflight's to refuse
-    result = bare.play("auth.enabled=false", **{f"{bare.target}_install_packages": True})
+    result = bare.play("auth.enabled=false", extra={f"{bare.target}_install_packages": True})
     assert "changed:" in task_section(result, install), result.output[-6000:]
     if bare.target == "sendmail":
         # Debian's sendmail leaves postmaster without an alias ("User unknown" at RCPT): the preflight
@@ -263,3 +271,15 @@ def test_the_role_installs_its_mta_on_a_host_without_one(bare: Lab) -> None:
     assert result.returncode == 0, result.output[-6000:]
     assert bare.running() and bare.greeting().startswith("220 "), bare.greeting()
 
+
+
+def test_sendmail_replaces_an_installed_postfix_only_when_asked(tmp_path: Path) -> None:
+    with bare_host("sendmail", tmp_path, "postfix") as lab:
+        lab.host.run(["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download postfix"])
+        refused = lab.play("auth.enabled=false", sendmail_install_packages=True)
+        assert refused.returncode != 0 and "postfix installed on mx" in refused.output, refused.output[-4000:]
+        assert "Nothing was changed" in refused.output and lab.host.path("/usr/sbin/postfix").exists()
+        result = lab.play("auth.enabled=false", sendmail_install_packages=True, mtaharden_replace_mta=True)
+        assert result.returncode == 0, result.output[-6000:]
+        assert not lab.host.path("/usr/sbin/postfix").exists(), "apt replaced Postfix with Sendmail"
+        assert lab.running() and lab.greeting().startswith("220 "), lab.greeting()

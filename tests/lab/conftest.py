@@ -46,15 +46,19 @@ class Stock:
 
 
 @contextlib.contextmanager
-def deployed(kind: HostKind, work: Path, policy: dict[str, Any] | None = None) -> Iterator[Stock]:
-    """A fresh lab network with one stock host of ``kind`` running ``policy`` (default: the behaviour policy)."""
+def deployed(kind: HostKind, work: Path, policy: dict[str, Any] | None = None, *,
+             net: LabNet | None = None) -> Iterator[Stock]:
+    """One stock host of ``kind`` running ``policy`` (default: the behaviour policy), on ``net`` or on a
+    fresh lab network of its own."""
     need_lab(*LAB_TOOLS)
     policy_file, plan, rendered = render(kind, work, policy)
-    with LabNet() as net, net.host(kind) as host:
+    with contextlib.ExitStack() as stack:
+        network = net if net is not None else stack.enter_context(LabNet())
+        host = stack.enter_context(network.host(kind))
         prepare_auth(host, kind)
         kind.deploy(host, rendered, plan)
         try:
-            yield Stock(kind, net, host, plan, policy_file, rendered)
+            yield Stock(kind, network, host, plan, policy_file, rendered)
         finally:
             kind.stop(host)
 

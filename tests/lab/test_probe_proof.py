@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,14 +23,11 @@ from typing import Any
 
 import pytest
 
-from mtaharden.policy import load_policy
 from mtaharden.probe.cases import CASES
-from mtaharden.targets.base import registered
-from tests.lab.conftest import LAB_TOOLS, Stock, deployed
-from tests.lab.kind import HostKind, registered_kinds
-from tests.lab.network import CANARY, REPO, TRUSTED, UNTRUSTED, LabNet
-from tests.lab.policy import behaviour_policy, prepare_auth, render
-from tests.lab.roots import need_lab
+from tests.lab.conftest import Stock, deployed
+from tests.lab.kind import registered_kinds
+from tests.lab.network import CANARY, TRUSTED, UNTRUSTED, LabNet
+from tests.lab.policy import behaviour_policy
 from tests.lab.test_behaviour import declared
 
 FOREIGN = "relaytest.invalid"
@@ -98,26 +94,10 @@ def opened(kind_name: str, work: Path, net: LabNet | None = None) -> Iterator[St
     through the policy alone (Postfix's mynetworks, Sendmail's ``Connect:`` RELAY entries, qmail's tcp.smtp
     ``RELAYCLIENT`` for everyone: the policy has no knob that drops qmail's rcpthosts, and RELAYCLIENT is what
     qmail-smtpd then ignores rcpthosts for). ``net``: the lab network to put it on (default: a new one)."""
-    need_lab(*LAB_TOOLS)
-    kind: HostKind = registered_kinds()[kind_name]
     policy = behaviour_policy()
-    policy["targets"] = {kind.target: dict(kind.policy_targets)}
     policy["networks"] = {"trusted": ["0.0.0.0/0"], "allow_wide_trusted": True}
-    work.mkdir(parents=True, exist_ok=True)
-    policy_file = work / "policy.yml"
-    policy_file.write_text(json.dumps(policy, indent=1))
-    subprocess.run([sys.executable, "-m", "mtaharden", "render", str(policy_file), "--target", kind.target,
-                    "--out", str(work / "out")], check=True, capture_output=True, text=True, timeout=120, cwd=REPO)
-    plan = registered()[kind.target].plan(load_policy(policy_file))
-    with contextlib.ExitStack() as stack:
-        lab = net or stack.enter_context(LabNet())
-        host = stack.enter_context(lab.host(kind))
-        prepare_auth(host, kind)
-        kind.deploy(host, work / "out" / kind.target, plan)
-        try:
-            yield Stock(kind, lab, host, plan, policy_file, work / "out" / kind.target)
-        finally:
-            kind.stop(host)
+    with deployed(registered_kinds()[kind_name], work, policy, net=net) as stock:
+        yield stock
 
 
 def arrived_at_sink(stock: Stock, commands: set[str], before: int = 0) -> str:
@@ -154,19 +134,6 @@ def test_opened_host_is_open_and_every_accepted_case_is_proven(kind_name: str, t
         assert not missing, f"relayed but not at the sink: {missing}"
 
 
-@contextlib.contextmanager
-def closed_on(net: LabNet, kind: HostKind, work: Path) -> Iterator[Stock]:
-    """A stock host of ``kind`` with the behaviour policy, on ``net`` (conftest's ``deployed`` makes its own)."""
-    policy_file, plan, rendered = render(kind, work)
-    with net.host(kind) as host:
-        prepare_auth(host, kind)
-        kind.deploy(host, rendered, plan)
-        try:
-            yield Stock(kind, net, host, plan, policy_file, rendered)
-        finally:
-            kind.stop(host)
-
-
 def canary_probe(stock: Stock, *args: str) -> tuple[int, dict[str, Any]]:
     """The operator's canary mode: the canary domain's MX is the prober (here the lab DNS names CANARY, an
     address of the client namespace where the probe runs), and the probe's own listener there must get the
@@ -179,7 +146,7 @@ def test_closed_qmail_by_a_canary_routed_by_the_lab(tmp_path: Path) -> None:
     """qmail answers 250 at RCPT to the percent hack and other relay-looking forms; DATA to the canary domain
     brings nothing to the canary. A canary's silence proves no absence, so alone it leaves them ``accepted``
     (suspect, never open); with the queue proof beside it they are ``not-relayed`` and qmail is closed."""
-    with LabNet(canary_domain=CANARY_DOMAIN) as net, closed_on(net, registered_kinds()["qmail"], tmp_path) as stock:
+    with LabNet(canary_domain=CANARY_DOMAIN) as net, deployed(registered_kinds()["qmail"], tmp_path, net=net) as stock:
         code, host = canary_probe(stock)
         verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
         assert host["proof"] == "canary" and "relayed" not in verdicts.values(), json.dumps(host, indent=1)
