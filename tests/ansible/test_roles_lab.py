@@ -243,8 +243,9 @@ def bare_host(target: str, work: Path, *offline: str) -> Iterator[Lab]:
     with LabNet() as net, net.host(kind) as host:
         start_syslog(host)
         prepare_auth(host, kind)
-        debs = " ".join(f"{OFFLINE_APT}/{name}/*.deb" for name in (target, *offline))
-        host.run(["sh", "-c", f"cp -a {OFFLINE_APT}/lists/. /var/lib/apt/lists/ && cp {debs} /var/cache/apt/archives/"])
+        folders = " ".join(f"{OFFLINE_APT}/{name}" for name in (target, *offline))  # one cp each: they share debs
+        host.run(["sh", "-c", f"cp -a {OFFLINE_APT}/lists/. /var/lib/apt/lists/ && "
+                              f"for d in {folders}; do cp \"$d\"/*.deb /var/cache/apt/archives/ || exit 1; done"])
         yield Lab(net, host, work, policy, target)
 
 
