@@ -34,7 +34,8 @@ place instead of one ``leaks`` check, and proof ``queue+canary``)::
         "checks": [{"id": str, "description": str,
                     "status": "ok" | "deviation" | "declared" | "inconclusive" | "error", "detail": str,
                     "element": str,     # the policy element tested, place in brackets: "smtp.banner[HELP]"
-                    "declared": str}]   # "declared" only: the target's coverage text that excuses it
+                    "declared": str}],  # "declared" only: the target's coverage text that excuses it
+        "findings": [str]   # one line per case or check that stands against the host (empty when closed)
       }]
     }
     Reply = {"code": int, "lines": [str]}
@@ -105,6 +106,7 @@ def host_json(result: HostResult) -> dict[str, Any]:
         "counts": result.counts(), "cases": [_case(case) for case in result.cases],
         "checks": [{"id": c.id, "description": c.description, "status": c.status.value, "detail": c.detail,
                     "element": c.element, "declared": c.declared} for c in result.checks],
+        "findings": result.findings(),
     }
 
 

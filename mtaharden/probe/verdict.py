@@ -134,9 +134,23 @@ class HostResult:
             return HostStatus.ERROR
         return HostStatus.CLOSED if self.matrix_run else HostStatus.OK
 
+    def findings(self) -> list[str]:
+        """One line per case and check that stands against the host (what a failing run must show):
+        relayed, accepted, deferred or failed cases; deviating, inconclusive or failed checks."""
+        lines = [f"case {r.case.id} {r.verdict.value}: {r.case.description}; RCPT {r.rcpt_reply}"
+                 + (f"; {r.detail}" if r.detail else "")
+                 for r in self.cases if r.verdict in _CASE_FINDINGS]
+        lines += [f"check {c.id} {c.status.value}: {c.description}" + (f": {c.detail}" if c.detail else "")
+                  for c in self.checks if c.status in _CHECK_FINDINGS]
+        return lines
+
     def counts(self) -> dict[str, int]:
         """How many cases got each verdict (every verdict present, zero or not)."""
         return {verdict.value: sum(r.verdict is verdict for r in self.cases) for verdict in Verdict}
+
+
+_CASE_FINDINGS = frozenset({Verdict.RELAYED, Verdict.ACCEPTED, Verdict.DEFERRED, Verdict.ERROR})
+_CHECK_FINDINGS = frozenset({CheckStatus.DEVIATION, CheckStatus.INCONCLUSIVE, CheckStatus.ERROR})
 
 
 def exit_code(results: list[HostResult]) -> int:

@@ -61,7 +61,8 @@ def test_json_schema_shape(serve: Serve) -> None:
     assert [host["status"] for host in data["hosts"]] == ["closed", "suspect"]
     host = data["hosts"][0]
     assert set(host) == {"target", "host", "port", "status", "address", "source_address", "server_name", "banner",
-                         "proof", "tls", "duration_s", "error", "warnings", "counts", "cases", "checks"}
+                         "proof", "tls", "duration_s", "error", "warnings", "counts", "cases", "checks",
+                         "findings"}
     assert host["target"] == closed.target and host["port"] == closed.port
     assert host["banner"] == {"code": 220, "lines": ["mx.example.test ESMTP"]}
     assert set(host["counts"]) == {"relayed", "not-relayed", "accepted", "refused", "deferred", "not-tested", "error"}
@@ -193,3 +194,16 @@ def test_a_long_fleet_gets_plain_lines_not_a_table(serve: Serve, monkeypatch: py
     assert lines[-1] == "relay probe of 2 endpoints: 1 closed, 1 suspect"
     assert "SUSPECT" in result.output and "not proven relayed" in result.output  # details of the host not clean
     assert "CLOSED" not in result.output  # a clean host is its line only
+
+
+def test_json_findings_name_each_case_and_check_that_stands_against_the_host(
+        serve: Serve) -> None:
+    """The verify role prints ``findings`` as they are: which verdicts count is decided here, not in YAML."""
+    server = serve(FakeSmtp(rcpt=lambda path: "250 2.1.5 Ok"))
+    result = CliRunner().invoke(probe, ["--format", "json", server.target])
+    host = json.loads(result.stdout)["hosts"][0]
+    accepted = [case["id"] for case in host["cases"] if case["verdict"] == "accepted"]
+    assert accepted and host["status"] == "suspect"
+    assert [f.split(" ")[1] for f in host["findings"] if f.startswith("case ")] == accepted
+    closed = CliRunner().invoke(probe, ["--format", "json", serve(FakeSmtp()).target])
+    assert json.loads(closed.stdout)["hosts"][0]["findings"] == []
