@@ -255,6 +255,13 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_roo
     click.echo(json.dumps(data, indent=2))
 
 
+@main.command("targets")
+def targets_command() -> None:
+    """Print the registered target names, one per line (the roles check theirs against it)."""
+    for name in TARGET_NAMES:
+        click.echo(name)
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the policy (contract version 1)."""

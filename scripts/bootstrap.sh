@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install mtaharden into ./.venv on Debian 12. With --test, also install what the test suite runs
-# for real: Postfix (preseeded "No configuration", so no system instance starts), Cyrus SASL tools,
-# rbldnsd, dig, ucspi-tcp, nmap, the Python test tools, and the stock-host lab (tests/lab): mmdebstrap
-# and dnsmasq, then every lab root built once into /var/cache/mtaharden/lab so no test pays for it.
+# for real, as tests/packages/ lists it (common.txt, then each target's <target>.txt, .debconf and
+# .unpack; nothing about a target is written here), the Python test tools, and the stock-host lab's
+# roots, built once into /var/cache/mtaharden/lab so no test pays for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +12,17 @@ with_tests=no
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 
+# The package names of tests/packages/ files of one kind (comments and blank lines dropped).
+listed() {
+  local file
+  for file in "$@"; do
+    [ -f "$file" ] && sed -e 's/#.*//' "$file"
+  done | tr -s ' \t' '\n' | sed '/^$/d'
+}
+
 packages=(python3 python3-venv python3-pip)
 if [ "$with_tests" = yes ]; then
-  packages+=(postfix postfix-pcre sasl2-bin libsasl2-modules rbldnsd dnsutils iproute2 openssl
-             ucspi-tcp nmap swaks m4 bsdutils shellcheck ca-certificates
-             mmdebstrap debian-archive-keyring dnsmasq-base util-linux   # the stock-host lab
-             libwrap0 libldap-2.5-0 libsasl2-2 libdb5.3)   # what the unpacked Sendmail links against
+  mapfile -t -O ${#packages[@]} packages < <(listed tests/packages/*.txt)
 fi
 
 missing=()
@@ -25,20 +30,28 @@ for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo_cmd[@]}" debconf-set-selections
+  for preseed in tests/packages/*.debconf; do
+    [ "$with_tests" = yes ] && [ -f "$preseed" ] && "${sudo_cmd[@]}" debconf-set-selections < "$preseed"
+  done
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Debian's Sendmail conflicts with Postfix, so the tests run it from an unpacked tree (dpkg -x).
-sendmail_root=${MTAHARDEN_SENDMAIL_ROOT:-/var/cache/mtaharden/sendmail-root}
-if [ "$with_tests" = yes ] && [ ! -x "$sendmail_root/usr/libexec/sendmail/sendmail" ]; then
+# An MTA that conflicts with the installed one runs from an unpacked tree (dpkg -x), e.g. Sendmail.
+for unpack in tests/packages/*.unpack; do
+  if [ "$with_tests" != yes ] || [ ! -f "$unpack" ]; then continue; fi
+  target=$(basename "$unpack" .unpack)
+  variable="MTAHARDEN_${target^^}_ROOT"
+  root=${!variable:-/var/cache/mtaharden/$target-root}
+  [ -f "$root/.mtaharden-unpacked" ] && continue
   debs=$(mktemp -d)
-  (cd "$debs" && apt-get download -q sendmail-bin sendmail-cf sendmail-base 2>/dev/null)
-  "${sudo_cmd[@]}" mkdir -p "$sendmail_root"
-  for deb in "$debs"/*.deb; do "${sudo_cmd[@]}" dpkg -x "$deb" "$sendmail_root"; done
+  mapfile -t wanted < <(listed "$unpack")
+  (cd "$debs" && apt-get download -q "${wanted[@]}" 2>/dev/null)
+  "${sudo_cmd[@]}" mkdir -p "$root"
+  for deb in "$debs"/*.deb; do "${sudo_cmd[@]}" dpkg -x "$deb" "$root"; done
+  "${sudo_cmd[@]}" touch "$root/.mtaharden-unpacked"
   rm -rf "$debs"
-fi
+done
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

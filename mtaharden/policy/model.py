@@ -1,7 +1,8 @@
 """The policy contract, version 1, as pydantic models.
 
 Field defaults are the safe choice: an empty policy describes a server that relays for nobody but
-itself. Cross-field rules (which need the whole policy) live in :mod:`mtaharden.policy.rules`.
+itself. Cross-field rules (which need the whole policy) live in :mod:`mtaharden.policy.rules`. The core
+names no MTA: ``targets.<name>`` and its checks come from the target's own module in ``policy/options/``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     PlainSerializer,
@@ -22,10 +22,13 @@ from pydantic import (
     Tag,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
 )
 
-from ..targets.header_forms import CHARSETS, DEFAULT_CHARSETS
+from ..engines.header_forms import CHARSETS, DEFAULT_CHARSETS
+from . import options
 from .lists import DomainNames, EntryFile, Kind, read_list
+from .strict import StrictModel
 from .types import (
     AbsolutePath,
     AddressPattern,
@@ -35,18 +38,11 @@ from .types import (
     DnsblMessage,
     DomainName,
     DomainPattern,
-    ElementPath,
     HeaderName,
     HeaderRegex,
     HeloName,
-    HostName,
     IPNetwork,
-    ListenAddress,
-    ListenIP,
-    ListenIPv4,
     MessageText,
-    ParameterName,
-    ParameterValue,
     QueuePath,
     SizeBytes,
     list_file_name,
@@ -57,12 +53,6 @@ AccessAction = Literal["reject", "defer", "permit"]
 Port = int
 Mechanism = Literal["PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]
 DEFAULT_MECHANISMS: tuple[Mechanism, ...] = ("PLAIN", "LOGIN")
-
-
-class StrictModel(BaseModel):
-    """Base: unknown keys are errors, no coercion (a quoted "yes" is not a boolean), values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- list files: an item {file: NAME, ...} stands for every entry of NAME, at the item's place -----
@@ -265,130 +255,20 @@ class Tls(StrictModel):
     min_protocol: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
 
 
-class _TargetOptions(StrictModel):
-    allow_unsupported: list[ElementPath] = Field(
-        default_factory=list,
-        description="policy elements (dotted, e.g. header_checks) this target may leave unenforced",
-    )
+def _targets_model() -> type[StrictModel]:
+    """``targets``: one field per module of ``policy/options/`` (each target owns its options there)."""
+    fields: dict[str, Any] = {name: (module.Options, Field(default_factory=module.Options))
+                              for name, module in zip(options.names(), options.modules(), strict=True)}
+    return create_model("Targets", __base__=StrictModel, __module__=__name__, **fields)
 
 
-class PostfixOptions(_TargetOptions):
-    config_dir: AbsolutePath = "/etc/postfix"
-    smtp_port: Port = Field(25, ge=1, le=65535, description="port of the public smtpd service")
-    inet_interfaces: list[ListenAddress] = Field(
-        default_factory=lambda: ["all"], description="'all', 'loopback-only' or addresses to listen on"
-    )
-    inet_protocols: Literal["all", "ipv4", "ipv6"] = "all"
-    chroot: bool = Field(True, description="run smtpd services chrooted (Debian's default)")
-    parameters: dict[ParameterName, ParameterValue] = Field(
-        default_factory=dict,
-        description="main.cf parameters from the allow-list in README.md (queue timing, limits, alias_maps, …)",
-    )
+if TYPE_CHECKING:
+    class Targets(StrictModel):
+        """Typed as open: ``policy.targets.<name>`` is that target's ``Options`` (annotate it where used)."""
 
-
-# Sendmail 8.17's DontBlameSendmail flags (op.me), in its spelling; Safe is the empty list.
-DontBlameFlag = Literal[
-    "AssumeSafeChown", "ClassFileInUnsafeDirPath", "DontWarnForwardFileInUnsafeDirPath", "ErrorHeaderInUnsafeDirPath",
-    "FileDeliveryToHardLink", "FileDeliveryToSymLink", "ForwardFileInGroupWritableDirPath",
-    "ForwardFileInUnsafeDirPath", "ForwardFileInUnsafeDirPathSafe", "GroupReadableDefaultAuthInfoFile",
-    "GroupReadableKeyFile", "GroupReadableSASLDBFile", "GroupWritableAliasFile", "GroupWritableDirPathSafe",
-    "GroupWritableForwardFile", "GroupWritableForwardFileSafe", "GroupWritableIncludeFile",
-    "GroupWritableIncludeFileSafe", "GroupWritableSASLDBFile", "HelpFileInUnsafeDirPath",
-    "IncludeFileInGroupWritableDirPath", "IncludeFileInUnsafeDirPath", "IncludeFileInUnsafeDirPathSafe",
-    "InsufficientEntropy", "LinkedAliasFileInWritableDir", "LinkedClassFileInWritableDir",
-    "LinkedForwardFileInWritableDir", "LinkedIncludeFileInWritableDir", "LinkedMapInWritableDir",
-    "LinkedServiceSwitchFileInWritableDir", "MapInUnsafeDirPath", "NonRootSafeAddr", "RunProgramInUnsafeDirPath",
-    "RunWritableProgram", "TrustStickyBit", "WorldWritableAliasFile", "WorldWritableForwardfile",
-    "WorldWritableIncludefile", "WriteMapToHardLink", "WriteMapToSymLink", "WriteStatsToHardLink",
-    "WriteStatsToSymLink",
-]
-
-
-class SendmailOptions(_TargetOptions):
-    settings_dir: AbsolutePath = Field("/etc/mail", description="MAIL_SETTINGS_DIR: access, relay-domains, …")
-    cf_dir: AbsolutePath = Field("/usr/share/sendmail/cf", description="sendmail-cf's folder (m4/cf.m4)")
-    ostype: Literal["debian", "linux"] = Field("debian", description="OSTYPE(); linux for a plain tree")
-    sendmail: AbsolutePath = Field("/usr/sbin/sendmail", description="the sendmail binary (for -bt checks)")
-    makemap: AbsolutePath = Field("/usr/sbin/makemap", description="the makemap binary")
-    ca_path: AbsolutePath = Field("/etc/ssl/certs", description="confCACERT_PATH: Sendmail starts TLS only with CAs")
-    ca_file: AbsolutePath = Field(
-        "/etc/ssl/certs/ca-certificates.crt", description="confCACERT: without it Sendmail offers no STARTTLS"
-    )
-    sasl_dir: AbsolutePath = Field(
-        "/etc/sasl2", description="where Cyrus SASL looks for Sendmail.conf (Sendmail has no setting for it)"
-    )
-    accept_unresolvable_domains: bool = Field(
-        False, description="accept senders whose domain does not resolve (hosts without DNS, e.g. internal relays)"
-    )
-    smtp_port: Port = Field(25, ge=1, le=65535)
-    listen_address: ListenIP | None = Field(None, description="address the daemons bind to; all when unset")
-    queue_dir: AbsolutePath | None = Field(None, description="QUEUE_DIR; OSTYPE's default when unset")
-    pid_file: AbsolutePath | None = None
-    status_file: AbsolutePath | None = None
-    help_file: AbsolutePath | None = Field(
-        None, description="where mtaharden's version-free HELP text is installed (HELP_FILE); settings_dir/helpfile"
-    )
-    alias_file: AbsolutePath | None = None
-    dont_blame_sendmail: list[DontBlameFlag] = Field(
-        default_factory=list,
-        description="DontBlameSendmail flags that relax Sendmail's file-safety checks (e.g. TrustStickyBit for "
-        "maps below a sticky folder); empty: none relaxed (Safe), not even Debian's own list",
-    )
-
-
-class QmailOptions(_TargetOptions):
-    home: AbsolutePath = Field("/var/qmail", description="qmail's home: control/ and bin/ live here")
-    tcp_rules_file: AbsolutePath = Field(
-        "/etc/tcp.smtp", description="tcpserver rules source; tcprules compiles it to the same path + .cdb"
-    )
-    service_dir: AbsolutePath = Field(
-        "/service", description="supervision folder holding the qmail-smtpd and qmail-send services"
-    )
-    log_dir: AbsolutePath = Field("/var/log/qmail/smtpd", description="multilog folder of qmail-smtpd")
-    smtpd_user: str = Field("qmaild", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="user qmail-smtpd runs as")
-    log_user: str = Field("qmaill", pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="user multilog runs as")
-    listen: ListenIPv4 = Field(
-        "0.0.0.0", description="IPv4 address tcpserver binds to (ucspi-tcp 0.88 has no IPv6); 0.0.0.0 means all"
-    )
-    smtp_port: Port = Field(25, ge=1, le=65535, description="port of the qmail-smtpd service")
-    concurrency: int = Field(
-        40, ge=1, le=10_000, description="tcpserver -c: simultaneous SMTP sessions in total (not per client)"
-    )
-    auth_patch: Literal["qmail-smtpd-auth"] | None = Field(
-        None, description="SMTP AUTH patch built into qmail-smtpd (qmail-smtpd-auth 0.31: hostname checkpassword true)"
-    )
-    checkpassword: AbsolutePath = Field("/bin/checkpassword", description="checkpassword program for auth_patch")
-    badrcptto_patch: bool = Field(False, description="qmail-smtpd has the badrcptto patch (control/badrcptto)")
-
-
-class ExchangeOptions(_TargetOptions):
-    servers: list[HostName] = Field(
-        default_factory=list, description="Mailbox servers to harden (the script's -Server default; empty: local)"
-    )
-    deployment: Literal["mailbox", "edge"] = Field(
-        "mailbox", description="mailbox: Mailbox servers take Internet mail themselves; edge: Edge Transport servers "
-        "face the Internet (the script gets an Edge section, run with -Edge there)"
-    )
-    server_addresses: list[ListenIP] = Field(
-        default_factory=list, description="own addresses of the Exchange and Edge servers and of load balancers "
-        "that proxy for them: kept off the anonymous relay connector"
-    )
-    relay_connector: str = Field(
-        "mtaharden relay",
-        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9])?$",
-        description="name of the receive connector through which networks.trusted may relay anonymously",
-    )
-    relay_bindings: list[ListenIP] = Field(
-        default_factory=list, description="local addresses the relay connector listens on; empty means all"
-    )
-    relay_port: Port = Field(25, ge=1, le=65535, description="port of the relay connector")
-
-
-class Targets(StrictModel):
-    postfix: PostfixOptions = Field(default_factory=PostfixOptions)
-    sendmail: SendmailOptions = Field(default_factory=SendmailOptions)
-    qmail: QmailOptions = Field(default_factory=QmailOptions)
-    exchange: ExchangeOptions = Field(default_factory=ExchangeOptions)
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    Targets = _targets_model()
 
 
 class Policy(StrictModel):

@@ -10,7 +10,7 @@ Matching is on the header value's text: ``\\d``, ``\\w``, ``\\s`` and the POSIX 
 ASCII sets, and ``.`` also matches the line break of a folded header (Postfix compiles with DOTALL).
 Printable non-ASCII text (发票) is a literal :class:`Char` outside classes; its meaning is "the decoded
 header text contains it", which the raw-header targets spell out per charset and RFC 2047 form
-(targets/header_forms.py), so they accept it only as literal text or alternatives of literal text.
+(engines/header_forms.py), so they accept it only as literal text or alternatives of literal text.
 Only whether a pattern matches counts, so lazy quantifiers are allowed (they never change that).
 """
 

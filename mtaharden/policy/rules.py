@@ -6,34 +6,22 @@ point at its line and column.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
-from ..targets import header_engines
-from . import canonical, trust
+from ..engines import header_engines
+from . import canonical, options, trust
+from .finding import Finding, Path, duplicates, show
 from .lists import DomainNames, EntryFile, client_key
 from .model import AddressRule, ClientRule, HeloRule, ListFileRule, Policy
-from .types import PolicyValueError
-
-Path = tuple[str | int, ...]
 
 MAX_FINDINGS_PER_LIST = 20  # a list file with thousands of repeats gets the first few reported
-
-
-@dataclass(frozen=True)
-class Finding:
-    path: Path
-    message: str
-    hint: str
-    where: tuple[str, int, int] | None = None  # (list file, line, column) when the value comes from one
 
 
 def check(policy: Policy) -> list[Finding]:
     """Every cross-field problem of ``policy``; empty when the policy is usable."""
     rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _relay_hostname, _access_duplicates, _dnsbl,
-             _ports, _listeners, _postfix_parameters, _header_text)
+             _ports, _target_options, _header_text)
     return [finding for rule in rules for finding in rule(policy)]
 
 
@@ -179,7 +167,7 @@ def _access_repeats(stage: str, rules: list[Rule]) -> Iterator[Finding]:
             key = _key(rule)
             if key in first:
                 yield Finding(("access", stage, index, "match"),
-                              f"{_show(rule.match)} already matched by {_earlier(first[key])}; first match wins, "
+                              f"{show(rule.match)} already matched by {_earlier(first[key])}; first match wins, "
                               "so this rule never applies", "remove one of the two rules")
             first.setdefault(key, (index, None, 0))
             continue
@@ -200,77 +188,31 @@ def _earlier(origin: tuple[int, EntryFile | None, int]) -> str:
 
 
 def _dnsbl(policy: Policy) -> Iterator[Finding]:
-    yield from _duplicates(("dnsbl",), [entry.zone for entry in policy.dnsbl], suffix="zone")
+    yield from duplicates(("dnsbl",), [entry.zone for entry in policy.dnsbl], suffix="zone")
 
 
 def _ports(policy: Policy) -> Iterator[Finding]:
     submission = policy.auth.submission
-    smtp_port = policy.targets.postfix.smtp_port
     if submission.port is not None and submission.port == submission.smtps_port:
         yield Finding(
             ("auth", "submission", "smtps_port"),
             "the STARTTLS and the implicit-TLS submission ports are the same",
             "use 587 for port and 465 for smtps_port",
         )
-    if policy.offers_submission and smtp_port in (submission.port, submission.smtps_port):
-        yield Finding(
-            ("targets", "postfix", "smtp_port"),
-            f"port {smtp_port} is used both for SMTP and for submission",
-            "give each service its own port",
-        )
 
 
-def _listeners(policy: Policy) -> Iterator[Finding]:
-    """Postfix takes ``all`` and ``loopback-only`` only on their own, and addresses only of inet_protocols
-    (anything else it looks up as a host name, and stops)."""
-    options = policy.targets.postfix
-    interfaces, protocols = options.inet_interfaces, options.inet_protocols
-    path = ("targets", "postfix", "inet_interfaces")
-    for index, interface in enumerate(interfaces):
-        if interface in ("all", "loopback-only"):
-            if len(interfaces) > 1:
-                yield Finding((*path, index), f"{interface} stands for a set of addresses and cannot be combined "
-                              "with other entries", f"write [{interface}] alone, or list only addresses")
-                return
-            continue
-        version = f"ipv{ipaddress.ip_address(interface).version}"
-        if protocols not in ("all", version):
-            yield Finding((*path, index), f"{interface} is an {version} address, but inet_protocols is {protocols}",
-                          "set targets.postfix.inet_protocols: all, or listen on addresses of that protocol")
-    yield from _duplicates(path, interfaces)
-
-
-def _duplicates(path: Path, values: Sequence[object], suffix: str | None = None) -> Iterator[Finding]:
-    seen: set[object] = set()
-    for index, value in enumerate(values):
-        if value in seen:
-            where = (*path, index, suffix) if suffix else (*path, index)
-            yield Finding(where, f"{_show(value)} is listed twice", "remove the second entry")
-        seen.add(value)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
-        return canonical.network(value)
-    return str(value)
-
-
-def _postfix_parameters(policy: Policy) -> Iterator[Finding]:
-    """Site parameters pass only from the allow-list, each value of its kind (the list says why)."""
-    from ..targets import postfix_parameters as site  # targets import the policy package: import late
-    from ..targets.postfix import MANAGED_PARAMETERS
-
-    for name, value in policy.targets.postfix.parameters.items():
-        try:
-            site.canonical(name, value, MANAGED_PARAMETERS)
-        except PolicyValueError as exc:
-            yield Finding(("targets", "postfix", "parameters", name), str(exc), exc.hint)
+def _target_options(policy: Policy) -> Iterator[Finding]:
+    """Each target's own checks (``findings`` in its ``policy/options`` module), in name order."""
+    for module in options.modules():
+        findings: Callable[[Policy], Iterable[Finding]] | None = getattr(module, "findings", None)
+        if findings is not None:
+            yield from findings(policy)
 
 
 def _header_text(policy: Policy) -> Iterator[Finding]:
     """Non-ASCII header text compiles, in every listed charset and form, in PCRE2 (Postfix) and libc ERE (Sendmail)."""
     for index, check in enumerate(policy.header_checks):
-        yield from _duplicates(("header_checks", index, "charsets"), check.charsets)
+        yield from duplicates(("header_checks", index, "charsets"), check.charsets)
         problem = header_engines.problem(check.pattern, check.charsets)
         if problem:
             yield Finding(("header_checks", index, "pattern"), problem,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from ..software_names import SOFTWARE_NAMES  # shared with the probe, which starts without pydantic
 from . import canonical
 from .wording import kind_of
 
@@ -281,7 +282,7 @@ def header_name(value: Any) -> str:
 def charset(value: Any) -> str:
     """A charset header text arrives in (its codec name): raw-header targets match its bytes and encoded words."""
     text = _require_str(value, "charset")
-    from ..targets import header_forms  # header engines load with the first header rule, not with the probe
+    from ..engines import header_forms  # header engines load with the first header rule, not with the probe
 
     name = header_forms.canonical_charset(text.strip())
     if name is None:
@@ -296,7 +297,7 @@ def header_regex(value: Any) -> str:
     The grammar is the allow-list; then Python's ``re`` and, where the library is installed, PCRE2
     with Postfix's own options compile the pattern's readings, so neither can skip it at run time.
     """
-    from ..targets import header_forms, pcre2
+    from ..engines import header_forms, pcre2
     from . import pattern
 
     text = _require_str(value, "pattern")
@@ -362,7 +363,6 @@ def dnsbl_filter(value: Any) -> str:
     return text
 
 
-SOFTWARE_NAMES = ("postfix", "sendmail", "qmail", "exim", "exchange", "microsoft", "opensmtpd", "ubuntu", "debian")
 _VERSION = re.compile(r"\d+\.\d+")
 
 

@@ -4,7 +4,8 @@ Two questions, two rules. ``render --check`` asks whether the committed output i
 ``render`` would write, so every byte, the executable bit and files render would delete all count.
 ``diff --against`` asks what installing the output would change on a host, so only the files
 render installs are compared (COVERAGE.md is documentation; other files on the host stay as they
-are) and Postfix's main.cf is compared by meaning, as postconf reads it.
+are) and a file its MTA reads by meaning (Postfix's main.cf, as postconf reads it: ``semantic/``) is
+compared by meaning.
 """
 
 from __future__ import annotations
@@ -12,17 +13,14 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..render import RenderedFile
 from ..safe_read import UnsafeFile, kind_of, read_regular
-from .postconf import compare_main_cf
+from .semantic import comparer
 
 DOCUMENTATION = frozenset({"COVERAGE.md"})
-# (target, file) → comparison by meaning: lines of difference, empty when the files mean the same;
-# a ValueError when the current file is one the MTA itself would refuse
-SEMANTIC: Mapping[tuple[str, str], Callable[[str, str], list[str]]] = {("postfix", "main.cf"): compare_main_cf}
 
 
 class ConfigSyntaxError(ValueError):
@@ -84,7 +82,7 @@ def host_diff(folder: Path, target: str, files: Sequence[RenderedFile]) -> list[
         if isinstance(current, _Note):
             differences.append(current)
             continue
-        semantic = SEMANTIC.get((target, item.path))
+        semantic = comparer(target, item.path)
         if semantic and current is not None:
             try:
                 lines = semantic(current, item.content)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # the policy model loads with the first target that plans, not with the registry's names
+    from _typeshed import DataclassInstance
+
     from ..policy import Policy
 
 Status = Literal["enforced", "approximated", "unsupported"]
@@ -38,11 +40,15 @@ class Coverage:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One output file: where it goes (relative to the target's output folder) and what lays it out."""
+    """One output file: where it goes (relative to the target's output folder) and what lays it out.
+
+    ``context`` is a frozen dataclass instance (a typed context: render hands the template its fields as
+    variables, shallowly) or, for the simplest files, a mapping of variable names.
+    """
 
     path: str
     template: str
-    context: Mapping[str, Any]
+    context: DataclassInstance | Mapping[str, Any]
     mode: int = 0o644
     comment: CommentStyle = "hash"
     dest: str | None = None  # where the file is installed on the host; None: documentation only
@@ -187,13 +193,16 @@ def register(target_class: type[Target]) -> type[Target]:
     return target_class
 
 
+_NOT_TARGETS = frozenset({"base", "kit"})  # this module and the shared kit: every other module or package is a target
+
+
 def registered() -> dict[str, Target]:
-    """All registered targets by name, in name order (every module in this package registers itself)."""
+    """All registered targets by name, in name order (every target module or package here registers itself)."""
     import importlib
     import pkgutil
 
     package = __name__.rpartition(".")[0]
     for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        if module.name != "base":
+        if module.name not in _NOT_TARGETS:
             importlib.import_module(f"{package}.{module.name}")
     return dict(sorted(_REGISTRY.items()))

@@ -85,7 +85,7 @@ def test_tarball_holds_the_roles_and_no_build_junk(installed: tuple[Path, list[s
     listing = "\n".join(members)
     assert not [m for m in members if JUNK.search(m)], listing
     assert [m for m in members if not MEMBER.fullmatch(m)] == [], listing
-    for role in ("postfix", "sendmail", "qmail", "mtaharden", "verify"):
+    for role in sorted(path.name for path in (REPO / "ansible_collections/mtaharden/mail/roles").iterdir()):
         assert f"roles/{role}/tasks/main.yml" in members and f"roles/{role}/meta/argument_specs.yml" in members
     assert "roles/mtaharden/tasks/controller.yml" in members and "MANIFEST.json" in members
     assert "galaxy.yml" not in members  # ansible-galaxy turns it into MANIFEST.json
@@ -120,6 +120,17 @@ def test_installed_copy_refuses_a_string_where_a_list_is_expected(installed: tup
     result = apply_postfix(tmp_path, collections=fresh, mtaharden_probe_endpoints="a,b")
     assert "mtaharden_probe_endpoints: a list is expected, got a string" in result.output
     assert "fix: write a YAML list" in result.output
+
+
+def test_the_flow_refuses_a_target_the_cli_does_not_render(tmp_path: Path) -> None:
+    """The flow's targets are the CLI's (`mtaharden targets`), checked before any role of the target is read."""
+    result = run_role(tmp_path, "mtaharden", {"mtaharden_policy": str(EXAMPLE_POLICY), "mtaharden_target": "exim",
+                                              **host_folders(tmp_path)})
+    assert result.returncode != 0
+    assert ("mtaharden_target exim is not a target of the mtaharden CLI (fix: include an MTA role of this "
+            "collection, which sets it; the CLI renders exchange, postfix, qmail, sendmail)") \
+        in " ".join(result.output.split()), result.output[-3000:]
+    assert not (tmp_path / "host").exists()
 
 
 @pytest.mark.parametrize(("variables", "message"), [

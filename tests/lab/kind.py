@@ -3,7 +3,7 @@
 A kind is data plus three small actions. The lab core (roots, host, network) knows nothing about any
 MTA; the behaviour suite runs once per registered kind. One module per kind (``tests/lab/postfix.py``,
 ``sendmail.py``, ``qmail.py``) defines a subclass and calls :func:`register` at import time; the
-suite imports every module named in :data:`KIND_MODULES` that exists.
+suite imports ``tests/lab/<target>.py`` for every registered target that has one (Exchange has none).
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mtaharden.targets.base import Plan
+from mtaharden.targets.base import Plan, registered
 
 if TYPE_CHECKING:
     from tests.lab.host import LabHost
 
-KIND_MODULES = ("tests.lab.postfix", "tests.lab.sendmail", "tests.lab.qmail")
 
 
 class DeployError(AssertionError):
@@ -118,8 +117,8 @@ def register(kind: HostKind) -> HostKind:
 
 
 def registered_kinds() -> dict[str, HostKind]:
-    """Every kind whose module exists (a colleague's kind appears as soon as its module is there)."""
-    for module in KIND_MODULES:
+    """The kind of every registered target whose module ``tests/lab/<target>.py`` exists."""
+    for module in (f"{__package__}.{name}" for name in registered()):
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module)
     return dict(_REGISTRY)

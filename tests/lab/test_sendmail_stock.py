@@ -20,7 +20,9 @@ import pytest
 
 from mtaharden.policy import load_policy
 from mtaharden.targets.base import Plan, Step
-from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, relay_scenarios
+from mtaharden.targets.sendmail import SendmailTarget
+from mtaharden.targets.sendmail.relay_check import relay_scenarios
+from mtaharden.targets.sendmail.rulesets import CLIENT_RULESET
 from tests.lab.host import LabHost
 from tests.lab.kind import install_plan, run_steps
 from tests.lab.network import BLOCKED, REJECTED, REPO, TRUSTED, UNTRUSTED, LabNet

@@ -76,7 +76,9 @@ def test_probing_sendmail_from_the_host_itself_is_inconclusive(serve: Serve, tmp
     declare no such trust, so the same vantage gives them a verdict."""
     code, _, host = run(tmp_path, serve(FakeSmtp()), "--mta", "sendmail")
     assert host["status"] == "inconclusive" and code == 3, host
-    (warning,) = [w for w in host["warnings"] if "host itself" in w]
+    warnings = host["warnings"]
+    assert isinstance(warnings, list)
+    (warning,) = [w for w in warnings if "host itself" in w]
     assert "sendmail coverage of networks.trusted[host]" in warning and "fix: probe from outside" in warning
     for mta in ("postfix", "qmail"):
         code, _, host = run(tmp_path, serve(FakeSmtp()), "--mta", mta)

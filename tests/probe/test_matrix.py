@@ -224,7 +224,7 @@ def test_probe_stream_yields_every_host_keeping_at_most_concurrency_in_flight() 
         return HostResult(endpoint, error="not probed")
 
     endpoints = [Endpoint("127.0.0.1", port) for port in range(1, 11)]
-    runner.probe_host = counted  # type: ignore[assignment]
+    runner.probe_host = counted
     try:
         async def go() -> list[HostResult]:
             return [result async for result in runner.probe_stream(endpoints, concurrency=3)]

@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -361,7 +361,7 @@ class RbldnsdZones:
     """rbldnsd serving several ip4set zones at once: zone -> (listed addresses, TXT reason; ``$`` = the IP)."""
 
     base: Path
-    zones: dict[str, tuple[Sequence[str], str]]
+    zones: Mapping[str, tuple[Sequence[str], str]]
     address: str = "127.0.0.53"
     netns: str | None = None
     process: subprocess.Popen[bytes] | None = None

@@ -10,6 +10,7 @@ import json
 import smtplib
 import ssl
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Reply = tuple[int, str]
@@ -28,20 +29,21 @@ class Conversation:
     replies: list[Reply]
 
 
-def converse(host: str, port: int, source: str, commands: list[str | Body], *, starttls: bool = False,
+def converse(host: str, port: int, source: str, commands: Sequence[str | Body], *, starttls: bool = False,
              timeout: float = 20) -> Conversation:
     """Connect from ``source``, EHLO, optionally STARTTLS (+EHLO), then send each raw command."""
     client = smtplib.SMTP(timeout=timeout, source_address=(source, 0))
     try:
         banner = client.connect(host, port)
-        client._host = host  # smtplib takes the TLS server name from here
+        client._host = host  # type: ignore[attr-defined]  # smtplib takes the TLS server name from here
         replies: list[Reply] = []
         if starttls:
             client.ehlo("probe.client.test")
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-            replies.append(client.starttls(context=context))
+            code, text = client.starttls(context=context)
+            replies.append((code, text.decode("utf-8", "replace")))
         for command in commands:
             if isinstance(command, Body):
                 client.send(command.text.replace("\n", "\r\n") + "\r\n.\r\n")

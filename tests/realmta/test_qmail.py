@@ -146,7 +146,7 @@ def test_smtpd_runs_unprivileged_with_the_auth_patch_arguments(plain: Installed)
 
 def test_real_tcprules_matches_the_model(tmp_path: Path) -> None:
     need_real_mta("tcprules", "tcprulescheck")
-    data = {
+    data: dict[str, Any] = {
         "networks": {"trusted": ["10.0.0.0/9", "10.64.0.0/10", "172.16.0.0/12", "192.0.2.0/25"]},
         "access": {"clients": [
             {"match": "10.5.0.0/17", "action": "reject"},
@@ -245,6 +245,24 @@ def test_trusted_and_permitted_clients_skip_the_dnsbl(dnsbl: Installed) -> None:
 def test_client_rules_answer_with_the_policy_message(dnsbl: Installed) -> None:
     assert rcpt_in_netns(dnsbl, REJECTED_WITH_TEXT)[-1] == (553, HOSTILE)
     assert rcpt_in_netns(dnsbl, DEFERRED)[-1] == (451, "Slow down, please")
+
+
+def test_a_list_file_of_single_addresses_that_defers_runs_rblsmtpd() -> None:
+    """A client rule whose list file holds only single IPv4 addresses answers with text (RBLSMTPD), so
+    rblsmtpd must run even without a DNSBL; real tcpserver + rblsmtpd then give the listed client the
+    policy's 451 and let every other client through to qmail-smtpd without a lookup."""
+    need_real_mta("tcpserver", "tcprules", "rblsmtpd", "sh")
+    listed, other = "127.0.0.9", "127.0.0.10"
+    with daemon_dir("qmail-hosts") as work:
+        (work / "render").mkdir()
+        (work / "render" / "slow-hosts.txt").write_text(f"{listed}\n127.0.0.11\n")
+        data = {"hostname": "mx.example.test", "domains": {"local": ["example.test"]},
+                "access": {"clients": [{"file": "slow-hosts.txt", "action": "defer", "message": "Slow down, please"}]}}
+        installed = install(work, data, free_port())
+        commands = ["MAIL FROM:<a@client.test>", "RCPT TO:<user@example.test>"]
+        with RunService(installed.service, "127.0.0.1", installed.port):
+            assert converse("127.0.0.1", installed.port, listed, commands).replies[-1] == (451, "Slow down, please")
+            assert xenv(installed, other)["RBLSMTPD"] == ""
 
 
 # --- the run scripts as shell -------------------------------------------------------------------

@@ -137,8 +137,8 @@ def base_value(path: FieldPath) -> str:
     return str(node)
 
 
-def with_value(path: FieldPath, value: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A copy of ``data`` (BASE by default) with ``value`` at ``path``."""
+def with_value(path: FieldPath, value: Any, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A copy of ``data`` (BASE by default) with ``value`` at ``path`` (a key: text; a value: any YAML value)."""
     changed = copy.deepcopy(BASE if data is None else data)
     node: Any = changed
     for step in path[:-1]:

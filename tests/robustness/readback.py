@@ -11,6 +11,7 @@ from hypothesis import event
 
 from mtaharden.policy import Policy
 from mtaharden.targets.base import Plan, registered
+from mtaharden.targets.postfix.main_cf import MainCf
 from tests.conftest import render_policy
 from tests.realmta.harness import Sendmail, run, settle
 
@@ -44,9 +45,10 @@ def rendered(data: dict[str, Any], target: str, work: Path) -> tuple[Plan, Path]
 
 def planned_parameters(plan: Plan, config_dir: Path) -> dict[str, str]:
     """main.cf as the Plan says it, the way postconf -n prints it (lists joined, blanks folded)."""
-    (main_cf,) = [f for f in plan.files if f.path == "main.cf"]
+    (main_cf,) = [f.context for f in plan.files if f.path == "main.cf"]
+    assert isinstance(main_cf, MainCf)
     parameters = {name: ", ".join(value) if isinstance(value, list) else value
-                  for _, section in main_cf.context["sections"] for name, value in section}
+                  for name, value in main_cf.values().items()}
     parameters["config_directory"] = str(config_dir)  # postconf -c says where it read from
     return {name: " ".join(value.split()) for name, value in parameters.items()}
 

@@ -24,11 +24,13 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, BeforeValidator
 
 from mtaharden.policy import Policy, rules
+from mtaharden.policy import options as target_options
 from mtaharden.policy import types as policy_types
 from mtaharden.policy.lists import EntryFile
-from mtaharden.policy.model import ExchangeOptions, PostfixOptions, QmailOptions, SendmailOptions, Tls
+from mtaharden.policy.model import Tls
+from mtaharden.policy.options.postfix import PostfixOptions
+from mtaharden.policy.options.postfix.parameters import ALLOWED
 from mtaharden.policy.types import PolicyValueError
-from mtaharden.targets.postfix_parameters import ALLOWED
 
 Strategy = st.SearchStrategy[Any]
 MAX_ITEMS = 3
@@ -171,7 +173,7 @@ SITE_FOOTERS = text(80, FOOTER_WORDS, PRINTABLE.filter(lambda c: c != "$")).map(
 # Fields whose type says too little (free lists of names) or that name things on the host.
 FIELDS: dict[tuple[type[BaseModel], str], Strategy] = {
     **{(options, "allow_unsupported"): st.lists(st.sampled_from(WAIVABLE), max_size=6, unique=True)
-       for options in (PostfixOptions, SendmailOptions, QmailOptions, ExchangeOptions)},
+       for options in (module.Options for module in target_options.modules())},
     (PostfixOptions, "parameters"): st.lists(st.one_of(SITE_EXAMPLES, SITE_FOOTERS), max_size=MAX_ITEMS).map(dict),
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from mtaharden.targets.base import Plan
+from mtaharden.targets.sendmail.contexts import McFile
 from tests.conftest import render_policy
 from tests.realmta.harness import Sendmail, run
 from tests.robustness.hostile import BASE, HOSTILE, PASSWD_LINE, WRITTEN, accepted_everywhere
@@ -52,7 +53,8 @@ def test_hostile_text_arrives_as_written_or_is_reported(m4_tools: None, tmp_path
     plan, lines = compile_policy(data, tmp_path / "r")
     unsupported = {item.element for item in plan.coverage if item.status == "unsupported"}
     (mc,) = [f for f in plan.files if f.path == "sendmail.mc"]
-    raw = [*mc.context["local_config"], *mc.context["local_rulesets"]]  # HELO and header rules, header maps
+    assert isinstance(mc.context, McFile)
+    raw = [*mc.context.local_config, *mc.context.local_rulesets]  # HELO and header rules, header maps
     assert [line for line in raw if line not in lines] == []
 
     greeting = f"$j {hostile}" if ("smtp", "banner") in taken and "smtp.banner" not in unsupported else "$j"

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from mtaharden.targets.postfix_parameters import ALLOWED, Maps
+from mtaharden.policy.options.postfix.parameters import ALLOWED, Maps
 from tests.conftest import REPO, render_policy
 from tests.realmta.harness import Postfix, daemon_dir, run, settle
 from tests.realmta.mta_lab import TRUSTED, UNTRUSTED, behaviour_policy, running_mta

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from mtaharden.engines import pcre2
+from mtaharden.engines.regcomp import REG_EXTENDED, REG_NOSUB, regcomp_error
 from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.policy.pattern import parse
-from mtaharden.targets import pcre2
-from mtaharden.targets.sendmail_regex import REG_EXTENDED, REG_NOSUB, regcomp_error
 from tests.conftest import render_policy
 from tests.realmta.harness import run
 from tests.unit.test_cli import command

@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 import mtaharden
+from mtaharden.target_names import TARGET_NAMES
 from tests.conftest import REPO
 
 COLLECTION = REPO / "ansible_collections" / "mtaharden" / "mail"
-ROLES = ("postfix", "sendmail", "qmail", "mtaharden", "verify")
-MTA_ROLES = ("postfix", "sendmail", "qmail")
+ROLES = tuple(sorted(path.name for path in (COLLECTION / "roles").iterdir() if path.is_dir()))
+MTA_ROLES = tuple(role for role in ROLES if role in TARGET_NAMES)  # a role named after a target deploys it
 # Set by the MTA role that includes the shared flow: not the user's to set on an MTA role.
 FLOW_INTERNAL = {"mtaharden_target", "mtaharden_target_set", "mtaharden_stage_paths", "mtaharden_conflicts"}
 TAG_LISTS = re.compile(r"tags:\s*\[[^\]]*\]")
@@ -107,8 +108,20 @@ def test_mta_roles_document_the_shared_options_as_the_flow_does(role: str) -> No
     assert mine == shared
 
 
-def test_the_flow_refuses_a_target_it_has_no_plan_for() -> None:
-    assert options("mtaharden")["mtaharden_target"]["choices"] == list(MTA_ROLES)
+def test_the_roles_are_the_flow_verify_and_one_per_deployable_target() -> None:
+    assert MTA_ROLES and set(ROLES) - set(MTA_ROLES) == {"mtaharden", "verify"}, "a role neither a target's nor shared"
+
+
+def test_the_flow_takes_its_targets_from_the_cli() -> None:
+    """No list of targets in the flow: it asks ``mtaharden targets`` and refuses any other name."""
+    assert "choices" not in options("mtaharden")["mtaharden_target"]
+    controller = load(COLLECTION / "roles" / "mtaharden" / "tasks" / "controller.yml")
+    (ask,) = [task for task in controller if task.get("register") == "mtaharden_cli_targets"]
+    assert ask["ansible.builtin.command"]["argv"] == ["{{ mtaharden_command }}", "targets"]
+    (check,) = [task for task in controller if "mtaharden_cli_targets" in str(task.get("ansible.builtin.assert"))]
+    assert check["ansible.builtin.assert"]["that"] == "mtaharden_target in mtaharden_cli_targets.stdout_lines"
+    reads_role = next(task for task in controller if "'/../' ~ mtaharden_target" in str(task))  # the target's specs
+    assert controller.index(check) < controller.index(reads_role)
 
 
 DOCS = (REPO / "README.md", COLLECTION / "README.md")

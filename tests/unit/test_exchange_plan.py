@@ -7,22 +7,25 @@ from typing import Any
 
 import pytest
 
-from mtaharden.policy import PolicyError, load_policy, load_policy_text
+from mtaharden.policy import Policy, PolicyError, load_policy, load_policy_text
+from mtaharden.render import RenderError
 from mtaharden.targets.base import Plan, registered
 from mtaharden.targets.exchange import (
     Concat,
     Connector,
-    DialectError,
     EdgeSection,
     ExchangeTarget,
+    HardenScript,
     MailboxAntispam,
     TransportRule,
     Variable,
-    _address_regex,
     dotnet_regex,
     md_code,
     ps_value,
 )
+from mtaharden.targets.exchange.guide import Guide
+from mtaharden.targets.exchange.rules import address_regex
+from mtaharden.targets.kit.escape import Unexpressible
 from tests.conftest import EXAMPLE_POLICY
 
 TLS = "tls: {cert: /etc/ssl/certs/mx1.pem, key: /etc/ssl/private/mx1.key}\n"
@@ -35,7 +38,8 @@ def plan(text: str = "") -> Plan:
 
 def script(result: Plan) -> dict[str, Any]:
     (planned,) = [f for f in result.files if f.path == "harden.ps1"]
-    return dict(planned.context)
+    assert isinstance(planned.context, HardenScript)
+    return vars(planned.context)
 
 
 def settings(values: Any) -> dict[str, Any]:
@@ -117,7 +121,7 @@ def test_relay_connector_is_limited_to_trusted_networks() -> None:
     result = plan("networks: {trusted: [127.0.0.0/8, '::1/128', 192.0.2.0/24, '2001:db8::/32']}\n")
     context = script(result)
     relay = settings(context["relay"])
-    assert context["trusted"] == ["127.0.0.0/8", "::1/128", "192.0.2.0/24", "2001:db8::/32"]  # what the audit allows
+    assert context["trusted"] == ("127.0.0.0/8", "::1/128", "192.0.2.0/24", "2001:db8::/32")  # what the audit allows
     assert relay["RemoteIPRanges"] == ["192.0.2.0/24", "2001:db8::/32"]  # loopback is the server itself
     assert status(result, "networks.trusted") == "approximated"
     assert relay["PermissionGroups"] == ["AnonymousUsers"]
@@ -334,7 +338,7 @@ def test_a_pattern_net_cannot_read_is_unsupported_and_left_out() -> None:
     ("a.b+c@example.org", "aXb+c@example.org", False),
 ])
 def test_address_patterns_become_anchored_regexes(pattern: str, address: str, matches: bool) -> None:
-    assert bool(re.search(_address_regex(pattern), address)) is matches
+    assert bool(re.search(address_regex(pattern), address)) is matches
 
 
 # --- the .NET dialect -------------------------------------------------------------------------
@@ -358,7 +362,7 @@ def test_dotnet_regex_translates(pattern: str, dotnet: str) -> None:
 
 @pytest.mark.parametrize("pattern", ["a++", "a*+", "a?+", "a{2}+", "a{,2}+", "\\U0001F600", "[a-[b]]", "[\\W]"])
 def test_dotnet_regex_refuses_what_net_lacks(pattern: str) -> None:
-    with pytest.raises(DialectError):
+    with pytest.raises(Unexpressible):
         dotnet_regex(pattern)
 
 
@@ -461,10 +465,18 @@ def test_ps_value_quotes_everything_inertly(value: Any, text: str) -> None:
     assert ps_value(value) == text
 
 
-@pytest.mark.parametrize("value", ["line\nbreak", "nul\x00", "tab\t", "cr\r", "next\u2028line", Variable("a;b")])
+@pytest.mark.parametrize("value", ["line\nbreak", "nul\x00", "tab\t", "cr\r", "next\u2028line", "zero\u200bwidth",
+                                   "bidi\u202eflip", Variable("a;b")])
 def test_ps_value_refuses_what_could_break_a_line(value: Any) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(Unexpressible) as refused:  # the kit's one error: a RenderError, exit 2 in the CLI
         ps_value(value)
+    assert isinstance(refused.value, RenderError)
+
+
+@pytest.mark.parametrize("value", ["nul\x00", "next\u2028line", "zero\u200bwidth"])
+def test_md_code_refuses_unfit_text(value: str) -> None:
+    with pytest.raises(Unexpressible, match="Markdown"):
+        md_code(value)
 
 
 @pytest.mark.parametrize(("value", "text"), [("x", "`x`"), ("a`b", "`` a`b ``"), ("``", "``` `` ```")])
@@ -503,12 +515,12 @@ def test_servers_own_addresses_stay_off_the_relay_connector() -> None:
 
 def test_a_wide_trusted_range_is_warned_about() -> None:
     wide = plan("networks: {trusted: [10.0.0.0/16, 192.0.2.0/24]}\n")
-    assert script(wide)["relay_warnings"] == [
+    assert list(script(wide)["relay_warnings"]) == [
         "10.0.0.0/16 is a wide range for anonymous relay: every host in it that is not listed in "
         "targets.exchange.server_addresses (an Exchange or Edge server, a load balancer's SNAT address) reaches "
         "the relay connector; list the hosts that relay instead"]
     assert status(wide, "networks.trusted") == "approximated"
-    assert script(plan(NETWORK))["relay_warnings"] == []
+    assert script(plan(NETWORK))["relay_warnings"] == ()
 
 
 def test_stock_connectors_reconcile_what_the_policy_owns() -> None:
@@ -528,3 +540,59 @@ def test_coverage_differs_between_mailbox_and_edge() -> None:
     mailbox, on_edge = plan(text).coverage, plan(text + "targets: {exchange: {deployment: edge}}\n").coverage
     differing = {a.element for a, b in zip(mailbox, on_edge, strict=True) if a != b}
     assert differing == {"dnsbl[0]", "header_checks[0]"}
+
+
+# --- one decision per gap: the recorder, the typed contexts ---------------------------------
+
+EVERYTHING = (SUBMISSION + "domains: {local: [example.org, .sub.example.org], relay: [relay.example.org]}\n"
+              "networks: {trusted: [127.0.0.0/8, 10.0.0.0/8]}\n"
+              "dnsbl: [{zone: zen.spamhaus.org}, {zone: b.example.org, match: ['127.[0..9].[0..9].[0..9]']}]\n"
+              "access: {clients: [{match: 192.0.2.0/24, action: reject}], helo: [{match: bad.example, action: reject}],"
+              " senders: [{match: '@spam.example', action: reject}], recipients: [{match: 'x@example.org', action: "
+              "permit}]}\n"
+              "header_checks: [{header: Subject, pattern: '[\\W.]', action: reject}, {header: Subject, pattern: spam, "
+              "action: hold}, {header: Subject, pattern: ham, action: warn}]\n")
+
+
+@pytest.mark.parametrize("deployment", ["mailbox", "edge"])
+def test_coverage_is_in_the_policy_order_each_element_once(deployment: str) -> None:
+    result = plan(EVERYTHING + f"targets: {{exchange: {{deployment: {deployment}}}}}\n")
+    elements = [item.element for item in result.coverage]
+    assert len(elements) == len(set(elements))
+    assert elements[:5] == ["role", "hostname", "domains.local", "domains.relay", "networks.trusted"]
+    assert elements.index("dnsbl[1]") < elements.index("access.clients") < elements.index("access.helo") \
+        < elements.index("access.senders") < elements.index("access.recipients") < elements.index("header_checks[0]") \
+        < elements.index("header_checks[2]") < elements.index("smtp.banner") < elements.index("tls.min_protocol")
+    (coverage,) = [f for f in result.files if f.path == "COVERAGE.md"]
+    assert tuple(coverage.context["coverage"]) == result.coverage  # type: ignore[index]
+
+
+def test_a_gap_decided_in_lowering_matches_what_is_written() -> None:
+    """The header check Exchange cannot express, and the DNSBL a Mailbox server cannot query, write nothing."""
+    result = plan(EVERYTHING)
+    status = {item.element: item.status for item in result.coverage}
+    names = [rule.name for rule in script(result)["transport_rules"]]
+    assert (status["header_checks[0]"], status["header_checks[1]"]) == ("unsupported", "unsupported")
+    assert "mtaharden header_checks[0]" not in names and "mtaharden header_checks[1]" not in names
+    assert "mtaharden header_checks[2]" in names and status["header_checks[2]"] == "enforced"
+    edge_plan = plan(EVERYTHING + "targets: {exchange: {deployment: edge}}\n")
+    assert [p[1][1] for p in script(edge_plan)["edge"].providers] == ["zen.spamhaus.org"]
+    assert {e: s for e, s in ((c.element, c.status) for c in edge_plan.coverage) if e.startswith("dnsbl")} == {
+        "dnsbl[0]": "approximated", "dnsbl[1]": "unsupported"}  # 1000 return codes are too many to list
+
+
+def test_the_guide_context_is_typed_and_holds_no_policy() -> None:
+    result = plan(EVERYTHING)
+    (planned,) = [f for f in result.files if f.path == "GUIDE.md"]
+    guide = planned.context
+    assert isinstance(guide, Guide)
+    values = vars(guide)
+    assert not [name for name, value in values.items() if isinstance(value, Policy)]
+    assert guide.gaps == tuple(c for c in result.coverage if c.status != "enforced")
+    assert (guide.disable_vrfy, guide.relay_connector, guide.relay_domains) == ("true", "mtaharden relay",
+                                                                              ("relay.example.org",))
+
+
+def test_dnsbl_return_codes_are_the_kits_address_sets() -> None:
+    section = edge("dnsbl: [{zone: zen.spamhaus.org, match: ['127.0.0.[4;2]', '127.0.0.[2..3]']}]\n")
+    assert settings(section.providers[0])["IPAddressesMatch"] == ["127.0.0.2", "127.0.0.4", "127.0.0.3"]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mtaharden.policy import Policy, PolicyError, load_policy
 from mtaharden.render import render_plan
+from mtaharden.resources import shipped
 from mtaharden.targets.base import Plan
 from mtaharden.targets.exchange import ExchangeTarget
 from tests.conftest import EXAMPLE_POLICY, render_policy
@@ -53,7 +54,8 @@ KNOWN_COMMANDS = {
     "Get-IPBlockListProvider", "Get-RangeBound", "Get-ReconciledBindings", "Get-ReconciledSet",
     "Remove-IPBlockListProvider", "Select-Object", "Sync-TransportRule",
     "Get-ReceiveConnector", "Get-SendConnector", "Get-ServerFqdn",
-    "Get-TransportAgent", "Get-TransportConfig", "Get-TransportRule", "Join-Path", "New-AcceptedDomain",
+    "Get-TransportAgent", "Get-TransportConfig", "Get-TransportRule", "Invoke-MailboxSection", "Join-Path",
+    "New-AcceptedDomain",
     "New-ReceiveConnector", "New-TransportRule", "Remove-ADPermission", "Remove-IPAllowListEntry",
     "Remove-IPBlockListEntry", "Remove-TransportRule", "Restart-Service", "Revoke-AnonymousRelay",
     "Set-AcceptedDomain", "Set-IPAllowListConfig", "Set-IPBlockListConfig", "Set-IPBlockListProvider",
@@ -524,3 +526,45 @@ def test_guide_says_what_each_deployment_does(render: Render) -> None:
     for effect in ("Content Filter", "Sender ID", "Recipient Filter", "Protocol Analysis", "restarts"):
         assert effect in mailbox_guide, effect
     assert "answer **No**" in mailbox_guide and "10 MB unless changed" in mailbox_guide
+
+
+# --- the templates only lay text out --------------------------------------------------------
+
+TEMPLATES = shipped("templates") / "exchange"
+MAILBOX_CMDLETS = ("New-AcceptedDomain", "New-ReceiveConnector", "Add-ADPermission", "Set-SenderFilterConfig")
+
+
+def test_the_static_functions_are_the_shipped_file_verbatim(example: Script, edge: Script, render: Render) -> None:
+    library = (TEMPLATES / "lib.ps1").read_text()
+    assert "function Sync-TransportRule {" in library and not re.search(r"\{[{%#]", library)  # no template syntax
+    for parsed in (example, edge, script_of(render, POLICIES["no-relay"], "lib")):
+        assert parsed.text.count(library) == 1
+
+
+def test_the_mailbox_section_is_one_function_called_once(render: Render, edge: Script) -> None:
+    mailbox = script_of(render, {"access": {"senders": [{"match": "@spam.example", "action": "reject"}]}}, "fn")
+    for parsed in (mailbox, edge):
+        functions = {node_text(f.child_by_field_name("function_name") or f.children[1]): f
+                     for f in walk(parsed.root) if f.type == "function_statement"}
+        (call,) = parsed.commands("Invoke-MailboxSection")
+        assert inside(call.node, "function_statement") is None and "server" in arguments(call)
+        for command in (c for c in parsed.commands() if c.name in MAILBOX_CMDLETS):
+            assert inside(command.node, "function_statement") == functions["Invoke-MailboxSection"] or (
+                command.name == "Set-SenderFilterConfig" and parsed is edge), command.name
+    (edge_call,) = edge.commands("Invoke-MailboxSection")
+    branch = inside(edge_call.node, "if_statement")
+    assert branch is not None and node_text(branch.named_children[0]) == "-not $Edge"
+
+
+@pytest.mark.parametrize("template", ["harden.ps1.j2", "GUIDE.md.j2"])
+def test_no_template_line_is_prefixed_by_a_variable(template: str) -> None:
+    text = (TEMPLATES / template).read_text()
+    prefixed = [line for line in text.splitlines() if re.match(r"\{\{ *[A-Za-z_]\w* *\}\}.", line)]  # {{ indent }}...
+    assert prefixed == []
+    assert "{% set" not in text
+
+
+def test_the_guide_reads_no_policy() -> None:
+    text = (TEMPLATES / "GUIDE.md.j2").read_text()
+    expressions = re.findall(r"\{[{%](.*?)[}%]\}", text, re.S)
+    assert expressions and not [e for e in expressions if re.search(r"\bpolicy\b", e)]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from mtaharden.engines import header_forms
 from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.policy.pattern import parse
 from mtaharden.render import render_plan
-from mtaharden.targets import header_forms
 from mtaharden.targets.exchange import dotnet_regex, ps_value
 from mtaharden.targets.postfix import PostfixTarget
 from mtaharden.targets.qmail import QmailTarget
 from mtaharden.targets.sendmail import SendmailTarget
+from mtaharden.targets.sendmail.contexts import McFile
 from tests.powershell import Script, verbatim
 
 CAMPUS = """\
@@ -99,7 +100,8 @@ def test_postfix_and_sendmail_report_the_limits_never_enforced() -> None:
 def test_sendmail_writes_a_commented_map_per_encoded_form() -> None:
     plan = SendmailTarget().plan(load_policy_text(CAMPUS, "policy.yml"))
     (mc,) = [f for f in plan.files if f.path == "sendmail.mc"]
-    config = list(mc.context["local_config"])
+    assert isinstance(mc.context, McFile)
+    config = list(mc.context.local_config)
     maps = [line for line in config if line.startswith("K")]
     assert len(maps) == 4 + 4 + 4 and all(m.isascii() and "\\" not in m for m in maps)
     assert all(" regex -f -a@MATCH =[?][^?]*[?]" in m for m in maps)

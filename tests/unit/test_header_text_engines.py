@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from mtaharden.engines import header_engines, header_forms, pcre2
+from mtaharden.engines.regcomp import REG_EXTENDED, REG_NOSUB
 from mtaharden.policy.pattern import parse
-from mtaharden.targets import header_engines, header_forms, pcre2
-from mtaharden.targets.sendmail_regex import REG_EXTENDED, REG_NOSUB
 
 pytestmark = pytest.mark.skipif(not pcre2.available(), reason="libpcre2-8 is not installed")
 

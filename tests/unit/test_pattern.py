@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from mtaharden.engines import pcre2
 from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.policy.model import HeaderCheck
 from mtaharden.policy.pattern import MAX_REPEAT, Any, Char, CharClass, Posix, Range, Repeat, parse, pcre_body
 from mtaharden.policy.types import PolicyValueError, header_regex
-from mtaharden.targets import pcre2
 from mtaharden.targets.exchange import dotnet_regex
-from mtaharden.targets.postfix import _header_line, header_refusal
-from mtaharden.targets.sendmail_regex import to_ere
+from mtaharden.targets.postfix.header_checks import _header_line, header_refusal
+from mtaharden.targets.sendmail.regex import to_ere
 
 
 def test_the_tree_of_a_pattern() -> None:

@@ -15,9 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from mtaharden.engines import pcre2
+from mtaharden.engines.regcomp import REG_EXTENDED, REG_ICASE, REG_NOSUB, _libc
 from mtaharden.policy.pattern import Pattern, parse, pcre_body, python_regex
-from mtaharden.targets import pcre2
-from mtaharden.targets.sendmail_regex import REG_EXTENDED, REG_ICASE, REG_NOSUB, Inexpressible, _libc, to_ere
+from mtaharden.targets.kit.escape import Unexpressible
+from mtaharden.targets.sendmail.regex import to_ere
 
 pytestmark = pytest.mark.skipif(not pcre2.available(), reason="libpcre2-8 is not installed")
 
@@ -117,7 +119,7 @@ def test_python_pcre2_and_ere_agree_on_every_grammar_pattern(text: str, values: 
     parsed = parse(text)  # the generator writes only grammar patterns: a refusal here is a bug in either
     try:
         ere = to_ere(text)
-    except Inexpressible:
+    except Unexpressible:
         ere = None
     for raw in values:
         value = " " + raw  # Postfix hands over "Subject: value"

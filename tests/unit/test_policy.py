@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mtaharden.policy import Policy, PolicyError, Problem, load_policy, load_policy_text, types
-from mtaharden.policy.model import DEFAULT_DNSBL_FILTER
+from mtaharden.policy.model import DEFAULT_DNSBL_FILTER, AddressRule
 from mtaharden.policy.types import PolicyValueError
 
 TLS = "tls: {cert: /etc/ssl/certs/mx1.pem, key: /etc/ssl/private/mx1.key}\n"
@@ -85,7 +85,8 @@ def test_domains_are_lower_cased_and_lose_the_trailing_dot() -> None:
 )
 def test_address_patterns_are_normalised(written: str, normalised: str) -> None:
     policy = load(f'access:\n  senders:\n    - {{match: "{written}", action: reject}}\n')
-    assert policy.access.senders[0].match == normalised
+    (rule,) = policy.access.senders
+    assert isinstance(rule, AddressRule) and rule.match == normalised
 
 
 @pytest.mark.parametrize("written", ["a@b@example.org", "@", "bad user@example.org", ".bob@example.org",

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from mtaharden.policy import PolicyError, load_policy_text
+from mtaharden.policy.options.postfix.parameters import MANAGED_PARAMETERS
 from mtaharden.targets.base import Plan
-from mtaharden.targets.postfix import PostfixTarget, Service, escape_delimiter
+from mtaharden.targets.kit.sasl import CyrusConf
+from mtaharden.targets.postfix import PostfixTarget
+from mtaharden.targets.postfix.capabilities import DOMAIN_TABLE_MIN
+from mtaharden.targets.postfix.header_checks import escape_delimiter
+from mtaharden.targets.postfix.main_cf import WRITTEN, MainCf
+from mtaharden.targets.postfix.master_cf import DEBIAN_SERVICES, MasterCf, MasterRow
+from mtaharden.targets.postfix.tables import Table
 
 TLS = "tls: {cert: /etc/ssl/certs/mx1.pem, key: /etc/ssl/private/mx1.key}\n"
 ACCESS = """\
@@ -25,23 +33,30 @@ def plan(text: str = "") -> Plan:
     return PostfixTarget().plan(load_policy_text(text, "policy.yml"))
 
 
+def sections(result: Plan) -> MainCf:
+    (context,) = [f.context for f in result.files if f.path == "main.cf"]
+    assert isinstance(context, MainCf)
+    return context
+
+
 def main_cf(result: Plan) -> dict[str, Any]:
-    (planned,) = [f for f in result.files if f.path == "main.cf"]
-    return {name: value for _, parameters in planned.context["sections"] for name, value in parameters}
+    return sections(result).values()
 
 
-def services(result: Plan) -> list[Service]:
-    (planned,) = [f for f in result.files if f.path == "master.cf"]
-    return list(planned.context["services"])
+def services(result: Plan) -> list[MasterRow]:
+    (context,) = [f.context for f in result.files if f.path == "master.cf"]
+    assert isinstance(context, MasterCf)
+    return list(context.services)
 
 
-def inet(result: Plan) -> dict[str, Service]:
-    return {s.name: s for s in services(result) if s.kind == "inet"}
+def inet(result: Plan) -> dict[str, MasterRow]:
+    return {s.service: s for s in services(result) if s.type == "inet"}
 
 
 def table(result: Plan, path: str) -> list[tuple[str, str]]:
-    (planned,) = [f for f in result.files if f.path == path]
-    return list(planned.context["lines"])
+    (context,) = [f.context for f in result.files if f.path == path]
+    assert isinstance(context, (Table, CyrusConf))
+    return list(context.lines)
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -261,7 +276,7 @@ def test_escape_delimiter_other_delimiter() -> None:
 def test_mx_has_only_the_smtp_listener() -> None:
     listeners = inet(plan())
     assert list(listeners) == ["smtp"]
-    assert listeners["smtp"].command == "smtpd" and listeners["smtp"].args == ()
+    assert listeners["smtp"].program == "smtpd" and listeners["smtp"].args == ()
 
 
 def test_null_client_listens_nowhere() -> None:
@@ -301,7 +316,7 @@ def test_chroot_off_everywhere() -> None:
 
 
 def test_internal_services_are_always_present() -> None:
-    names = {(s.name, s.kind) for s in services(plan("role: null-client\n"))}
+    names = {(s.service, s.type) for s in services(plan("role: null-client\n"))}
     assert {("pickup", "unix"), ("cleanup", "unix"), ("qmgr", "unix"), ("smtp", "unix"), ("local", "unix")} <= names
 
 
@@ -367,15 +382,17 @@ def test_plan_is_deterministic() -> None:
     assert plan(text) == plan(text)
 
 
-def test_every_parameter_main_cf_writes_is_managed() -> None:
-    from mtaharden.targets.postfix import MANAGED_PARAMETERS
+def test_the_policy_refuses_as_site_parameters_exactly_what_main_cf_lays_out() -> None:
+    assert WRITTEN == MANAGED_PARAMETERS  # the policy cannot import the target: the two sets are held equal here
 
+
+def test_every_parameter_main_cf_writes_is_managed() -> None:
     text = ("role: null-client\nauth: {enabled: true, require_tls: false}\ntls: {cert: /c.pem, key: /k.pem}\n"
             "dnsbl: [{zone: bl.example.org}]\nheader_checks: [{header: Subject, pattern: x}]\n"
             "hostname: mx.example.org\n")
     written = set(main_cf(plan(text))) | set(main_cf(plan(text.replace("null-client", "mx"))))
     defaults = {"alias_maps", "alias_database"}  # Debian's defaults, which a site parameter may replace
-    assert written - defaults <= MANAGED_PARAMETERS, written - defaults - MANAGED_PARAMETERS
+    assert written - defaults <= WRITTEN, written - defaults - WRITTEN
 
 
 def test_debian_alias_defaults_are_written_unless_the_site_sets_them() -> None:
@@ -384,18 +401,68 @@ def test_debian_alias_defaults_are_written_unless_the_site_sets_them() -> None:
     site = main_cf(result)
     assert site["alias_maps"] == "hash:/etc/postfix/aliases"
     assert site["alias_database"] == "hash:/etc/aliases"
-    (planned,) = [f for f in result.files if f.path == "main.cf"]
-    names = [name for _, parameters in planned.context["sections"] for name, _ in parameters]
+    names = [name for _, parameters in sections(result).sections for name, _ in parameters]
     assert names.count("alias_maps") == 1  # written once, so postconf has no "overriding earlier entry"
 
 
 def test_site_parameters_are_written_last_and_cannot_touch_relaying() -> None:
     result = plan("targets: {postfix: {parameters: {maximal_queue_lifetime: 3d, smtp_skip_5xx_greeting: false}}}\n")
-    (planned,) = [f for f in result.files if f.path == "main.cf"]
-    assert planned.context["sections"][-1] == ("Site parameters (targets.postfix.parameters)",
-                                               [("maximal_queue_lifetime", "3d"), ("smtp_skip_5xx_greeting", "no")])
+    assert sections(result).sections[-1] == ("Site parameters (targets.postfix.parameters)",
+                                             (("maximal_queue_lifetime", "3d"), ("smtp_skip_5xx_greeting", "no")))
     for name in ("mynetworks", "smtpd_recipient_restrictions", "virtual_alias_domains", "relayhost",
                  "smtpd_sasl_auth_enable", "smtpd_authorized_xclient_hosts"):
         with pytest.raises(PolicyError) as caught:
             load_policy_text(f"targets: {{postfix: {{parameters: {{{name}: x}}}}}}\n", "p.yml")
         assert caught.value.problems[0].path == f"targets.postfix.parameters.{name}"
+
+
+# --- domain tables, master.cf rows, one coverage recorder --------------------------------------
+
+
+def test_domain_lists_move_to_a_hash_table_past_the_threshold() -> None:
+    def domains(count: int) -> str:
+        names = ", ".join(f"d{n}.example.org" for n in range(count))
+        return f"domains: {{local: [{names}], relay: [{names.replace('.org', '.net')}]}}\n"
+
+    inline, indexed = plan(domains(DOMAIN_TABLE_MIN)), plan(domains(DOMAIN_TABLE_MIN + 1))
+    assert len(as_list(main_cf(inline)["relay_domains"])) == DOMAIN_TABLE_MIN
+    assert not any(f.path.endswith("_domains") for f in inline.files)
+    params = main_cf(indexed)
+    assert as_list(params["mydestination"]) == ["$myhostname", "localhost", "hash:$config_directory/local_domains"]
+    assert params["relay_domains"] == "hash:$config_directory/relay_domains"
+    (relay,) = [f.context for f in indexed.files if f.path == "relay_domains"]
+    assert isinstance(relay, Table) and len(relay.blocks[0].keys) == DOMAIN_TABLE_MIN + 1
+    assert relay.blocks[0].value == "OK"
+    assert [s.argv[-1] for s in indexed.steps if s.argv[0] == "postmap"] == [
+        "hash:/etc/postfix/local_domains", "hash:/etc/postfix/relay_domains"]
+    details = {item.element: item.detail for item in indexed.coverage}
+    assert f"more than {DOMAIN_TABLE_MIN} names" in details["domains.relay"]
+    assert "names" not in {item.element: item.detail for item in inline.coverage}["domains.relay"]
+
+
+def test_coverage_is_recorded_once_per_element_in_policy_order() -> None:
+    result = plan(ACCESS + "dnsbl: [{zone: a.example}]\n" + 'header_checks: [{header: Subject, pattern: "x"}]\n')
+    assert [item.element for item in result.coverage] == [
+        "role", "hostname", "domains.local", "domains.relay", "networks.trusted", "auth", "dnsbl[0]",
+        "access.clients", "access.helo", "access.senders", "access.recipients", "header_checks[0]",
+        "smtp.banner", "smtp.disable_vrfy", "smtp.disable_expn", "smtp.require_helo", "smtp.strict_envelopes",
+        "smtp.max_message_size", "smtp.max_recipients", "smtp.max_connections_per_client", "tls"]
+
+
+def test_master_rows_are_keyword_records_with_postfix_defaults() -> None:
+    row = MasterRow("relay", "unix", chroot="y", command="smtp")
+    assert (row.private, row.unpriv, row.wakeup, row.maxproc, row.program) == ("-", "-", "-", "-", "smtp")
+    assert MasterRow("pickup", "unix").program == "pickup"
+    unchrooted = services(plan("targets: {postfix: {chroot: false}}\n"))
+    internal = [s for s in unchrooted if s.type != "inet"]
+    assert len(internal) == len(DEBIAN_SERVICES)
+    for debian, written in zip(DEBIAN_SERVICES, internal, strict=True):  # only the chroot column changes
+        assert written == (replace(debian, chroot="n") if debian.chroot == "y" else debian)
+
+
+def test_restart_key_follows_master_cf() -> None:
+    base = plan().service
+    moved = plan("targets: {postfix: {smtp_port: 2525}}\n").service
+    assert base is not None and moved is not None
+    assert base.restart_key != moved.restart_key
+    assert base.restart_key == plan("smtp: {max_recipients: 7}\n").service.restart_key  # type: ignore[union-attr]

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from mtaharden.policy import PolicyError, load_policy_text
+from mtaharden.policy.options.postfix.parameters import ALLOWED, MANAGED_PARAMETERS, POLICY_KEYS, canonical
 from mtaharden.policy.types import PolicyValueError
 from mtaharden.targets.base import Plan
-from mtaharden.targets.postfix import MANAGED_PARAMETERS, PostfixTarget
-from mtaharden.targets.postfix_parameters import ALLOWED, POLICY_KEYS, canonical
+from mtaharden.targets.postfix import PostfixTarget
+from mtaharden.targets.postfix.main_cf import MainCf
 from tests.conftest import REPO
 
 REFUSED = "this parameter is not managed safely by mtaharden"
@@ -33,10 +34,13 @@ def refusal(name: str, value: Any) -> PolicyError:
 
 
 def site_section(plan: Plan) -> list[tuple[str, str]]:
-    (main_cf,) = [f for f in plan.files if f.path == "main.cf"]
-    title, parameters = main_cf.context["sections"][-1]
+    (main_cf,) = [f.context for f in plan.files if f.path == "main.cf"]
+    assert isinstance(main_cf, MainCf)
+    title, parameters = main_cf.sections[-1]
     assert title == "Site parameters (targets.postfix.parameters)"
-    return list(parameters)
+    lines = [(name, value) for name, value in parameters if isinstance(value, str)]
+    assert len(lines) == len(parameters)  # a site value is one line, never a list
+    return lines
 
 
 def test_the_readme_lists_exactly_the_allow_list() -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import shlex
 import string
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mtaharden.policy import Policy, load_policy, load_policy_text
-from mtaharden.render import render_plan
+from mtaharden.policy.model import ClientRule
+from mtaharden.render import RenderError, render_plan
 from mtaharden.targets.base import Plan, PlannedFile
-from mtaharden.targets.qmail import QmailTarget, RunScript, control_line
-from mtaharden.targets.qmail_tcprules import network_addresses, tcprules_value
+from mtaharden.targets.kit.escape import Unexpressible
+from mtaharden.targets.qmail import QmailTarget, RunScript, control_line, control_lines
+from mtaharden.targets.qmail.capabilities import CAPABILITIES, Fact
+from mtaharden.targets.qmail.control import ControlList, ControlValue
+from mtaharden.targets.qmail.tcprules import network_addresses, tcprules_value
 from tests.conftest import EXAMPLE_POLICY
 
 WAIVE = "targets: {qmail: {allow_unsupported: [smtp]}}\n"
@@ -45,15 +52,19 @@ def files(result: Plan) -> dict[str, PlannedFile]:
 
 
 def items(result: Plan, name: str) -> list[str]:
-    return list(files(result)[f"control/{name}"].context["items"])
+    context = files(result)[f"control/{name}"].context
+    assert isinstance(context, ControlList)
+    return list(context.items)
 
 
 def value(result: Plan, name: str) -> str:
-    return str(files(result)[f"control/{name}"].context["value"])
+    context = files(result)[f"control/{name}"].context
+    assert isinstance(context, ControlValue)
+    return context.value
 
 
 def run_script(result: Plan) -> RunScript:
-    script = files(result)["service/qmail-smtpd/run"].context["script"]
+    script = files(result)["service/qmail-smtpd/run"].context
     assert isinstance(script, RunScript)
     return script
 
@@ -158,6 +169,7 @@ def expected_outcome(data: Mapping[str, Any], loaded: Policy, ip: ipaddress.IPv4
     dnsbl = bool(data["dnsbl"])
     trusted = any(ip in n for n in loaded.networks.trusted if n.version == 4)
     for rule in loaded.access.clients:
+        assert isinstance(rule, ClientRule)  # the drawn rules have no list files
         if ip in rule.match:
             if rule.action == "permit":
                 return "accept", "relay" if trusted else "no relay", False
@@ -372,9 +384,9 @@ def test_tcprules_value_picks_a_delimiter_the_value_lacks() -> None:
     assert tcprules_value("a\"b'c") == "/a\"b'c/"
     everything = string.punctuation.replace("~", "") + " text"
     assert tcprules_value(everything) == f"~{everything}~"
-    with pytest.raises(ValueError, match="control character"):
+    with pytest.raises(Unexpressible, match="control character"):
         tcprules_value("two\nlines")
-    with pytest.raises(ValueError, match="no delimiter"):
+    with pytest.raises(Unexpressible, match="no delimiter"):
         tcprules_value(string.punctuation)
 
 
@@ -483,14 +495,152 @@ def test_example_policy_waives_exactly_what_qmail_cannot_do() -> None:
     assert waived == unsupported
 
 
-def test_control_line_refuses_what_qmail_would_misread() -> None:
+@pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\x00b", "a\x7fb", "a\u2028b", "a\u0085b", "a\u200bb",
+                                 "#comment", " lead", "trail ", "trail\u00a0"])
+def test_control_line_refuses_what_qmail_would_misread(bad: str) -> None:
+    """The kit's predicate (control and invisible characters, Unicode line breaks), then qmail's own line rules
+    (a leading '#' or blank, a trailing blank); the refusal names the problem, never the text."""
     assert control_line("example.org") == "example.org"
-    for bad in ("a\nb", "#comment", " lead", "trail "):
-        with pytest.raises(ValueError):
-            control_line(bad)
+    assert control_line("mx.example.org 发票") == "mx.example.org 发票"  # printable non-ASCII text is fit
+    with pytest.raises(Unexpressible) as refused:
+        control_line(bad)
+    assert bad not in str(refused.value)
+    assert isinstance(refused.value, RenderError)
+
+
+@pytest.mark.parametrize(("items", "problem"), [
+    (["a.example", "b\nc.example"], "line feed"), (["a.example", "", "b.example"], "empty line"),
+    (["a.example", "#b.example"], "'#'"), (["a.example", "b.example "], "blank"), (["a\u2029b"], "U+2029"),
+])
+def test_control_lines_checks_a_whole_list_and_names_the_first_problem(items: list[str], problem: str) -> None:
+    assert control_lines(["a.example", "b.example"]) == "a.example\nb.example"
+    with pytest.raises(Unexpressible, match=re.escape(problem)):
+        control_lines(items)
+
+
+def test_an_unfit_value_fails_the_render_with_a_render_error() -> None:
+    """A value the policy types let through (here forged into the plan) stops rendering as RenderError,
+    which the CLI reports as bad input, not as a crash."""
+    result = plan("hostname: mx.example.org\n")
+    forged = [replace(f, context=ControlValue("mx.example.org\u2028#evil")) if f.path == "control/me" else f
+              for f in result.files]
+    with pytest.raises(RenderError, match="U\\+2028"):
+        render_plan(replace(result, files=tuple(forged)), QmailTarget())
+
+
+def test_coverage_follows_the_capability_table_whatever_order_the_steps_decide_in() -> None:
+    """Each element once, in the table's order (an indexed element right after its element, by index)."""
+    result = plan(EXAMPLE_POLICY.read_text())
+    elements = [c.element for c in result.coverage]
+    assert len(elements) == len(set(elements))
+    order = list(CAPABILITIES)
+    positions = [order.index(re.sub(r"\[\d+\]$", "[]", e)) for e in elements]
+    assert positions == sorted(positions)
+    for item in result.coverage:  # each row is one of the table's facts, filled in
+        facts = CAPABILITIES[re.sub(r"\[\d+\]$", "[]", item.element)].values()
+        assert any(fact.status == item.status and _fills(fact.detail, item.detail) for fact in facts), item
+
+
+def _fills(template: str, detail: str) -> bool:
+    """Whether ``detail`` is ``template`` with its fields filled in."""
+    literal = [re.escape(part) for part in re.split(r"\{[a-z_]+\}", template)]
+    return re.fullmatch("(.+?)".join(literal), detail, re.DOTALL) is not None
 
 
 def test_the_log_service_is_installed_before_the_service_it_logs() -> None:
     """svscan looks for log/ only when it first sees a service folder (daemontools svscan.c)."""
     dests = [f.dest for f in plan().files if f.dest and f.dest.startswith("/service/")]
     assert dests == ["/service/qmail-smtpd/log/run", "/service/qmail-smtpd/run"]
+
+
+TLS = "tls: {cert: /etc/ssl/mx.pem, key: /etc/ssl/mx.key}\n"
+EVERY_CASE = [  # together, these policies reach every case of qmail's capability table
+    "",
+    "hostname: mx.example.org\naccess: {recipients: [{match: q@nine.example, action: permit}]}\n",
+    "role: null-client\ndnsbl: [{zone: bl.example.test}]\naccess: {clients: [{match: 192.0.2.0/24, action: reject}]}\n",
+    "role: submission\nauth: {enabled: true}\n" + TLS,
+    "role: mx+submission\nauth: {enabled: true}\n" + TLS,
+    "hostname: mx.example.org\nsmtp: {banner: '{hostname} mail', disable_vrfy: false, disable_expn: false, "
+    "require_helo: false, strict_envelopes: false}\n" + TLS,
+    "smtp: {banner: '{hostname} mail'}\ndomains: {local: [.sub.example.org]}\n",
+    "targets: {qmail: {auth_patch: qmail-smtpd-auth}}\n",
+    "auth: {enabled: true}\ntargets: {qmail: {auth_patch: qmail-smtpd-auth}}\n" + TLS,
+    """\
+dnsbl: [{zone: bl.example.test}]
+header_checks: [{header: Subject, pattern: spam}]
+access:
+  clients:
+    - {match: "2001:db8::/32", action: reject}
+    - {match: 192.0.2.0/24, action: defer}
+    - {match: 198.51.100.0/24, action: reject}
+    - {match: 203.0.113.0/24, action: permit}
+  helo: [{match: bad.example, action: reject}]
+  senders:
+    - {match: a@one.example, action: permit}
+    - {match: one.example, action: reject}
+    - {match: b@two.example, action: defer}
+    - {match: c@, action: reject}
+    - {match: d@three.example, action: permit}
+    - {match: e@seven.example, action: reject}
+  recipients: [{match: x@four.example, action: reject}, {match: y@four.example, action: permit}]
+""",
+    """\
+access:
+  senders: [{match: a@one.example, action: permit}, {file: senders.txt, action: reject}]
+  recipients:
+    - {match: z@five.example, action: permit}
+    - {match: y@five.example, action: defer}
+    - {match: w@, action: reject}
+    - {match: v@five.example, action: reject}
+    - {match: "@five.example", action: reject}
+    - {file: recipients.txt, action: reject}
+targets: {qmail: {badrcptto_patch: true}}
+""",
+]
+
+
+def test_every_fact_of_the_capability_table_is_reached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No dead data: each case some lowering step can decide, and these policies make each one decide it."""
+    import mtaharden.targets.qmail.capabilities as capabilities
+
+    reached: set[tuple[str, str]] = set()
+
+    class Watched(dict[str, Fact]):
+        def __init__(self, element: str, facts: dict[str, Fact]) -> None:
+            super().__init__(facts)
+            self.element = element
+
+        def __getitem__(self, case: str) -> Fact:
+            reached.add((self.element, case))
+            return super().__getitem__(case)
+
+    monkeypatch.setattr(capabilities, "CAPABILITIES", {e: Watched(e, f) for e, f in CAPABILITIES.items()})
+    (tmp_path / "senders.txt").write_text("e@six.example\nf@\nsix.example\n")
+    (tmp_path / "recipients.txt").write_text("g@eight.example\nh@\n")
+    for index, text in enumerate(EVERY_CASE):
+        (tmp_path / f"p{index}.yml").write_text(text)
+        QmailTarget().plan(load_policy(tmp_path / f"p{index}.yml"))
+    assert {(e, c) for e, facts in CAPABILITIES.items() for c in facts} - reached == set()
+
+
+@pytest.mark.parametrize(("action", "runs"), [("defer", True), ("reject", True), ("permit", False)])
+def test_a_list_file_of_single_addresses_that_answers_with_text_runs_rblsmtpd(tmp_path: Path, action: str,
+                                                                              runs: bool) -> None:
+    """Its addresses get RBLSMTPD in tcp.smtp, which only rblsmtpd reads (tests/realmta/test_qmail.py runs it)."""
+    (tmp_path / "hosts.txt").write_text("192.0.2.7\n192.0.2.9\n")
+    (tmp_path / "policy.yml").write_text(f"access: {{clients: [{{file: hosts.txt, action: {action}, "
+                                         "message: Not now}]}\n")
+    result = QmailTarget().plan(load_policy(tmp_path / "policy.yml"))
+    assert (["rblsmtpd"] in words(run_script(result))) == runs
+    assert lookup(parse_rules(rendered(result, "tcp.smtp")), "192.0.2.8") == (("allow", {"RBLSMTPD": ""}) if runs
+                                                                              else ("allow", {}))
+
+
+@pytest.mark.parametrize(("action", "status"), [("reject", "enforced"), ("permit", "enforced")])
+def test_an_empty_sender_list_file_is_not_a_form_badmailfrom_lacks(tmp_path: Path, action: str, status: str) -> None:
+    """No entry is no entry of the form user@: nothing to refuse, so nothing unsupported stops the render."""
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "policy.yml").write_text(f"access: {{senders: [{{file: empty.txt, action: {action}}}]}}\n")
+    result = QmailTarget().plan(load_policy(tmp_path / "policy.yml"))
+    assert coverage(result)["access.senders[0]"][0] == status
+    assert items(result, "badmailfrom") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mtaharden.target_names import TARGET_NAMES
 from tests.unit.test_cli import POLICY, render, run, tree, write_policy
 
 # --- render --check ---------------------------------------------------------------------------
@@ -126,7 +127,7 @@ def test_diff_against_a_hand_written_main_cf(tmp_path: Path) -> None:
     assert "alias_maps" not in result.stdout, "Debian's alias_maps, which the render keeps"
     assert "mynetworks =" not in result.stdout, "the same networks, laid out differently"
     assert "+ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n" in result.stdout
-    for skipped in ("exchange", "qmail", "sendmail"):
+    for skipped in set(TARGET_NAMES) - {"postfix"}:
         assert f"{skipped}: no {host / skipped}, skipped" in result.stderr
 
 
@@ -155,7 +156,7 @@ def test_explain_markdown_has_the_stance_and_each_targets_coverage(tmp_path: Pat
     assert text.startswith(f"## mtaharden explain: {policy}".replace("_", "\\_"))
     assert ("**Relay stance:** this server relays only for 192.0.2.0/24 and authenticated users; accepts mail for "
             "example.org, and forwards mail for dept.example.org.\n") in text
-    for target in ("exchange", "postfix", "qmail", "sendmail"):
+    for target in TARGET_NAMES:
         assert f"\n### {target}\n" in text
     assert r"| `networks.trusted` | enforced | mynetworks + permit\_mynetworks in smtpd\_relay\_restrictions |" in text
     assert "**Not enforced by qmail:** `auth`" in text

@@ -11,20 +11,37 @@ from hypothesis import strategies as st
 from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.render import render_plan
 from mtaharden.targets.base import Plan
-from mtaharden.targets.sendmail import CLIENT_RULESET, SendmailTarget, connect_keys, enhdnsbl_values, relay_scenarios
+from mtaharden.targets.kit.dnsbl import return_codes
+from mtaharden.targets.sendmail import SendmailTarget
+from mtaharden.targets.sendmail.access import connect_keys
+from mtaharden.targets.sendmail.contexts import McFile, Table
+from mtaharden.targets.sendmail.dnsbl import ENHDNSBL_SLOTS
+from mtaharden.targets.sendmail.relay_check import relay_scenarios
+from mtaharden.targets.sendmail.rulesets import CLIENT_RULESET
 
 
 def plan(text: str) -> Plan:
     return SendmailTarget().plan(load_policy_text(text, "p.yml"))
 
 
+def mc_file(result: Plan) -> McFile:
+    context = next(f for f in result.files if f.path == "sendmail.mc").context
+    assert isinstance(context, McFile)
+    return context
+
+
+def table(result: Plan, path: str) -> Table:
+    context = next(f for f in result.files if f.path == path).context
+    assert isinstance(context, Table)
+    return context
+
+
 def statements(result: Plan) -> list[str]:
-    mc = next(f for f in result.files if f.path == "sendmail.mc")
-    return list(mc.context["statements"])
+    return list(mc_file(result).statements)
 
 
 def access(result: Plan) -> list[tuple[str, str]]:
-    return list(next(f for f in result.files if f.path == "access").context["lines"])
+    return list(table(result, "access").lines)
 
 
 def test_greeting_leaves_esmtp_to_sendmail() -> None:
@@ -63,8 +80,9 @@ def test_reply_text_is_quoted_and_unsafe_text_is_reported() -> None:
 
 
 def test_dnsbl_filters_become_exact_patterns_when_they_fit() -> None:
-    assert enhdnsbl_values(["127.0.0.[2..4]", "127.0.0.10"]) == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.10"]
-    assert enhdnsbl_values(["127.0.0.[2..11]"]) is None
+    exact = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.10")
+    assert return_codes(["127.0.0.[2..4]", "127.0.0.10"], ENHDNSBL_SLOTS) == exact
+    assert return_codes(["127.0.0.[2..11]"], ENHDNSBL_SLOTS) is None
     result = plan("dnsbl: [{zone: zen.spamhaus.org, match: ['127.0.0.[2..11]']}]\n")
     assert any("127.0.0.$-." in s for s in statements(result))
     assert [c.status for c in result.coverage if c.element == "dnsbl[0]"] == ["approximated"]
@@ -112,8 +130,7 @@ def test_the_check_step_asks_no_resolver_for_host_names() -> None:
     (check,) = [s for s in plan("{}\n").steps if s.phase == "check"]
     assert "-O ServiceSwitchFile=/etc/mail/relay-check.switch" in check.argv[2]
     assert "Timeout.resolver.retry=1" in check.argv[2]
-    switch = next(f for f in plan("{}\n").files if f.path == "relay-check.switch")
-    assert dict(switch.context["lines"])["hosts"] == "files"
+    assert dict(table(plan("{}\n"), "relay-check.switch").lines)["hosts"] == "files"
 
 
 def test_help_file_is_ours_and_nothing_in_it_expands() -> None:
@@ -121,7 +138,7 @@ def test_help_file_is_ours_and_nothing_in_it_expands() -> None:
     helpfile = next(f for f in result.files if f.path == "helpfile")
     assert helpfile.dest == "/etc/mail/helpfile"
     assert "define(`HELP_FILE', ```/etc/mail/helpfile''')" in statements(result)
-    text = " ".join(f"{topic} {line}" for topic, line in helpfile.context["lines"])
+    text = " ".join(f"{topic} {line}" for topic, line in table(result, "helpfile").lines)
     assert "$" not in text and "sendmail" not in text.lower() and "version" not in text.lower()
     placed = next(f for f in plan("targets: {sendmail: {help_file: /srv/help}}\n").files if f.path == "helpfile")
     assert placed.dest == "/srv/help"
@@ -147,11 +164,10 @@ CLIENT_VS_PERMIT = ("access: {clients: [{match: 192.0.2.0/24, action: reject}],\
 
 def test_explicit_client_reject_is_checked_before_a_recipient_permit() -> None:
     result = plan(CLIENT_VS_PERMIT)
-    rulesets = next(f for f in result.files if f.path == "sendmail.mc").context["local_rulesets"]
+    rulesets = mc_file(result).local_rulesets
     assert tuple(rulesets[:len(CLIENT_RULESET)]) == CLIENT_RULESET
     refused = [s for s in relay_scenarios(load_policy_text(CLIENT_VS_PERMIT, "p.yml"))
                if s.name.startswith("refused client")]
     assert [(s.client, s.recipient, s.accepted) for s in refused] == [("192.0.2.1", "postmaster@example.org", False)]
-    no_permit = next(f for f in plan("access: {clients: [{match: 192.0.2.0/24, action: reject}]}\n").files
-                     if f.path == "sendmail.mc")
-    assert CLIENT_RULESET[0] not in no_permit.context["local_rulesets"]
+    no_permit = mc_file(plan("access: {clients: [{match: 192.0.2.0/24, action: reject}]}\n"))
+    assert CLIENT_RULESET[0] not in no_permit.local_rulesets

@@ -210,11 +210,15 @@ function Get-ServerFqdn {
     'mx1.example.edu.cn'
 }
 
-if (-not $Edge) {
-
-    # ============================================================================================
-    # Mailbox (Front End)
-    # ============================================================================================
+# ============================================================================================
+# Mailbox (Front End)
+# ============================================================================================
+function Invoke-MailboxSection {
+    # Accepted domains, the receive connectors of each server, the agents and the transport rules.
+    [CmdletBinding(SupportsShouldProcess)]
+    param(
+        [string[]] $Server = @()
+    )
 
     # --- Accepted domains: Authoritative for local domains, InternalRelay for relay domains.
     # An InternalRelay domain also needs a Send connector (smart host) for its address space.
@@ -435,6 +439,10 @@ if (-not $Edge) {
         }
     )
     Sync-TransportRule -Rule $TransportRules
+}
+
+if (-not $Edge) {
+    Invoke-MailboxSection -Server $Server
 }
 else {
     # ============================================================================================

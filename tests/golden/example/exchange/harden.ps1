@@ -208,244 +208,253 @@ function Get-ServerFqdn {
 # ============================================================================================
 # Mailbox (Front End)
 # ============================================================================================
+function Invoke-MailboxSection {
+    # Accepted domains, the receive connectors of each server, the agents and the transport rules.
+    [CmdletBinding(SupportsShouldProcess)]
+    param(
+        [string[]] $Server = @()
+    )
 
-# --- Accepted domains: Authoritative for local domains, InternalRelay for relay domains.
-# An InternalRelay domain also needs a Send connector (smart host) for its address space.
-$AcceptedDomains = @(
-    @{
-        Name = 'example.edu.cn'
-        DomainName = 'example.edu.cn'
-        DomainType = 'Authoritative'
-    }
-    @{
-        Name = 'mail.example.edu.cn'
-        DomainName = 'mail.example.edu.cn'
-        DomainType = 'Authoritative'
-    }
-    @{
-        Name = 'dept.example.edu.cn'
-        DomainName = 'dept.example.edu.cn'
-        DomainType = 'InternalRelay'
-    }
-    @{
-        Name = 'lib.example.edu.cn'
-        DomainName = 'lib.example.edu.cn'
-        DomainType = 'InternalRelay'
-    }
-)
-foreach ($wanted in $AcceptedDomains) {
-    $current = @(Get-AcceptedDomain | Where-Object { "$($_.DomainName)" -eq $wanted.DomainName })
-    if ($current.Count -eq 0) {
-        if ($PSCmdlet.ShouldProcess($wanted.DomainName, 'New-AcceptedDomain -DomainType ' + $wanted.DomainType)) {
-            New-AcceptedDomain -Name $wanted.Name -DomainName $wanted.DomainName -DomainType $wanted.DomainType
+    # --- Accepted domains: Authoritative for local domains, InternalRelay for relay domains.
+    # An InternalRelay domain also needs a Send connector (smart host) for its address space.
+    $AcceptedDomains = @(
+        @{
+            Name = 'example.edu.cn'
+            DomainName = 'example.edu.cn'
+            DomainType = 'Authoritative'
         }
-    }
-    elseif ("$($current[0].DomainType)" -ne $wanted.DomainType) {
-        if ($PSCmdlet.ShouldProcess($wanted.DomainName, 'Set-AcceptedDomain -DomainType ' + $wanted.DomainType)) {
-            Set-AcceptedDomain -Identity $current[0].Identity -DomainType $wanted.DomainType
+        @{
+            Name = 'mail.example.edu.cn'
+            DomainName = 'mail.example.edu.cn'
+            DomainType = 'Authoritative'
         }
-    }
-    if ($wanted.DomainType -eq 'InternalRelay') {
-        $routes = @(Get-SendConnector | Where-Object { "$($_.AddressSpaces)" -match [regex]::Escape($wanted.DomainName) })
-        if ($routes.Count -eq 0) {
-            Write-Warning ('no Send connector routes ' + $wanted.DomainName + ': add one with a smart host (GUIDE.md)')
+        @{
+            Name = 'dept.example.edu.cn'
+            DomainName = 'dept.example.edu.cn'
+            DomainType = 'InternalRelay'
         }
-    }
-}
-
-# --- Receive connectors, on each Mailbox server
-foreach ($name in $Server) {
-    $short = "$((Get-ExchangeServer -Identity $name).Name)"
-    $fqdn = Get-ServerFqdn -Name $name
-
-    # The relay connector: anonymous relay for the trusted networks only. Its remote ranges are
-    # narrower than the default connectors', so Exchange picks it for those clients.
-    $identity = "$short\$RelayConnector"
-    $settings = @{
-        Bindings = @('0.0.0.0:25', '[::]:25')
-        RemoteIPRanges = @('202.112.57.0/24')
-        PermissionGroups = @('AnonymousUsers')
-        AuthMechanism = @('Tls')
-        Fqdn = $fqdn
-        Banner = ('220 ' + $fqdn + ' ESMTP')
-        MaxMessageSize = '50MB'
-        MaxRecipientsPerMessage = 200
-        MaxInboundConnectionPerSource = 20
-        Enabled = $true
-    }
-    if ($null -eq (Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue)) {
-        if ($PSCmdlet.ShouldProcess($identity, 'New-ReceiveConnector -Custom -TransportRole FrontendTransport')) {
-            New-ReceiveConnector -Name $RelayConnector -Server $short -TransportRole 'FrontendTransport' -Custom @settings
+        @{
+            Name = 'lib.example.edu.cn'
+            DomainName = 'lib.example.edu.cn'
+            DomainType = 'InternalRelay'
         }
-    }
-    elseif ($PSCmdlet.ShouldProcess($identity, 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', '))) {
-        Set-ReceiveConnector -Identity $identity @settings
-    }
-    $relay = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
-    $granted = @()
-    if ($null -ne $relay) {
-        $granted = @(Get-AnonymousRelayGrant -Connector $relay)
-    }
-    if ($granted.Count -eq 0 -and $PSCmdlet.ShouldProcess($identity, "Add-ADPermission -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient")) {
-        if ($null -eq $relay) {
-            Write-Warning "$identity is not there yet (-WhatIf): the grant follows on the real run"
+    )
+    foreach ($wanted in $AcceptedDomains) {
+        $current = @(Get-AcceptedDomain | Where-Object { "$($_.DomainName)" -eq $wanted.DomainName })
+        if ($current.Count -eq 0) {
+            if ($PSCmdlet.ShouldProcess($wanted.DomainName, 'New-AcceptedDomain -DomainType ' + $wanted.DomainType)) {
+                New-AcceptedDomain -Name $wanted.Name -DomainName $wanted.DomainName -DomainType $wanted.DomainType
+            }
         }
-        else {
-            Add-ADPermission -Identity "$($relay.DistinguishedName)" -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient
+        elseif ("$($current[0].DomainType)" -ne $wanted.DomainType) {
+            if ($PSCmdlet.ShouldProcess($wanted.DomainName, 'Set-AcceptedDomain -DomainType ' + $wanted.DomainType)) {
+                Set-AcceptedDomain -Identity $current[0].Identity -DomainType $wanted.DomainType
+            }
+        }
+        if ($wanted.DomainType -eq 'InternalRelay') {
+            $routes = @(Get-SendConnector | Where-Object { "$($_.AddressSpaces)" -match [regex]::Escape($wanted.DomainName) })
+            if ($routes.Count -eq 0) {
+                Write-Warning ('no Send connector routes ' + $wanted.DomainName + ': add one with a smart host (GUIDE.md)')
+            }
         }
     }
 
-    # Default Frontend: port 25 for everyone else
-    $identity = "$short\Default Frontend $short"
-    $settings = @{
-        RequireTLS = $false
-        Fqdn = $fqdn
-        Banner = ('220 ' + $fqdn + ' ESMTP')
-        MaxMessageSize = '50MB'
-        MaxRecipientsPerMessage = 200
-        MaxInboundConnectionPerSource = 20
-        RequireEHLODomain = $true
-        RejectSingleLabelRecipientDomains = $true
-    }
-    $current = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
-    if ($null -eq $current) {
-        Write-Warning "$identity does not exist: recreate it (see GUIDE.md) and run this script again"
-    }
-    else {
-        $changes = @()
-        $result = Get-ReconciledSet -Name 'PermissionGroups' -Current @("$($current.PermissionGroups)" -split ',\s*') -Wanted @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers') -Owned @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers')
-        $settings['PermissionGroups'] = $result.Value
-        $changes += $result.Change
-        $result = Get-ReconciledSet -Name 'AuthMechanism' -Current @("$($current.AuthMechanism)" -split ',\s*') -Wanted @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS', 'ExchangeServer') -Owned @('Tls', 'ExchangeServer', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
-        $settings['AuthMechanism'] = $result.Value
-        $changes += $result.Change
-        $what = 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', ')
-        $summary = @($changes | Where-Object { $_ }) -join '; '
-        if ($summary) {
-            $what += '; ' + $summary
+    # --- Receive connectors, on each Mailbox server
+    foreach ($name in $Server) {
+        $short = "$((Get-ExchangeServer -Identity $name).Name)"
+        $fqdn = Get-ServerFqdn -Name $name
+
+        # The relay connector: anonymous relay for the trusted networks only. Its remote ranges are
+        # narrower than the default connectors', so Exchange picks it for those clients.
+        $identity = "$short\$RelayConnector"
+        $settings = @{
+            Bindings = @('0.0.0.0:25', '[::]:25')
+            RemoteIPRanges = @('202.112.57.0/24')
+            PermissionGroups = @('AnonymousUsers')
+            AuthMechanism = @('Tls')
+            Fqdn = $fqdn
+            Banner = ('220 ' + $fqdn + ' ESMTP')
+            MaxMessageSize = '50MB'
+            MaxRecipientsPerMessage = 200
+            MaxInboundConnectionPerSource = 20
+            Enabled = $true
         }
-        else {
-            $what += '; multivalued settings unchanged'
+        if ($null -eq (Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue)) {
+            if ($PSCmdlet.ShouldProcess($identity, 'New-ReceiveConnector -Custom -TransportRole FrontendTransport')) {
+                New-ReceiveConnector -Name $RelayConnector -Server $short -TransportRole 'FrontendTransport' -Custom @settings
+            }
         }
-        if ($PSCmdlet.ShouldProcess($identity, $what)) {
+        elseif ($PSCmdlet.ShouldProcess($identity, 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', '))) {
             Set-ReceiveConnector -Identity $identity @settings
         }
-        Revoke-AnonymousRelay -Connector $current
-    }
+        $relay = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
+        $granted = @()
+        if ($null -ne $relay) {
+            $granted = @(Get-AnonymousRelayGrant -Connector $relay)
+        }
+        if ($granted.Count -eq 0 -and $PSCmdlet.ShouldProcess($identity, "Add-ADPermission -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient")) {
+            if ($null -eq $relay) {
+                Write-Warning "$identity is not there yet (-WhatIf): the grant follows on the real run"
+            }
+            else {
+                Add-ADPermission -Identity "$($relay.DistinguishedName)" -User $AnonymousLogon -ExtendedRights $AcceptAnyRecipient
+            }
+        }
 
-    # Client Frontend: submission with AUTH, or switched off
-    $identity = "$short\Client Frontend $short"
-    $settings = @{
-        RequireTLS = $true
-        Fqdn = $fqdn
-        Banner = ('220 ' + $fqdn + ' ESMTP')
-        MaxMessageSize = '50MB'
-        MaxRecipientsPerMessage = 200
-        MaxInboundConnectionPerSource = 20
-        Enabled = $true
-    }
-    $current = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
-    if ($null -eq $current) {
-        Write-Warning "$identity does not exist: recreate it (see GUIDE.md) and run this script again"
-    }
-    else {
-        $changes = @()
-        $result = Get-ReconciledSet -Name 'PermissionGroups' -Current @("$($current.PermissionGroups)" -split ',\s*') -Wanted @('ExchangeUsers') -Owned @('ExchangeUsers', 'AnonymousUsers')
-        $settings['PermissionGroups'] = $result.Value
-        $changes += $result.Change
-        $result = Get-ReconciledSet -Name 'AuthMechanism' -Current @("$($current.AuthMechanism)" -split ',\s*') -Wanted @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS') -Owned @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
-        $settings['AuthMechanism'] = $result.Value
-        $changes += $result.Change
-        $result = Get-ReconciledBindings -Current @($current.Bindings | ForEach-Object { "$_" }) -Port 587 -Default @('0.0.0.0:587', '[::]:587')
-        $settings['Bindings'] = $result.Value
-        $changes += $result.Change
-        $what = 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', ')
-        $summary = @($changes | Where-Object { $_ }) -join '; '
-        if ($summary) {
-            $what += '; ' + $summary
+        # Default Frontend: port 25 for everyone else
+        $identity = "$short\Default Frontend $short"
+        $settings = @{
+            RequireTLS = $false
+            Fqdn = $fqdn
+            Banner = ('220 ' + $fqdn + ' ESMTP')
+            MaxMessageSize = '50MB'
+            MaxRecipientsPerMessage = 200
+            MaxInboundConnectionPerSource = 20
+            RequireEHLODomain = $true
+            RejectSingleLabelRecipientDomains = $true
+        }
+        $current = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
+        if ($null -eq $current) {
+            Write-Warning "$identity does not exist: recreate it (see GUIDE.md) and run this script again"
         }
         else {
-            $what += '; multivalued settings unchanged'
+            $changes = @()
+            $result = Get-ReconciledSet -Name 'PermissionGroups' -Current @("$($current.PermissionGroups)" -split ',\s*') -Wanted @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers') -Owned @('AnonymousUsers', 'ExchangeServers', 'ExchangeLegacyServers')
+            $settings['PermissionGroups'] = $result.Value
+            $changes += $result.Change
+            $result = Get-ReconciledSet -Name 'AuthMechanism' -Current @("$($current.AuthMechanism)" -split ',\s*') -Wanted @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS', 'ExchangeServer') -Owned @('Tls', 'ExchangeServer', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
+            $settings['AuthMechanism'] = $result.Value
+            $changes += $result.Change
+            $what = 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', ')
+            $summary = @($changes | Where-Object { $_ }) -join '; '
+            if ($summary) {
+                $what += '; ' + $summary
+            }
+            else {
+                $what += '; multivalued settings unchanged'
+            }
+            if ($PSCmdlet.ShouldProcess($identity, $what)) {
+                Set-ReceiveConnector -Identity $identity @settings
+            }
+            Revoke-AnonymousRelay -Connector $current
         }
-        if ($PSCmdlet.ShouldProcess($identity, $what)) {
-            Set-ReceiveConnector -Identity $identity @settings
+
+        # Client Frontend: submission with AUTH, or switched off
+        $identity = "$short\Client Frontend $short"
+        $settings = @{
+            RequireTLS = $true
+            Fqdn = $fqdn
+            Banner = ('220 ' + $fqdn + ' ESMTP')
+            MaxMessageSize = '50MB'
+            MaxRecipientsPerMessage = 200
+            MaxInboundConnectionPerSource = 20
+            Enabled = $true
         }
-        Revoke-AnonymousRelay -Connector $current
+        $current = Get-ReceiveConnector -Identity $identity -ErrorAction SilentlyContinue
+        if ($null -eq $current) {
+            Write-Warning "$identity does not exist: recreate it (see GUIDE.md) and run this script again"
+        }
+        else {
+            $changes = @()
+            $result = Get-ReconciledSet -Name 'PermissionGroups' -Current @("$($current.PermissionGroups)" -split ',\s*') -Wanted @('ExchangeUsers') -Owned @('ExchangeUsers', 'AnonymousUsers')
+            $settings['PermissionGroups'] = $result.Value
+            $changes += $result.Change
+            $result = Get-ReconciledSet -Name 'AuthMechanism' -Current @("$($current.AuthMechanism)" -split ',\s*') -Wanted @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS') -Owned @('Tls', 'Integrated', 'BasicAuth', 'BasicAuthRequireTLS')
+            $settings['AuthMechanism'] = $result.Value
+            $changes += $result.Change
+            $result = Get-ReconciledBindings -Current @($current.Bindings | ForEach-Object { "$_" }) -Port 587 -Default @('0.0.0.0:587', '[::]:587')
+            $settings['Bindings'] = $result.Value
+            $changes += $result.Change
+            $what = 'Set-ReceiveConnector ' + (@($settings.Keys | Sort-Object) -join ', ')
+            $summary = @($changes | Where-Object { $_ }) -join '; '
+            if ($summary) {
+                $what += '; ' + $summary
+            }
+            else {
+                $what += '; multivalued settings unchanged'
+            }
+            if ($PSCmdlet.ShouldProcess($identity, $what)) {
+                Set-ReceiveConnector -Identity $identity @settings
+            }
+            Revoke-AnonymousRelay -Connector $current
+        }
     }
+
+    # --- The organization's size limit: the smaller of it and the connectors' limit wins.
+    $orgSize = (Get-TransportConfig).MaxReceiveSize
+    if (-not $orgSize.IsUnlimited -and $orgSize.Value.ToBytes() -lt 52428800) {
+        Write-Warning "the organization's MaxReceiveSize ($orgSize) is below the connectors' MaxMessageSize: raise it with Set-TransportConfig -MaxReceiveSize (GUIDE.md)"
+    }
+
+    # --- Transport rules, first in priority and in policy order: header checks, then the access
+    # rules. They run after the message was accepted, so a rejection deletes (no NDR to a forged
+    # sender); none stops rule processing, each rejection excepts the earlier permits instead.
+    $TransportRules = @(
+        @{
+            Name = 'mtaharden header_checks[0]'
+            Settings = @{
+                HeaderMatchesMessageHeader = 'Subject'
+                HeaderMatchesPatterns = @('(?i)make money fast')
+                DeleteMessage = $true
+                Comments = 'mtaharden 5ecdfa56a485c135'
+            }
+        }
+        @{
+            Name = 'mtaharden header_checks[1]'
+            Settings = @{
+                HeaderMatchesMessageHeader = 'X-Mailer'
+                HeaderMatchesPatterns = @('^Mass ?Mailer')
+                DeleteMessage = $true
+                Comments = 'mtaharden b7a30164ca805188'
+            }
+        }
+        @{
+            Name = 'mtaharden access.clients[0]'
+            Settings = @{
+                SenderIpRanges = @('192.0.2.0/24')
+                DeleteMessage = $true
+                Comments = 'mtaharden ef0a2c884e8d3166'
+            }
+        }
+        @{
+            Name = 'mtaharden access.clients[1]'
+            Settings = @{
+                SenderIpRanges = @('2001:db8:bad::/48')
+                DeleteMessage = $true
+                Comments = 'mtaharden cb3427d391b16b65'
+            }
+        }
+        @{
+            Name = 'mtaharden access.recipients[0]'
+            Settings = @{
+                RecipientAddressMatchesPatterns = @('(?i)^postmaster@')
+                SetSCL = -1
+                Comments = 'mtaharden ff8b5a70ad876cc8'
+            }
+        }
+        @{
+            Name = 'mtaharden access.recipients[1]'
+            Settings = @{
+                RecipientAddressMatchesPatterns = @('(?i)^abuse@')
+                SetSCL = -1
+                Comments = 'mtaharden 4a4dda19ddb770db'
+            }
+        }
+        @{
+            Name = 'mtaharden access.senders[0]'
+            Settings = @{
+                FromAddressMatchesPatterns = @('(?i)@spam\.example$')
+                SenderAddressLocation = 'Envelope'
+                ExceptIfRecipientAddressMatchesPatterns = @('(?i)^postmaster@', '(?i)^abuse@')
+                DeleteMessage = $true
+                Comments = 'mtaharden eb259b4096895403'
+            }
+        }
+    )
+    Sync-TransportRule -Rule $TransportRules
 }
 
-# --- The organization's size limit: the smaller of it and the connectors' limit wins.
-$orgSize = (Get-TransportConfig).MaxReceiveSize
-if (-not $orgSize.IsUnlimited -and $orgSize.Value.ToBytes() -lt 52428800) {
-    Write-Warning "the organization's MaxReceiveSize ($orgSize) is below the connectors' MaxMessageSize: raise it with Set-TransportConfig -MaxReceiveSize (GUIDE.md)"
-}
-
-# --- Transport rules, first in priority and in policy order: header checks, then the access
-# rules. They run after the message was accepted, so a rejection deletes (no NDR to a forged
-# sender); none stops rule processing, each rejection excepts the earlier permits instead.
-$TransportRules = @(
-    @{
-        Name = 'mtaharden header_checks[0]'
-        Settings = @{
-            HeaderMatchesMessageHeader = 'Subject'
-            HeaderMatchesPatterns = @('(?i)make money fast')
-            DeleteMessage = $true
-            Comments = 'mtaharden 5ecdfa56a485c135'
-        }
-    }
-    @{
-        Name = 'mtaharden header_checks[1]'
-        Settings = @{
-            HeaderMatchesMessageHeader = 'X-Mailer'
-            HeaderMatchesPatterns = @('^Mass ?Mailer')
-            DeleteMessage = $true
-            Comments = 'mtaharden b7a30164ca805188'
-        }
-    }
-    @{
-        Name = 'mtaharden access.clients[0]'
-        Settings = @{
-            SenderIpRanges = @('192.0.2.0/24')
-            DeleteMessage = $true
-            Comments = 'mtaharden ef0a2c884e8d3166'
-        }
-    }
-    @{
-        Name = 'mtaharden access.clients[1]'
-        Settings = @{
-            SenderIpRanges = @('2001:db8:bad::/48')
-            DeleteMessage = $true
-            Comments = 'mtaharden cb3427d391b16b65'
-        }
-    }
-    @{
-        Name = 'mtaharden access.recipients[0]'
-        Settings = @{
-            RecipientAddressMatchesPatterns = @('(?i)^postmaster@')
-            SetSCL = -1
-            Comments = 'mtaharden ff8b5a70ad876cc8'
-        }
-    }
-    @{
-        Name = 'mtaharden access.recipients[1]'
-        Settings = @{
-            RecipientAddressMatchesPatterns = @('(?i)^abuse@')
-            SetSCL = -1
-            Comments = 'mtaharden 4a4dda19ddb770db'
-        }
-    }
-    @{
-        Name = 'mtaharden access.senders[0]'
-        Settings = @{
-            FromAddressMatchesPatterns = @('(?i)@spam\.example$')
-            SenderAddressLocation = 'Envelope'
-            ExceptIfRecipientAddressMatchesPatterns = @('(?i)^postmaster@', '(?i)^abuse@')
-            DeleteMessage = $true
-            Comments = 'mtaharden eb259b4096895403'
-        }
-    }
-)
-Sync-TransportRule -Rule $TransportRules
+Invoke-MailboxSection -Server $Server
 
 # ================================================================================================
 # Audit: open-relay mistakes anywhere in the organization (read only; exit code 1 on a finding)

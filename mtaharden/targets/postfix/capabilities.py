@@ -1,0 +1,46 @@
+"""What Postfix (3.6+, Debian 12's package) does for each policy element: the facts COVERAGE.md and ``explain``
+show and the README's Postfix section states.
+
+Each fact is stated here once, as data; the lowering step that decides an element records the fact that
+applies (one :class:`~mtaharden.targets.kit.coverage.Recorder` per plan), filling in the ``{name}`` fields
+it knows. Postfix carries out every element but EXPN on (it has no EXPN) and header text in encoded forms.
+"""
+
+from __future__ import annotations
+
+# A domain list longer than this goes to a hash table (one lookup) instead of main.cf (a list scan).
+DOMAIN_TABLE_MIN = 20
+
+ROLE = "{role}: listeners in master.cf, relay rules in main.cf"
+HOSTNAME = "myhostname"
+HOSTNAME_FROM_SYSTEM = "the system host name (myhostname unset)"
+DOMAINS = {"local": "mydestination", "relay": "relay_domains"}
+DOMAIN_TABLE = " (hash:{kind}_domains: more than {limit} names)"
+RELAY_RECIPIENTS_UNVERIFIED = "; recipients are not verified (no relay_recipient_maps)"
+TRUSTED = "mynetworks + permit_mynetworks in smtpd_relay_restrictions"
+AUTH = ("SASL ({backend}); permit_sasl_authenticated; smtpd_sasl_mechanism_filter; "
+        "smtpd_tls_auth_only={tls_only}")
+# Cyrus opens an auxprop sasldb after smtpd's chroot (Debian's SASL notes).
+CHROOTED_SASLDB = ("; smtpd is chrooted, so Cyrus opens {sasldb} inside the queue folder: copy it to "
+                   "{queue}{sasldb} (root:sasl, 0640; postfix in group sasl) after each saslpasswd2, or set "
+                   "targets.postfix.chroot: false")
+NO_AUTH = "SMTP AUTH disabled (smtpd_sasl_auth_enable = no)"
+DNSBL = "reject_rbl_client {zone} with filter(s) {filters}; reply from rbl_reply_maps"
+# Access rules sit in smtpd_recipient_restrictions, never in smtpd_relay_restrictions: OK cannot relay.
+ACCESS = "{tables} in smtpd_recipient_restrictions; OK never relays"
+ACCESS_TABLES = {"clients": "client_access.cidr (cidr)", "helo": "helo_access (hash)",
+                 "senders": "sender_access (hash)", "recipients": "recipient_access (hash)"}
+CLIENT_FILES = "; each list file: its IPv4 addresses in a hash table, the rest in a cidr table, at its place"
+HEADER = "header_checks.pcre: {header} ({action})"
+HEADER_FORMS = "{how}; {limits}"  # Postfix decodes nothing: one line per charset and encoded form
+BANNER = "smtpd_banner"
+VRFY = "disable_vrfy_command = {value}"
+NO_EXPN = "Postfix has no EXPN command"
+EXPN_STAYS_OFF = NO_EXPN + "; it stays off"
+REQUIRE_HELO = "smtpd_helo_required = {value}"
+STRICT_ENVELOPES = "strict_rfc821_envelopes, reject_non_fqdn_sender/recipient"
+LAX_ENVELOPES = "strict_rfc821_envelopes = no"
+LIMITS = (("smtp.max_message_size", "message_size_limit"), ("smtp.max_recipients", "smtpd_recipient_limit"),
+          ("smtp.max_connections_per_client", "smtpd_client_connection_count_limit (anvil)"))
+TLS = "smtpd_tls_* (security level {inbound}, >= {min_protocol})"
+NO_TLS = "no TLS (smtpd_tls_security_level = none)"

@@ -1,0 +1,96 @@
+"""Sendmail: sendmail.mc (m4), access, relay-domains, local-host-names, Sendmail.conf, -bt checks.
+
+The plan lowers the policy element by element in the contract's order, one module per output or
+concern, each step recording its coverage into the plan's one Recorder as it decides (so COVERAGE.md
+reads in the policy's order): :mod:`.mc` (the .mc statements), :mod:`.classes` (class w and R),
+:mod:`.dnsbl`, :mod:`.access` (the access map; HELO rules and the client re-check in :mod:`.rulesets`),
+:mod:`.headers` (regex maps over :mod:`.regex`), then the files: :mod:`.sasl`, :mod:`.helpfile`,
+:mod:`.relay_check` (the -bt check step). Quoting is :mod:`.m4`; coverage texts are :mod:`.capabilities`;
+template contexts :mod:`.contexts`.
+
+Policy text reaches m4 only inside double m4 quotes (so cf.m4's rescans cannot execute it) and never
+contains an m4 quote character; free text for the access map goes to a plain file m4 never reads.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+
+from ...policy import Policy
+from ..base import Plan, PlannedFile, Service, Step, Target, coverage_file, placed, register
+from ..kit.coverage import Recorder
+from . import access, classes, dnsbl, headers, mc, relay_check, sasl
+from .contexts import Items, McFile, Table
+from .helpfile import HELP_TOPICS, help_file
+from .m4 import m4_line
+from .preflight import preflight
+
+DEBIAN_PID_FILE = "/run/sendmail/mta/sendmail.pid"
+DEBIAN_INIT = "/etc/init.d/sendmail"  # starts sm-mta as Debian configures it (the only tested layout)
+
+
+@register
+class SendmailTarget(Target):
+    name = "sendmail"
+    description = "Sendmail 8.15+ (sendmail.mc for m4 + sendmail-cf, access map)"
+
+    def plan(self, policy: Policy) -> Plan:
+        coverage = Recorder()
+        daemons = mc.daemons(policy, coverage)
+        hostname = mc.hostname(policy, coverage)
+        names = classes.lower(policy, coverage)
+        auth = mc.auth(policy, coverage)
+        features = dnsbl.features(policy, coverage)
+        rules = access.lower(policy, coverage, names.relay_domains)
+        header_rules = headers.lower(policy.header_checks, coverage)
+        session = mc.session(policy, coverage)
+        tls = mc.tls(policy, coverage)
+        statements = mc.statements(policy, mc.Sections(daemons, hostname, auth, features, session, tls))
+        files = [
+            PlannedFile("sendmail.mc", "sendmail.mc.j2",
+                        McFile(statements, header_rules.config, (*rules.rulesets, *header_rules.rulesets))),
+            PlannedFile("access", "table.j2", Table(rules.lines, rules.blocks)),
+            PlannedFile("relay-domains", "list.j2", Items(names.relay_domains)),
+            PlannedFile("local-host-names", "list.j2", Items(names.local_names)),
+            PlannedFile("helpfile", "table.j2", Table(HELP_TOPICS)),
+            *relay_check.files(policy),
+            *sasl.conf_file(policy),
+        ]
+        files.append(coverage_file(self.name, coverage.items()))
+        return Plan(self.name, placed(files, lambda path: _destination(policy, path)), _steps(policy),
+                    coverage.items(), apply="restart", service=_service(policy), preflight=preflight(policy))
+
+    def filters(self) -> Mapping[str, Callable[..., str]]:
+        return {"m4_line": m4_line}
+
+
+def _destination(policy: Policy, path: str) -> str:
+    """Where an output file is installed: the settings folder, but the help file and Sendmail.conf."""
+    options = policy.targets.sendmail
+    if path == "helpfile":
+        return help_file(policy)
+    return f"{options.sasl_dir}/{path}" if path == sasl.CONF else f"{options.settings_dir}/{path}"
+
+
+def _steps(policy: Policy) -> tuple[Step, ...]:
+    options, q = policy.targets.sendmail, shlex.quote
+    settings = options.settings_dir
+    cf = f"{settings}/sendmail.cf"
+    return (
+        Step(("sh", "-c", f"m4 {q(options.cf_dir + '/m4/cf.m4')} {q(settings + '/sendmail.mc')} > {q(cf)}"),
+             "compile sendmail.mc with sendmail-cf (any m4 message is an error)", outputs=(cf,)),
+        Step(("sh", "-c", f"{q(options.makemap)} -C {q(cf)} hash {q(settings + '/access')} "
+                          f"< {q(settings + '/access')}"), "index the access map into access.db",
+             outputs=(f"{settings}/access.db",)),
+        relay_check.check_step(policy),
+        Step(("sh", "-c", f"kill -HUP \"$(head -n 1 {q(options.pid_file or DEBIAN_PID_FILE)})\""),
+             "the daemon re-executes itself and reads the new sendmail.cf", "apply"),
+    )
+
+
+def _service(policy: Policy) -> Service:
+    """Every apply is a full restart (SIGHUP re-executes the daemon): no separate restart key."""
+    pid_file = shlex.quote(policy.targets.sendmail.pid_file or DEBIAN_PID_FILE)
+    return Service(running=("sh", "-c", f'kill -0 "$(head -n 1 {pid_file} 2>/dev/null)" 2>/dev/null'),
+                   start=((DEBIAN_INIT, "start"),), stop=((DEBIAN_INIT, "stop"),))

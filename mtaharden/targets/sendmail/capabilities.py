@@ -1,0 +1,80 @@
+"""What Sendmail (8.15+, cf.m4) does for each policy element: the facts COVERAGE.md and ``explain`` show.
+
+Each fact is stated here once, as data; the lowering step that decides an element records the fact that
+applies (one :class:`~mtaharden.targets.kit.coverage.Recorder` per plan). ``{name}`` fields are filled in
+by that step. The README's Sendmail section states the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..base import Status
+
+ROLE = "{role}: DAEMON_OPTIONS (no default MSA)"
+HOSTNAME = "confDOMAIN_NAME"
+HOSTNAME_FROM_SYSTEM = "the system host name"
+LOCAL_DOMAINS = "local-host-names (class w, FEATURE use_cw_file)"
+LOCAL_SUBDOMAINS = "class w (local-host-names) has no subdomain wildcard"
+RELAY_DOMAINS = "relay-domains (class R) with FEATURE(relay_hosts_only): exact names"
+RELAY_SUBDOMAINS = ("with FEATURE(relay_hosts_only) class R holds exact names: a .domain entry relays for the "
+                    "parent name only")
+TRUSTED = "access Connect: RELAY (CIDR written as whole-octet prefixes)"
+# proto.m4's Relay_ok relays for loopback, the host's own addresses ([addr] in class w) and its own names
+# before the access map is read: a client on the host itself is trusted whatever networks.trusted says
+SELF_RELAY = ("Sendmail also relays for loopback and for the host's own addresses and names (class w; "
+              "proto.m4 Relay_ok, before the access map), whatever networks.trusted says: a probe from the "
+              "host itself proves nothing")
+AUTH = "confAUTH_MECHANISMS, TRUST_AUTH_MECH, confAUTH_OPTIONS ({options})"
+AUTH_TLS_ONLY = "p: no plaintext AUTH before STARTTLS"
+AUTH_DOVECOT = "Sendmail authenticates through Cyrus SASL only (no dovecot socket)"
+NO_AUTH = "no AUTH offered (no mechanisms configured)"
+DNSBL = "FEATURE(enhdnsbl) {zone}"
+DNSBL_DEFER = "; 450 reply text (the enhanced status stays 5.7.1)"
+DNSBL_WIDENED = "; filter widened to any 127.0.0.x answer (the feature holds at most six exact values)"
+DNSBL_TOO_WIDE = "the return-code filters need more than six patterns and do not all lie in 127.0.0.x"
+# Each access list as a whole: (status, how).
+ACCESS: Mapping[str, tuple[Status, str]] = {
+    "clients": ("enforced", "access Connect: (decided at RCPT, delay_checks); an explicit reject or defer is "
+                            "looked up again in Local_check_rcpt, so no recipient permit lifts it"),
+    "helo": ("approximated", "Local_check_mail on the HELO name ($s); permit only ends the HELO rules"),
+    "senders": ("enforced", "access From:"),
+    "recipients": ("enforced", "access To: / Spam: FRIEND (delay_checks): a permit skips the HELO, sender and "
+                               "DNSBL checks, never an explicit client reject"),
+}
+# How one access rule differs from the contract (joined with "; " when several apply to one rule).
+CLIENT_PERMIT = ("a permit ends the client rules only (Connect: OK): the sender (From:) and recipient (To:) "
+                 "rules still apply to the client")
+DEFER = ("defer answers 4xx to relay attempts too: Sendmail reads the access rules before the relay decision "
+         "(check_rcpt with delay_checks), where the contract refuses a relay attempt with 5xx first")
+PARENT_DOMAINS = ("{match} also matches the addresses of every subdomain of {domain}: the access map looks parent "
+                  "domains up")
+FRIEND_THEN_REFUSAL = ("a later refusing recipient rule that also matches still refuses: the permit is Spam: FRIEND, "
+                       "looked up apart from the To: refusals, so the first match is not kept for addresses both "
+                       "rules cover")
+ANY_DOMAIN_USER = ("{match} applies to the local and relay domains only (written as To:/Spam: user@domain for each "
+                   "relay domain): Sendmail looks user@ up for local users alone, so mail a trusted or "
+                   "authenticated client sends to other domains passes it")
+HELO_FILE_TOO_LONG = ("{count} HELO names: more than the {limit} mtaharden writes as ruleset lines (Sendmail tries "
+                      "each in turn at every MAIL)")
+HEADER = "LOCAL_RULESETS H{header} with a POSIX regex map"
+HEADER_FORMS = "{how} per RFC 2047 form; {limits}"
+HEADER_WARN = "Sendmail header rulesets cannot log without rejecting (action warn)"
+BANNER = ("confSMTP_LOGIN_MSG; no other reply names the software or its version: HELP reads mtaharden's help "
+          "file (HELP_FILE), Received: is cf.m4's without ($v/$Z)")
+BANNER_HOST_ONLY = "{reason}; the greeting is the host name alone"
+# (element, how when true, how when false) for the session switches
+SWITCHES = (("smtp.disable_vrfy", "PrivacyOptions novrfy", "VRFY allowed"),
+            ("smtp.disable_expn", "PrivacyOptions noexpn", "EXPN allowed"),
+            ("smtp.require_helo", "PrivacyOptions needmailhelo", "HELO optional"))
+# Elements Sendmail carries out the same way whatever the policy says: (element, status, how).
+FIXED: tuple[tuple[str, Status, str], ...] = (
+    ("smtp.strict_envelopes", "approximated",
+     "Sendmail always parses RFC 5321 paths; FEATURE nouucp/nopercenthack reject ! and % routing"),
+    ("smtp.max_message_size", "enforced", "confMAX_MESSAGE_SIZE"),
+    ("smtp.max_recipients", "enforced", "confMAX_RCPTS_PER_MESSAGE"),
+    ("smtp.max_connections_per_client", "enforced", "FEATURE(conncontrol) with access ClientConn:"),
+)
+TLS = "confSERVER_CERT/KEY, confSERVER_SSL_OPTIONS (>= {min_protocol})"
+TLS_REQUIRED = "requiring STARTTLS from every client needs a site ruleset"
+NO_TLS = "no certificate: STARTTLS not offered"
