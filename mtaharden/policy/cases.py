@@ -23,7 +23,8 @@ from . import characters
 from .errors import PolicyError, Problem
 from .evaluate import Decision, Outcome, Stage, Verdict, evaluate
 from .load import _locate, _parse
-from .model import Policy, StrictModel
+from .model import Policy
+from .strict import StrictModel
 from .transaction import DEFAULT_ANSWER, Transaction
 from .types import MessageText, PolicyValueError, domain_name, element_path, ip_address
 from .wording import type_message
@@ -81,12 +82,13 @@ class Case(StrictModel):
     auth: MessageText | None = None
     headers: list[MessageText] = Field(default_factory=list)
     size: int = Field(0, ge=0)
+    mail_size: int | None = Field(None, ge=0)
     listed: list[Listing] = Field(default_factory=list)
     expect: Expect
 
     def transaction(self) -> Transaction:
         return Transaction(self.client, self.helo, self.sender, tuple(self.to), self.tls, self.auth,
-                           tuple(self.headers), self.size, MappingProxyType(dict(self.listed)))
+                           tuple(self.headers), self.size, MappingProxyType(dict(self.listed)), self.mail_size)
 
 
 class CasesFile(StrictModel):

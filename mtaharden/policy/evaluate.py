@@ -84,6 +84,9 @@ def _mail(policy: Policy, t: Transaction) -> Decision:
         return Decision("mail", t.sender, "reject", "tls.inbound", "STARTTLS is required before MAIL")
     if t.helo is None and policy.smtp.require_helo:
         return Decision("mail", t.sender, "reject", "smtp.require_helo", "MAIL before HELO/EHLO")
+    if t.mail_size is not None and t.mail_size > policy.smtp.max_message_size:
+        return Decision("mail", t.sender, "reject", "smtp.max_message_size",
+                        f"SIZE={t.mail_size} exceeds the limit of {policy.smtp.max_message_size}")
     return Decision("mail", t.sender, "accept", None, "senders are judged per recipient, at RCPT")
 
 

@@ -21,8 +21,10 @@ class Transaction:
     """One SMTP session on the public port: connect, HELO/EHLO, MAIL, RCPT..., DATA.
 
     ``helo`` None: the client sends MAIL without HELO. ``auth``: the user the client authenticated as
-    (None: no AUTH). ``headers``: the message's header lines, ``Name: value``. ``size``: the message's
-    size in bytes. ``listed``: DNSBL zone → the A record its lookup of the client answers.
+    (None: no AUTH). ``headers``: the message's header lines, ``Name: value``, their text decoded.
+    ``size``: the message's size in bytes as the client sends it (header and body, CRLF line ends, before
+    dot-stuffing). ``mail_size``: the ``SIZE=`` the client declares at MAIL (None: it declares none).
+    ``listed``: DNSBL zone → the A record its lookup of the client answers.
     """
 
     client: ClientAddress
@@ -34,6 +36,7 @@ class Transaction:
     headers: tuple[str, ...] = ()
     size: int = 0
     listed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    mail_size: int | None = None
 
 
 def split_address(address: str) -> tuple[str, str]:

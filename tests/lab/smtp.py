@@ -55,8 +55,8 @@ def converse(session: Session) -> Conversation:
     try:
         try:
             code, text = client.connect(session.host, session.port)
-        except smtplib.SMTPServerDisconnected as exc:  # closed before a greeting (tcpserver deny)
-            return Conversation((DISCONNECTED, str(exc)))
+        except (smtplib.SMTPServerDisconnected, ConnectionRefusedError) as exc:  # closed before a greeting
+            return Conversation((DISCONNECTED, str(exc)))  # (tcpserver deny), or no listener at that address
         talk = Conversation((code, text.decode("utf-8", "replace")))
         client._host = session.host  # type: ignore[attr-defined]  # smtplib takes the TLS server name from here
         try:

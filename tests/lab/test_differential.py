@@ -1,45 +1,57 @@
 """The differential suite: generated policies and transactions, every lab MTA against the reference evaluator.
 
-For each host kind, hypothesis draws a few policies (networks, client/HELO/sender/recipient rules, local and
-relay domains, a DNSBL) over the lab's own client addresses, so both sides of each rule meet a real client,
-and many transactions per policy. Each policy is rendered with the CLI and deployed on one running host
-(reused across policies); the transactions are replayed over SMTP from the client namespace and the reply
-class at each stage is compared with :func:`mtaharden.policy.evaluate.evaluate`.
+For each host kind, hypothesis draws a few policies over the lab's own client addresses (IPv4 and IPv6),
+so both sides of each rule meet a real client: trusted networks, client/HELO/sender/recipient rules
+inline and in list files, local and relay domains (exact and ``.domain``), a DNSBL, AUTH and TLS
+(``auth.require_tls``, ``tls.inbound``), ``header_checks`` (ASCII and non-ASCII), the size and recipient
+limits and the HELO and envelope strictness; and many transactions per policy, from a seed hypothesis
+draws (STARTTLS, AUTH PLAIN, no or an invalid HELO, null and unqualified senders, ``SIZE=``, a message
+2 KiB under or over the size limit, header lines raw or RFC 2047 encoded). Each policy is rendered
+with the CLI and deployed on one running host (reused across policies); the transactions are replayed
+over SMTP from the client namespace and the reply class at each stage is compared with
+:func:`mtaharden.policy.evaluate.evaluate`.
 
 The comparison (README, "What the policy means, stage by stage"): the contract decides access per
 recipient at RCPT. A host may refuse earlier (a 4xx/5xx greeting, EHLO or MAIL reply, or a connection it
 closes, which counts as 4xx: a client retries after it) when the contract refuses every recipient of the
-transaction with that class; then the later stages are not compared. Otherwise each RCPT reply class must
-be the evaluator's. A divergence is *declared* when the target's COVERAGE.md marks the element that
-decided as approximated or unsupported (for a relay refusal, also an access rule the transaction
+transaction (or, with none, the MAIL) with that class; then the later stages are not compared.
+Otherwise each RCPT reply class must be the evaluator's, the AUTH reply must be 2xx exactly when the
+evaluator counts the client as authenticated, and the reply at end of DATA must have the class of the
+evaluator's DATA decision. A divergence is *declared* when the target's COVERAGE.md marks the element
+that decided as approximated or unsupported (for a relay refusal, also an access rule the transaction
 matched; always, a sender or recipient rule for a parent domain of the address, which a reading that
-follows parent domains matches); any other divergence fails, so "enforced" means this suite found none. Every divergence
-found is kept below in ``REGRESSIONS``.
+follows parent domains matches); any other divergence fails, so "enforced" means this suite found none.
+Every divergence found is kept below as an explicit case; one a target must fix is marked
+``xfail(strict=True)`` for that kind.
 
-CI draws ``MTAHARDEN_DIFF_EXAMPLES`` policies per kind (default 2) with 20 transactions each.
+CI draws ``MTAHARDEN_DIFF_EXAMPLES`` policies per kind (default 2) with 24 transactions each, and runs
+the explicit scenarios and regression cases.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from mtaharden.policy import Policy, PolicyError, load_policy, load_policy_text
-from mtaharden.policy.evaluate import Decision, evaluate
+from mtaharden.policy import Policy, PolicyError, load_policy
+from mtaharden.policy.evaluate import Decision, authenticated, evaluate
 from mtaharden.policy.transaction import Transaction
 from mtaharden.targets.base import registered
 from tests.lab.conftest import LAB_TOOLS
@@ -51,36 +63,87 @@ from tests.lab.network import (
     DNSBL_ZONE,
     EXEMPT,
     LISTED_OUTSIDE,
+    PREFIX6,
     REJECTED,
     REPO,
     TRUSTED,
     UNTRUSTED,
     LabNet,
 )
+from tests.lab.policy import CERT, KEY, PASSWORD, REALM, SASLDB, USER, prepare_auth
 from tests.lab.roots import need_lab
 from tests.lab.smtp import DISCONNECTED, Conversation, Session, talk
 
 EXAMPLES = int(os.environ.get("MTAHARDEN_DIFF_EXAMPLES", "2"))
-TRANSACTIONS = 20
-REDEPLOY_SETTLE = 2.0  # seconds; supervise restarts a service at most once a second
+TRANSACTIONS = 24
+REDEPLOY_SETTLE = {"qmail": 2.0}  # seconds per kind; supervise restarts a service at most once a second
 HOSTNAME = "mx.example.test"
-SOURCES = (TRUSTED, UNTRUSTED, BLOCKED, LISTED_OUTSIDE, REJECTED, EXEMPT)
-# Networks over the lab's client addresses: single hosts, pairs (.30/.31, .40/.41) and wider blocks.
+PRE_TLS_HELO = "client.test"  # the EHLO name tests.lab.smtp gives before STARTTLS
+
+
+def v6(address: str) -> str:
+    """The client's IPv6 address on the lab bridge (same last number as its IPv4 one)."""
+    return f"{PREFIX6}{address.rsplit('.', 1)[1]}"
+
+
+TRUSTED6, UNTRUSTED6, BLOCKED6 = v6(TRUSTED), v6(UNTRUSTED), v6(BLOCKED)
+SOURCES = (TRUSTED, UNTRUSTED, BLOCKED, LISTED_OUTSIDE, REJECTED, EXEMPT, TRUSTED6, UNTRUSTED6, BLOCKED6)
+# Networks over the lab's client addresses: single hosts, pairs (.30/.31, .40/.41), wider blocks, and IPv6.
 NETWORKS = ("192.0.2.10/32", "192.0.2.20/32", "192.0.2.30/32", "192.0.2.30/31", "192.0.2.40/31",
-            "192.0.2.41/32", "192.0.2.16/28", "192.0.2.0/27")
-TRUSTED_NETWORKS = ("192.0.2.10/32", "192.0.2.16/28", "192.0.2.40/31")
+            "192.0.2.41/32", "192.0.2.16/28", "192.0.2.0/27", f"{BLOCKED6}/128", f"{PREFIX6}30/127",
+            f"{PREFIX6}/120")
+TRUSTED_NETWORKS = ("192.0.2.10/32", "192.0.2.16/28", "192.0.2.40/31", f"{TRUSTED6}/128")
 HELOS = ("client.test", "bad.helo.test", "good.helo.test")
-SENDERS = ("a@client.test", "friend@spam.example", "other@spam.example", "b@example.test")
+SENT_HELOS = (*HELOS, None, "bad_helo!")  # None: MAIL without HELO/EHLO; bad_helo!: not a host name
+SENDERS = ("a@client.test", "friend@spam.example", "other@spam.example", "b@example.test", "x@sub.spam.example",
+           "", "nobody")
 RECIPIENTS = ("postmaster@example.test", "root@example.test", "root@local2.test", "postmaster@local2.test",
-              "someone@relay.example.test", "x@gw2.test", "x@foreign.test")
+              "someone@relay.example.test", "x@gw2.test", "x@foreign.test", "root@a.sub.local2.test",
+              "root@sub.local2.test", "x@a.gw2.test")
 SENDER_PATTERNS = ("@spam.example", "friend@spam.example", "spam.example", "a@client.test", "postmaster@",
                    "b@example.test")
 RECIPIENT_PATTERNS = ("postmaster@", "root@example.test", "@relay.example.test", "local2.test", "x@foreign.test",
                       "root@")
+AUTH = {"enabled": True, "backend": "cyrus", "mechanisms": ["PLAIN", "LOGIN"],
+        "cyrus": {"pwcheck_method": "auxprop", "sasldb_path": SASLDB}}
+# (auth.require_tls, tls.inbound), richest first (hypothesis starts from the first choice); None: neither.
+SECURITY: tuple[tuple[bool, str] | None, ...] = ((True, "may"), (False, "may"), (True, "encrypt"), None)
+SIZE_LIMIT = 30_000
+HEADER_CHECKS = ({"header": "Subject", "pattern": "(?i)make money"}, {"header": "Subject", "pattern": "发票"},
+                 {"header": "X-Spam", "pattern": "^yes"})
+# A header line as the evaluator reads it (decoded) -> as the client sends it (latin-1 code points = bytes).
+HEADER_FORMS = {
+    "Subject: lunch at noon": "Subject: lunch at noon",
+    "Subject: MAKE MONEY FAST now": "Subject: MAKE MONEY FAST now",
+    "Subject: 发票 now": "Subject: " + "发票 now".encode().decode("latin-1"),  # raw 8-bit UTF-8
+    "Subject: 代开发票": "Subject: =?gb2312?B?tPq/qreixrE=?=",  # RFC 2047, GB2312 in base64
+    "X-Spam: yes": "X-Spam: yes",
+}
 # What a kind cannot express of a generated policy is declared in its COVERAGE.md; rendering must not stop.
 ALLOW_UNSUPPORTED = {"qmail": ["access.helo", "access.recipients", "access.senders", "smtp.require_helo",
-                               "smtp.strict_envelopes", "smtp.max_recipients"]}
+                               "smtp.strict_envelopes", "smtp.max_recipients", "auth", "tls", "header_checks"]}
+# What a kind refuses to render (declared with its reason; allow_unsupported would hide the whole element):
+# local or relay domains, header check actions. Dropped from that kind's draws.
+UNRENDERABLE: dict[str, dict[str, tuple[str, ...]]] = {
+    "qmail": {"local": (".sub.local2.test",)},  # control/locals matches exact names only
+    "sendmail": {"local": (".sub.local2.test",), "relay": (".gw2.test",),  # classes w and R hold exact names
+                 "header_checks": ("warn",)},  # no log-only header ruleset
+}
+# Kinds whose rendered daemons listen on IPv4 only: compared from IPv4 clients, the divergence kept below.
+NO_IPV6_LISTENER = {
+    "sendmail": "divergence: sendmail: targets.sendmail.listen_address unset: DAEMON_OPTIONS Port=25 binds IPv4 "
+                "only (Family=inet), so an IPv6 client cannot connect",
+    "qmail": "declared in its COVERAGE.md: ucspi-tcp 0.88 listens on IPv4 only",
+}
 _COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A policy document and the list files beside it (file name -> text)."""
+
+    document: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
 
 
 # --- strategies (the policy's own shapes; the model validates every draw) ----------------------
@@ -90,7 +153,22 @@ def _rules(matches: Sequence[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
     rule = st.fixed_dictionaries({"match": st.sampled_from(matches),
                                   "action": st.sampled_from(["reject", "defer", "permit"])},
                                  optional={"message": st.just("Refused by rule")})
-    return st.lists(rule, max_size=3, unique_by=lambda r: r["match"])
+    return st.lists(rule, min_size=1, max_size=3, unique_by=lambda r: r["match"])
+
+
+@st.composite
+def _access_list(draw: st.DrawFn, stage: str, matches: Sequence[str], files: dict[str, str]) -> list[dict[str, Any]]:
+    """Inline rules, and maybe one list-file item (entries no inline rule repeats) at a drawn place."""
+    rules = draw(_rules(matches))
+    taken = {rule["match"] for rule in rules}
+    entries = draw(st.lists(st.sampled_from([m for m in matches if m not in taken] or ["-"]), max_size=2,
+                            unique=True))
+    if entries and entries != ["-"]:
+        name = f"{stage}.txt"
+        files[name] = "# lab list\n" + "".join(f"{entry}\n" for entry in entries)
+        rules.insert(draw(st.integers(0, len(rules))),
+                     {"file": name, "action": draw(st.sampled_from(["reject", "defer", "permit"]))})
+    return rules
 
 
 def _dnsbl() -> st.SearchStrategy[list[dict[str, Any]]]:
@@ -101,36 +179,106 @@ def _dnsbl() -> st.SearchStrategy[list[dict[str, Any]]]:
 
 
 def _subset(items: Sequence[str]) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.sampled_from(items), unique=True).map(lambda chosen: [i for i in items if i in chosen])
+    chosen = st.lists(st.sampled_from(items), min_size=1, unique=True)
+    return chosen.map(lambda picked: [i for i in items if i in picked])
 
 
-policy_documents = st.fixed_dictionaries({
-    "version": st.just(1),
-    "hostname": st.just(HOSTNAME),
-    "domains": st.fixed_dictionaries({"local": _subset(("example.test", "local2.test")),
-                                      "relay": _subset(("relay.example.test", "gw2.test"))}),
-    "networks": st.fixed_dictionaries({"trusted": _subset(TRUSTED_NETWORKS).map(lambda n: ["127.0.0.0/8", *n])}),
-    "access": st.fixed_dictionaries({"clients": _rules(NETWORKS), "helo": _rules(HELOS),
-                                     "senders": _rules(SENDER_PATTERNS), "recipients": _rules(RECIPIENT_PATTERNS)}),
-    "dnsbl": _dnsbl(),
-})
+def security(choice: tuple[bool, str] | None) -> dict[str, Any]:
+    """The ``auth`` and ``tls`` sections of a policy for one SECURITY choice (the lab's certificate and sasldb)."""
+    if choice is None:
+        return {}
+    require_tls, inbound = choice
+    return {"auth": {**AUTH, "require_tls": require_tls}, "tls": {"cert": CERT, "key": KEY, "inbound": inbound}}
 
 
-def _valid(document: dict[str, Any]) -> bool:
-    try:
-        load_policy_text(json.dumps(document))
-    except PolicyError:
-        return False
+@st.composite
+def policy_documents(draw: st.DrawFn) -> Drawn:
+    files: dict[str, str] = {}
+    checks = draw(st.lists(st.sampled_from(range(len(HEADER_CHECKS))), min_size=1, max_size=2, unique=True))
+    document = {
+        "version": 1,
+        "hostname": HOSTNAME,
+        "domains": {"local": draw(_subset(("example.test", "local2.test", ".sub.local2.test"))),
+                    "relay": draw(_subset(("relay.example.test", "gw2.test", ".gw2.test")))},
+        "networks": {"trusted": ["127.0.0.0/8", "::1/128", *draw(_subset(TRUSTED_NETWORKS))]},
+        "access": {"clients": draw(_access_list("clients", NETWORKS, files)),
+                   "helo": draw(_access_list("helo", HELOS, files)),
+                   "senders": draw(_access_list("senders", SENDER_PATTERNS, files)),
+                   "recipients": draw(_access_list("recipients", RECIPIENT_PATTERNS, files))},
+        "dnsbl": draw(_dnsbl()),
+        "header_checks": [{**HEADER_CHECKS[i], "action": draw(st.sampled_from(["reject", "discard", "hold", "warn"]))}
+                          for i in checks],
+        "smtp": {"max_message_size": SIZE_LIMIT, "max_recipients": draw(st.sampled_from([2, 3, 100])),
+                 "require_helo": draw(st.sampled_from([True, False])),
+                 "strict_envelopes": draw(st.sampled_from([True, False]))},
+        **security(draw(st.sampled_from(SECURITY))),
+    }
+    return Drawn(document, files)
+
+
+def write(drawn: Drawn, folder: Path, targets: dict[str, Any] | None = None) -> Path:
+    """The policy file (and its list files) in ``folder``; its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in drawn.files.items():
+        (folder / name).write_text(text)
+    policy_file = folder / "policy.yml"
+    policy_file.write_text(json.dumps({**drawn.document, **({"targets": targets} if targets else {})}, indent=1))
+    return policy_file
+
+
+def _valid(drawn: Drawn) -> bool:
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            load_policy(write(drawn, Path(scratch)))
+        except PolicyError:
+            return False
     return True
 
 
-def transaction(source: str | None = None) -> st.SearchStrategy[Transaction]:
-    return st.builds(
-        lambda client, helo, sender, recipients: Transaction(
-            ip_address(client), helo, sender, tuple(recipients),
-            listed=MappingProxyType({DNSBL_ZONE: DNSBL_LISTINGS[client]} if client in DNSBL_LISTINGS else {})),
-        st.just(source) if source else st.sampled_from(SOURCES), st.sampled_from(HELOS), st.sampled_from(SENDERS),
-        st.lists(st.sampled_from(RECIPIENTS), min_size=1, max_size=2, unique=True))
+def message(headers: Sequence[str], size: int) -> str:
+    """A message of the decoded ``headers`` (sent in their HEADER_FORMS) and padding: exactly ``size``
+    bytes as sent (CRLF line ends), or as few as the header allows. Returned with LF line ends and
+    without the last one, as :class:`tests.lab.smtp.Session` wants a body."""
+    head = "".join(HEADER_FORMS.get(h, h) + "\r\n" for h in headers) + "\r\n"
+    rest = max(size - len(head.encode("latin-1")), 2)
+    full, left = divmod(rest, 78)  # lines of 76 x + CRLF
+    lines = ["x" * 76] * full
+    if left == 1:
+        lines[-1] += "x"
+    elif left:
+        lines.append("x" * (left - 2))
+    return (head + "\r\n".join(lines)).replace("\r\n", "\n")
+
+
+def sent_size(headers: Sequence[str], size: int) -> int:
+    return len((message(headers, size).replace("\n", "\r\n") + "\r\n").encode("latin-1"))
+
+
+# Message sizes: small, and SIZE_SLACK under and over SIZE_LIMIT. The targets count their stored form of a
+# message, not the bytes sent (README: Postfix adds its Received: header and envelope, Sendmail and qmail
+# count LF line ends): the exact boundary is compared by the explicit cases below, where they diverge.
+SIZE_SLACK = 2048
+SIZES = (0, SIZE_LIMIT - SIZE_SLACK, SIZE_LIMIT + SIZE_SLACK)
+
+
+def _build(client: str, helo: str | None, sender: str, recipients: Sequence[str], tls: bool, auth: bool,
+           headers: Sequence[str], size: int, declare: bool) -> Transaction:
+    lines = ("From: a@client.test", *headers)
+    actual = sent_size(lines, size)
+    return Transaction(ip_address(client), helo, sender, tuple(recipients), tls=tls,
+                       auth=USER if auth and helo is not None else None, headers=lines, size=actual,
+                       listed=MappingProxyType({DNSBL_ZONE: DNSBL_LISTINGS[client]} if client in DNSBL_LISTINGS
+                                               else {}),
+                       mail_size=actual if declare else None)
+
+
+def transaction(rng: random.Random, source: str, sources: Sequence[str]) -> Transaction:
+    """One transaction from ``source`` (or, if empty, one of ``sources``) over the suite's tables. Drawn with a
+    seeded PRNG that hypothesis gives: its simplest example would be the same minimal transaction each time."""
+    recipients = rng.sample(RECIPIENTS, rng.randint(1, 4))
+    headers = rng.sample(sorted(HEADER_FORMS), rng.randint(0, 2))
+    return _build(source or rng.choice(sources), rng.choice(SENT_HELOS), rng.choice(SENDERS), recipients,
+                  rng.random() < 0.5, rng.random() < 0.5, headers, rng.choice(SIZES), rng.random() < 0.5)
 
 
 # --- the lab side -----------------------------------------------------------------------------
@@ -144,7 +292,8 @@ class Lab:
     work: Path
     deployed: int = 0
     declared: list[str] = field(default_factory=list)
-    seen: dict[str, int] = field(default_factory=dict)  # RCPT reply classes compared, for the summary
+    seen: dict[str, int] = field(default_factory=dict)  # replies compared by stage and class, for the summary
+    timings: list[tuple[float, float]] = field(default_factory=list)  # (deploy, sessions) seconds per policy
 
 
 @pytest.fixture(scope="module", params=sorted(registered_kinds()))
@@ -152,43 +301,80 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """One running host per kind, redeployed for each policy (a deploy costs seconds, a session little)."""
     need_lab(*LAB_TOOLS)
     kind = registered_kinds()[request.param]
+    started = time.monotonic()
     with LabNet() as net, net.host(kind) as host:
+        prepare_auth(host, kind)  # the certificate and the SASL user the AUTH/TLS policies name
         running = Lab(kind, net, host, tmp_path_factory.mktemp(f"diff-{kind.name}"))
         try:
             yield running
         finally:
             kind.stop(host)
-            print(f"\n{kind.name}: {running.deployed} policies, RCPT replies compared by class {running.seen}; "
+            spent = [f"{deploy:.0f}+{sessions:.0f}" for deploy, sessions in running.timings]
+            print(f"\n{kind.name}: {running.deployed} policies in {time.monotonic() - started:.0f} s "
+                  f"(deploy+sessions: {' '.join(spent)}), replies "
+                  f"compared by stage and class {dict(sorted(running.seen.items()))}; "
                   f"{len(running.declared)} declared divergence(s)" + "".join(f"\n{d}" for d in running.declared))
 
 
-def deploy(lab: Lab, document: dict[str, Any]) -> tuple[Policy, list[tuple[str, str, str]]]:
-    """Render ``document`` for the lab's kind with the CLI, deploy it; (policy, COVERAGE rows not enforced)."""
+def deploy(lab: Lab, drawn: Drawn) -> tuple[Policy, list[tuple[str, str, str]]]:
+    """Render ``drawn`` for the lab's kind with the CLI, deploy it; (policy, COVERAGE rows not enforced)."""
     kind = lab.kind
     lab.deployed += 1
     folder = lab.work / f"policy-{lab.deployed}"
-    folder.mkdir()
     options = {**kind.policy_targets, "allow_unsupported": ALLOW_UNSUPPORTED.get(kind.name, [])}
-    policy_file = folder / "policy.yml"
-    policy_file.write_text(json.dumps({**document, "targets": {kind.target: options}}, indent=1))
+    policy_file = write(drawn, folder, {kind.target: options})
     rendered = subprocess.run([sys.executable, "-m", "mtaharden", "render", str(policy_file), "--target", kind.target,
                                "--out", str(folder / "out")], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert rendered.returncode == 0, rendered.stderr
     policy = load_policy(policy_file)
     out = folder / "out" / kind.target
     kind.deploy(lab.host, out, registered()[kind.target].plan(policy))
-    if lab.deployed > 1:  # a redeploy: let a restarted listener (qmail's svc -t) replace the old one first
-        time.sleep(REDEPLOY_SETTLE)
+    if lab.deployed > 1 and kind.name in REDEPLOY_SETTLE:  # let a restarted listener (svc -t) replace the old one
+        time.sleep(REDEPLOY_SETTLE[kind.name])
         lab.host.wait_for_port(25)
     rows = [(m.group(1), m.group(2), m.group(3)) for line in (out / "COVERAGE.md").read_text().splitlines()
             if (m := _COVERAGE_ROW.match(line)) and m.group(2) != "enforced"]
     return policy, rows
 
 
-def session(lab: Lab, t: Transaction) -> Session:
-    commands: list[str | dict[str, str]] = [f"EHLO {t.helo}", f"MAIL FROM:<{t.sender}>",
-                                            *(f"RCPT TO:<{r}>" for r in t.recipients), "RSET"]
-    return Session(lab.host.address, str(t.client), commands, timeout=20)
+def auth_plain() -> str:
+    return "AUTH PLAIN " + base64.b64encode(f"\0{USER}@{REALM}\0{PASSWORD}".encode()).decode()
+
+
+@dataclass(frozen=True)
+class Script:
+    """A transaction as SMTP commands, and where each compared reply lands in the conversation
+    (0 is the greeting; STARTTLS's own EHLO and reply come first when the transaction uses TLS)."""
+
+    session: Session
+    helo: int | None
+    auth: int | None
+    mail: int
+    rcpts: tuple[int, ...]
+    data: int | None
+
+
+def script(lab: Lab, t: Transaction, decisions: Sequence[Decision]) -> Script:
+    commands: list[str | dict[str, str]] = []
+    position = 3 if t.tls else 1
+    helo = auth = data = None
+    if t.helo is not None:
+        commands.append(f"EHLO {t.helo}")
+        helo, position = position, position + 1
+    if t.auth is not None:
+        commands.append(auth_plain())
+        auth, position = position, position + 1
+    commands.append(f"MAIL FROM:<{t.sender}>" + (f" SIZE={t.mail_size}" if t.mail_size is not None else ""))
+    mail = position
+    rcpts = tuple(range(mail + 1, mail + 1 + len(t.recipients)))
+    commands += [f"RCPT TO:<{r}>" for r in t.recipients]
+    if any(d.stage == "data" for d in decisions):  # a message only when the contract accepts a recipient
+        commands += ["DATA", {"body": message(t.headers, t.size)}]
+        data = rcpts[-1] + 2
+    commands.append("RSET")
+    address = lab.host.address if t.client.version == 4 else lab.host.address6
+    return Script(Session(address, str(t.client), commands, starttls=t.tls, timeout=20), helo, auth, mail, rcpts,
+                  data)
 
 
 # --- the comparison ---------------------------------------------------------------------------
@@ -199,33 +385,97 @@ def reply_class(code: int) -> str:
     return "4xx" if code == DISCONNECTED or 400 <= code < 500 else "5xx" if code >= 500 else "2xx"
 
 
-def divergences(decisions: Sequence[Decision], conversation: Conversation) -> list[tuple[str, list[Decision]]]:
-    """(what differs, the evaluator's decisions it concerns) for one transaction (see the module docstring)."""
-    before = [d for d in decisions if d.stage != "rcpt"]
-    recipients = [d for d in decisions if d.stage == "rcpt"]
+def _elements(decision: Decision) -> set[str]:
+    """The elements a declaration may name for a divergence at ``decision``: the one that decided; for a
+    relay refusal (``domains``) also the access rules the order made moot (a target that reads them first)."""
+    chosen = set(decision.matched) if decision.element == "domains" else set()
+    return chosen | ({decision.element} if decision.element else set())
+
+
+class Found(NamedTuple):
+    """One divergence: what differs, the policy elements a declaration may name, the reply code the host
+    gave, and the evaluator's decision it contradicts (None: the AUTH or STARTTLS reply)."""
+
+    what: str
+    elements: set[str]
+    code: int
+    decision: Decision | None = None
+
+
+def divergences(policy: Policy, t: Transaction, decisions: Sequence[Decision], conversation: Conversation,
+                s: Script) -> list[Found]:
+    """What differs for one transaction (see the module docstring)."""
     observed = [conversation.banner, *conversation.replies]
-    for index, decision in enumerate(before):
-        got = observed[index] if index < len(observed) else (DISCONNECTED, "gone")
-        if reply_class(got[0]) == "2xx":
+
+    def got(position: int) -> tuple[int, str]:
+        return observed[position] if position < len(observed) else (DISCONNECTED, "gone")
+
+    def shown(position: int) -> str:
+        code, text = got(position)
+        return f"{code} {text[:80]!r}"
+
+    recipients = [d for d in decisions if d.stage == "rcpt"]
+    answers = ", ".join(f"{d.argument}: {d.reply_class} ({d.element})" for d in recipients)
+    if t.tls:
+        offered = got(2)[0] == 220
+        if offered != (policy.tls is not None) and reply_class(got(0)[0]) == "2xx":
+            return [Found(f"starttls: {shown(2)}, the contract offers STARTTLS exactly when tls is set", {"tls"},
+                          got(2)[0])]
+        if not offered:
+            return []
+    places = {"connect": 0, "helo": s.helo, "mail": s.mail}
+    for decision in (d for d in decisions if d.stage in places):
+        position = places[decision.stage]
+        assert position is not None
+        if decision.stage == "mail" and s.auth is not None and (found := _auth(policy, t, got(s.auth))):
+            return found
+        refused = reply_class(got(position)[0])
+        if refused == "2xx":
             continue
-        refused = reply_class(got[0])
         if decision.verdict != "accept":
             wrong = [] if decision.reply_class == refused else [decision]
-        else:  # an earlier refusal of what the contract refuses for every recipient, with that class
-            wrong = [d for d in recipients if d.reply_class != refused] or ([] if recipients else [decision])
+        else:  # an earlier refusal of what the contract refuses later (MAIL, every recipient), with that class
+            later = recipients or [d for d in decisions if d.stage in places and d.verdict != "accept"][:1]
+            wrong = [d for d in later if d.reply_class != refused] or ([] if later else [decision])
         if not wrong:
             return []
-        return [(f"{decision.stage}: {got[0]} {got[1][:80]!r}, the contract answers "
-                 + ", ".join(f"{d.argument}: {d.reply_class} ({d.element})" for d in recipients), wrong)]
-    found = []
-    for offset, decision in enumerate(recipients):
-        position = len(before) + offset
-        got = observed[position] if position < len(observed) else (DISCONNECTED, "gone")
-        if reply_class(got[0]) != decision.reply_class:
-            found.append((f"rcpt {decision.argument}: {got[0]} {got[1][:80]!r}, the contract answers "
-                          f"{decision.reply_class} by {decision.element} (matched: {', '.join(decision.matched)})",
-                          [decision]))
-    return found
+        also = set()
+        if t.mail_size is not None:  # refused for SIZE= at MAIL: what RCPT would have judged may explain it too
+            also = {"smtp.max_message_size"} | {e for d in evaluate(policy, replace(t, mail_size=None)).decisions
+                                                if d.stage == "rcpt" for e in _elements(d)}
+        return [Found(f"{decision.stage}: {shown(position)}, the contract answers {decision.stage} "
+                      f"{decision.reply_class} ({decision.element}); {answers}",
+                      set().union(also, *(_elements(d) for d in wrong)), got(position)[0], wrong[0])]
+    found = [Found(f"rcpt {d.argument}: {shown(p)}, the contract answers {d.reply_class} by {d.element} "
+                   f"(matched: {', '.join(d.matched)})", _elements(d), got(p)[0], d)
+             for d, p in zip(recipients, s.rcpts, strict=False) if reply_class(got(p)[0]) != d.reply_class]
+    if len(recipients) > policy.smtp.max_recipients:  # one divergence shifts the recipient count: the first only
+        found = found[:1]
+    data = next((d for d in decisions if d.stage == "data"), None)
+    if found or data is None or s.data is None:
+        return found
+    position = s.data if 300 <= got(s.data - 1)[0] < 400 else s.data - 1  # DATA refused: that reply counts
+    if reply_class(got(position)[0]) == data.reply_class:
+        return []
+    if abs(t.size - policy.smtp.max_message_size) <= SIZE_SLACK:  # a reading of the size may differ
+        also = {"smtp.max_message_size"}
+    else:  # a reading of a header check may differ for the header lines the message has
+        names = {line.partition(":")[0].lower() for line in t.headers}
+        also = {f"header_checks[{i}]" for i, c in enumerate(policy.header_checks) if c.header.lower() in names}
+    return [Found(f"data ({t.size} bytes, {list(t.headers)}): {shown(position)}, the contract answers "
+                  f"{data.reply_class} by {data.element} ({data.note})", _elements(data) | also, got(position)[0],
+                  data)]
+
+
+def _auth(policy: Policy, t: Transaction, reply: tuple[int, str]) -> list[Found]:
+    """AUTH succeeds exactly when the evaluator counts the client as authenticated."""
+    expected = authenticated(policy, t)
+    if (reply_class(reply[0]) == "2xx") == expected:
+        return []
+    return [Found(f"auth (TLS {t.tls}): {reply[0]} {reply[1][:80]!r}, the contract "
+                  + ("authenticates" if expected else "refuses AUTH"
+                     + (" before STARTTLS (auth.require_tls)" if policy.auth.enabled else " (auth.enabled: false)")),
+                  {"auth", "tls"} if not t.tls else {"auth"}, reply[0])]
 
 
 def parent_domain_rules(policy: Policy, t: Transaction, recipient: str) -> set[str]:
@@ -241,11 +491,8 @@ def parent_domain_rules(policy: Policy, t: Transaction, recipient: str) -> set[s
     return found
 
 
-def declaration(rows: Sequence[tuple[str, str, str]], concerned: Sequence[Decision], also: set[str]) -> str | None:
-    """The COVERAGE.md row (not enforced) of the element that decided, if any. When the relay decision
-    decided (``domains``), a target that reads the access lists first answers with one of them: then
-    the row of a matched access element counts too; so do the rows of ``also`` (parent-domain rules)."""
-    elements = {e for d in concerned for e in (d.matched if d.element == "domains" else (d.element,)) if e} | also
+def declaration(rows: Sequence[tuple[str, str, str]], elements: set[str]) -> str | None:
+    """The COVERAGE.md row (not enforced) of one of ``elements`` (or of a part or a whole of one), if any."""
     for element, status, how in rows:
         if _named_place(element):  # e.g. networks.trusted[host]: a vantage the suite's clients never take
             continue
@@ -260,60 +507,105 @@ def _named_place(element: str) -> bool:
     return element.endswith("]") and not element[element.rfind("[") + 1:-1].isdigit()
 
 
-def check(lab: Lab, document: dict[str, Any], transactions: Sequence[Transaction]) -> None:
-    """Deploy one policy, replay every transaction, fail on any divergence its coverage does not declare."""
-    policy, rows = deploy(lab, document)
-    conversations = talk(lab.net, [session(lab, t) for t in transactions])
+def known(kind: HostKind, policy: Policy, t: Transaction, found: Found) -> str | None:
+    """A divergence an explicit case below keeps as a strict xfail for ``kind`` (the target must fix it or
+    declare it): its reason, so the generated run reports it as known instead of failing on it again."""
+    element = found.decision.element if found.decision is not None else None
+    if kind.name == "postfix" and element is not None and _file_item(policy, element) and found.code < 300:
+        return POSTFIX_FILE_ORDER
+    if kind.name == "sendmail" and t.tls and t.helo is None and reply_class(found.code) != "2xx" and any(
+            getattr(rule, "match", None) == PRE_TLS_HELO for rule in policy.access.helo):
+        return SENDMAIL_HELO_BEFORE_TLS
+    return None
+
+
+def _file_item(policy: Policy, element: str) -> bool:
+    """Whether ``element`` (``access.senders[1]``) is a list-file item of a sender or recipient list."""
+    match = re.fullmatch(r"access\.(senders|recipients)\[(\d+)\]", element)
+    return match is not None and hasattr(getattr(policy.access, match.group(1))[int(match.group(2))], "file")
+
+
+def _count(lab: Lab, decisions: Sequence[Decision]) -> None:
+    for d in decisions:
+        key = f"{d.stage} {d.reply_class}"
+        lab.seen[key] = lab.seen.get(key, 0) + 1
+
+
+def check(lab: Lab, drawn: Drawn, transactions: Sequence[Transaction], *, known_ok: bool = True) -> None:
+    """Deploy one policy, replay every transaction, fail on any divergence its coverage does not declare
+    (nor, with ``known_ok``, an explicit case keeps as a target's divergence)."""
+    started = time.monotonic()
+    policy, rows = deploy(lab, drawn)
+    outcomes = [evaluate(policy, t).decisions for t in transactions]
+    scripts = [script(lab, t, decisions) for t, decisions in zip(transactions, outcomes, strict=True)]
+    deployed = time.monotonic()
+    conversations = talk(lab.net, [s.session for s in scripts])
+    lab.timings.append((deployed - started, time.monotonic() - deployed))
     undeclared = []
-    for t, conversation in zip(transactions, conversations, strict=True):
-        decisions = [d for d in evaluate(policy, t).decisions if d.stage != "data"]
-        for d in decisions:
-            if d.stage == "rcpt":
-                lab.seen[d.reply_class] = lab.seen.get(d.reply_class, 0) + 1
-        for what, concerned in divergences(decisions, conversation):
-            text = f"{t.client} HELO {t.helo} MAIL {t.sender}: {what}"
-            also = {e for d in concerned if d.stage == "rcpt" for e in parent_domain_rules(policy, t, d.argument)}
-            row = declaration(rows, concerned, also)
+    for t, decisions, s, conversation in zip(transactions, outcomes, scripts, conversations, strict=True):
+        _count(lab, decisions)
+        for found in divergences(policy, t, decisions, conversation, s):
+            text = (f"{t.client} TLS {t.tls} AUTH {t.auth} HELO {t.helo} MAIL <{t.sender}>"
+                    f"{f' SIZE={t.mail_size}' if t.mail_size is not None else ''} RCPT {list(t.recipients)}: "
+                    f"{found.what}")
+            rcpts = [d.argument for d in decisions if d.stage == "rcpt"]
+            row = declaration(rows, found.elements | {e for r in rcpts for e in parent_domain_rules(policy, t, r)})
+            row = row or (known(lab.kind, policy, t, found) if known_ok else None)
             if row is None:
                 undeclared.append(text)
             else:
                 lab.declared.append(f"  {text}\n    declared: {row[:160]}")
     assert undeclared == [], (f"{lab.kind.name} diverges from the evaluator, undeclared, for policy\n"
-                              f"{json.dumps(document)}\n" + "\n".join(undeclared))
+                              f"{json.dumps(drawn.document)}\n" + "\n".join(undeclared))
 
 
 # --- the tests --------------------------------------------------------------------------------
 
 
+def for_kind(kind: HostKind, drawn: Drawn) -> Drawn:
+    """``drawn`` without what the kind cannot render at all (UNRENDERABLE)."""
+    dropped = UNRENDERABLE.get(kind.name, {})
+    document = drawn.document
+    domains = {key: [d for d in names if d not in dropped.get(key, ())] for key, names in document["domains"].items()}
+    checks = [c for c in document["header_checks"] if c["action"] not in dropped.get("header_checks", ())]
+    return Drawn({**document, "domains": domains, "header_checks": checks}, drawn.files)
+
+
+def sources(kind: HostKind) -> tuple[str, ...]:
+    """The client addresses a kind is compared from: IPv6 ones only where it listens on IPv6."""
+    return tuple(s for s in SOURCES if ":" not in s or kind.name not in NO_IPV6_LISTENER)
+
+
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-@given(document=policy_documents.filter(_valid), data=st.data())
-def test_generated_policies_mean_what_the_evaluator_says(lab: Lab, document: dict[str, Any], data: st.DataObject
-                                                          ) -> None:
-    every_source = [data.draw(transaction(source)) for source in SOURCES]  # both sides of every client rule
-    count = TRANSACTIONS - len(SOURCES)
-    more = data.draw(st.lists(transaction(), min_size=count, max_size=count))
-    check(lab, document, [*every_source, *more])
+@given(drawn=policy_documents().filter(_valid), seed=st.integers(0, 2**32 - 1))
+def test_generated_policies_mean_what_the_evaluator_says(lab: Lab, drawn: Drawn, seed: int) -> None:
+    rng, every = random.Random(seed), sources(lab.kind)
+    transactions = [transaction(rng, source, every) for source in every]  # both sides of every client rule
+    transactions += [transaction(rng, "", every) for _ in range(TRANSACTIONS - len(every))]
+    check(lab, for_kind(lab.kind, drawn), transactions)
 
 
-def _t(client: str, helo: str, sender: str, *recipients: str) -> Transaction:
-    listed = {DNSBL_ZONE: DNSBL_LISTINGS[client]} if client in DNSBL_LISTINGS else {}
-    return Transaction(ip_address(client), helo, sender, recipients, listed=MappingProxyType(listed))
+def _t(client: str, helo: str | None, sender: str, *recipients: str, tls: bool = False, auth: bool = False,
+       headers: Sequence[str] = (), size: int = 0, declare: bool = False) -> Transaction:
+    return _build(client, helo, sender, recipients, tls, auth, headers, size, declare)
 
 
+HELO_BEFORE_TLS = "the HELO name given before STARTTLS is forgotten"
+IPV6_AND_LIST_ORDER = "IPv6 clients; a list-file entry user@ before an inline domain rule of the same list"
 # Divergences the suite found, kept as explicit cases (policy, transactions) that run on every kind.
-REGRESSIONS: list[tuple[str, dict[str, Any], list[Transaction]]] = [
+REGRESSIONS: list[tuple[str, Drawn, list[Transaction]]] = [
     # No target diverged on the first, the known question (RFC 5321 wants postmaster@ reachable; the
     # contract: an explicit client block is stronger). Sendmail let a sender permit (From: OK) and a HELO
     # permit lift the client block: fixed (Local_check_rcpt whenever a later list permits). Sendmail and
     # qmail answer a client defer with 4xx to a relay attempt too, where the contract refuses it 5xx (declared).
     ("an explicit client block beats every later permit, postmaster@ included",
-     {"version": 1, "hostname": HOSTNAME, "domains": {"local": ["example.test"]},
+     Drawn({"version": 1, "hostname": HOSTNAME, "domains": {"local": ["example.test"]},
       "access": {"clients": [{"match": "192.0.2.40/31", "action": "reject", "message": "Go away"},
                              {"match": "192.0.2.30/32", "action": "defer"}],
                  "recipients": [{"match": "postmaster@", "action": "permit"}],
                  "senders": [{"match": "friend@spam.example", "action": "permit"}],
-                 "helo": [{"match": "good.helo.test", "action": "permit"}]}},
+                 "helo": [{"match": "good.helo.test", "action": "permit"}]}}),
      [_t(REJECTED, "client.test", "a@client.test", "postmaster@example.test", "root@example.test"),
       _t(EXEMPT, "client.test", "friend@spam.example", "root@example.test"),
       _t(EXEMPT, "good.helo.test", "a@client.test", "root@example.test"),
@@ -328,7 +620,7 @@ REGRESSIONS: list[tuple[str, dict[str, Any], list[Transaction]]] = [
     # now take their expectation from the evaluator. A Sendmail client permit still meets the sender rules,
     # a qmail one badmailfrom, and qmail drops a client refused without a message (all declared).
     ("first match in address lists; user@ rules; a client permit; a reject without message",
-     {"version": 1, "hostname": HOSTNAME,
+     Drawn({"version": 1, "hostname": HOSTNAME,
       "domains": {"local": ["example.test"], "relay": ["relay.example.test"]},
       "networks": {"trusted": ["127.0.0.0/8", "192.0.2.10/32"]},
       "access": {"clients": [{"match": "192.0.2.30/32", "action": "permit"},
@@ -336,17 +628,106 @@ REGRESSIONS: list[tuple[str, dict[str, Any], list[Transaction]]] = [
                  "senders": [{"match": "spam.example", "action": "reject", "message": "Refused by rule"},
                              {"match": "friend@spam.example", "action": "defer"}],
                  "recipients": [{"match": "root@", "action": "reject"}, {"match": "example.test", "action": "permit"},
-                                {"match": "postmaster@", "action": "defer"}]}},
+                                {"match": "postmaster@", "action": "defer"}]}}),
      [_t(UNTRUSTED, "client.test", "friend@spam.example", "someone@relay.example.test"),
       _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", "postmaster@example.test"),
       _t(UNTRUSTED, "client.test", "a@client.test", "postmaster@relay.example.test"),
       _t(TRUSTED, "client.test", "a@client.test", "root@foreign.test", "x@foreign.test"),
       _t(BLOCKED, "client.test", "friend@spam.example", "someone@relay.example.test"),
       _t(LISTED_OUTSIDE, "client.test", "a@client.test", "postmaster@example.test")]),
+    # AUTH and TLS, the DATA stage, the recipient limit, HELO and envelope strictness (issue 17's second
+    # round): no kind diverged beyond what its COVERAGE.md declares (qmail: no AUTH, TLS, header filter,
+    # HELO or envelope checks; Sendmail: strict_envelopes approximated).
+    ("AUTH relays after STARTTLS only; header checks; size and recipient limits; HELO and envelope checks",
+     Drawn({"version": 1, "hostname": HOSTNAME,
+            "domains": {"local": ["example.test"], "relay": ["relay.example.test"]},
+            "networks": {"trusted": ["127.0.0.0/8", "192.0.2.10/32"]},
+            "access": {"recipients": [{"match": "closed@example.test", "action": "reject"}]},
+            "header_checks": [{"header": "Subject", "pattern": "(?i)make money", "action": "reject"},
+                              {"header": "Subject", "pattern": "发票", "action": "reject"},
+                              {"header": "X-Spam", "pattern": "^yes", "action": "hold"}],
+            "smtp": {"max_message_size": SIZE_LIMIT, "max_recipients": 2},
+            **security((True, "may"))}),
+     [_t(UNTRUSTED, "client.test", "a@client.test", "x@foreign.test", tls=True, auth=True),
+      _t(UNTRUSTED, "client.test", "a@client.test", "x@foreign.test", auth=True),
+      _t(UNTRUSTED, "client.test", "a@client.test", "x@foreign.test", "root@example.test", tls=True),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", headers=["Subject: 发票 now"]),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", headers=["Subject: 代开发票"]),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", headers=["Subject: MAKE MONEY FAST now"]),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", tls=True,
+         headers=["X-Spam: yes", "Subject: lunch at noon"], size=SIZE_LIMIT - SIZE_SLACK, declare=True),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", size=SIZE_LIMIT + SIZE_SLACK),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", size=SIZE_LIMIT + SIZE_SLACK, declare=True),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", "postmaster@example.test",
+         "x@relay.example.test", "closed@example.test", "x@foreign.test"),
+      _t(UNTRUSTED, None, "a@client.test", "root@example.test"),
+      _t(UNTRUSTED, "bad_helo!", "a@client.test", "root@example.test"),
+      _t(UNTRUSTED, "client.test", "nobody", "root@example.test"),
+      _t(UNTRUSTED, "client.test", "", "postmaster@example.test")]),
+    # The suite found: every kind counts the size its own way at end of DATA (README), and qmail does not
+    # read SIZE=. Postfix is exact at MAIL SIZE=, Sendmail too.
+    ("a message one byte under and over smtp.max_message_size, and SIZE= one over",
+     Drawn({"version": 1, "hostname": HOSTNAME, "domains": {"local": ["example.test"]},
+            "smtp": {"max_message_size": SIZE_LIMIT}}),
+     [_t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", size=SIZE_LIMIT - 1),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", size=SIZE_LIMIT + 1),
+      _t(UNTRUSTED, "client.test", "a@client.test", "root@example.test", size=SIZE_LIMIT + 1, declare=True)]),
+    # The suite found: Sendmail does not listen on IPv6 at all (qmail neither: declared). Postfix lets a later
+    # inline domain rule beat an earlier list-file entry user@ for a domain it relays for a trusted client
+    # (an inline user@ rule, or a local domain, keep the order).
+    (IPV6_AND_LIST_ORDER,
+     Drawn({"version": 1, "hostname": HOSTNAME, "domains": {"local": ["example.test"]},
+            "networks": {"trusted": ["127.0.0.0/8", f"{TRUSTED6}/128", "192.0.2.10/32"]},
+            "access": {"clients": [{"match": f"{BLOCKED6}/128", "action": "reject"},
+                                   {"file": "clients.txt", "action": "defer"}],
+                       "recipients": [{"file": "recipients.txt", "action": "defer"},
+                                      {"match": "local2.test", "action": "permit"}]}},
+           {"clients.txt": f"{PREFIX6}30/127\n192.0.2.41\n", "recipients.txt": "root@\n"}),
+     [_t(TRUSTED6, "client.test", "a@client.test", "x@foreign.test", "postmaster@example.test"),
+      _t(BLOCKED6, "client.test", "a@client.test", "postmaster@example.test"),
+      _t(UNTRUSTED6, "client.test", "a@client.test", "postmaster@example.test", "x@foreign.test"),
+      _t(v6(LISTED_OUTSIDE), "client.test", "a@client.test", "postmaster@example.test"),
+      _t(EXEMPT, "client.test", "a@client.test", "postmaster@example.test"),
+      _t(TRUSTED, "client.test", "a@client.test", "root@local2.test", "postmaster@local2.test")]),
+    # The suite found: Sendmail keeps the EHLO name given before STARTTLS for its HELO rules.
+    (HELO_BEFORE_TLS,
+     Drawn({"version": 1, "hostname": HOSTNAME, "domains": {"local": ["example.test"]},
+            "access": {"helo": [{"match": PRE_TLS_HELO, "action": "reject"}]}, "smtp": {"require_helo": False},
+            **security((True, "may"))}),
+     [_t(UNTRUSTED, None, "a@client.test", "root@example.test", tls=True),
+      _t(UNTRUSTED, "good.helo.test", "a@client.test", "root@example.test", tls=True)]),
 ]
 
 
+# (kind, regression case) -> "divergence: <target>: <exact condition>", for what only the target can fix.
+POSTFIX_FILE_ORDER = ("divergence: postfix: a list-file item of access.senders/recipients whose entry is user@ comes "
+                      "before an inline rule for that entry's domain: the later domain rule decides (the first-match "
+                      "keys are written for inline rules only)")
+SENDMAIL_HELO_BEFORE_TLS = ("divergence: sendmail: after STARTTLS, a session without a new EHLO meets the HELO "
+                            "rules with the name the client gave before STARTTLS (RFC 3207 says to forget it)")
+SIZE_COUNTED = {
+    "postfix": "divergence: postfix: a message of at most smtp.max_message_size bytes as sent is refused at end of "
+               "DATA when its size plus Postfix's own Received: header and queue-file envelope records (about "
+               "1 KiB) exceeds message_size_limit",
+    "sendmail": "divergence: sendmail: a message over smtp.max_message_size by at most its number of lines is "
+                "accepted (MaxMessageSize counts LF line ends, the contract CRLF)",
+    "qmail": "divergence: qmail: a message over smtp.max_message_size by at most its number of lines is accepted "
+             "(databytes counts LF line ends); MAIL with SIZE= over the limit is accepted (qmail-smtpd ignores "
+             "SIZE=) and refused only at end of DATA",
+}
+# (kind, explicit case) -> "divergence: <target>: <exact condition>": what only the target can fix or declare.
+TARGET_DIVERGENCES: dict[tuple[str, str], str] = {
+    ("postfix", IPV6_AND_LIST_ORDER): POSTFIX_FILE_ORDER,
+    **{(kind, "a message one byte under and over smtp.max_message_size, and SIZE= one over"): reason
+       for kind, reason in SIZE_COUNTED.items()},
+    ("sendmail", IPV6_AND_LIST_ORDER): NO_IPV6_LISTENER["sendmail"],
+    ("sendmail", HELO_BEFORE_TLS): SENDMAIL_HELO_BEFORE_TLS,
+}
+
+
 @pytest.mark.parametrize("name", [name for name, _, _ in REGRESSIONS])
-def test_regressions(lab: Lab, name: str) -> None:
-    _, document, transactions = next(r for r in REGRESSIONS if r[0] == name)
-    check(lab, document, transactions)
+def test_regressions(lab: Lab, name: str, request: pytest.FixtureRequest) -> None:
+    _, drawn, transactions = next(r for r in REGRESSIONS if r[0] == name)
+    if (lab.kind.name, name) in TARGET_DIVERGENCES:  # a target must fix it: fails until it does
+        request.applymarker(pytest.mark.xfail(strict=True, reason=TARGET_DIVERGENCES[lab.kind.name, name]))
+    check(lab, drawn, transactions, known_ok=(lab.kind.name, name) not in TARGET_DIVERGENCES)

@@ -38,6 +38,12 @@ cases:
     to: [user@example.org]
     headers: ["Subject: MAKE MONEY FAST"]
     expect: {connect: accept, mail: accept, data: "reject by header_checks[0]"}
+  - name: a size declared over the limit is refused at MAIL
+    client: 203.0.113.5
+    from: a@stranger.example
+    to: [user@example.org]
+    mail_size: 26214401
+    expect: {mail: "reject by smtp.max_message_size"}
 """
 
 
@@ -77,7 +83,7 @@ def test_json_output(tmp_path: Path) -> None:
 def test_cases_that_match_exit_0(tmp_path: Path) -> None:
     policy, cases = files(tmp_path)
     result = run(policy, "--cases", cases)
-    assert (result.returncode, result.stdout.strip()) == (0, "3 of 3 cases match"), result.stderr
+    assert (result.returncode, result.stdout.strip()) == (0, "4 of 4 cases match"), result.stderr
 
 
 def test_a_case_that_differs_exits_1_with_a_diff(tmp_path: Path) -> None:
@@ -89,7 +95,7 @@ def test_a_case_that_differs_exits_1_with_a_diff(tmp_path: Path) -> None:
         f"{cases}:2:5: case 'a stranger cannot relay'",
         "-  rcpt x@elsewhere.example: accept by domains.relay",
         "+  rcpt x@elsewhere.example: reject by domains",
-        "2 of 3 cases match, 1 differ"]
+        "3 of 4 cases match, 1 differ"]
 
 
 def test_a_bad_cases_file_exits_2_and_locates_each_problem(tmp_path: Path) -> None:

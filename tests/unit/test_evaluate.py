@@ -104,6 +104,8 @@ CASES: list[tuple[str, dict[str, Any], Transaction, str, int, str, str | None]] 
     ("the recipient limit", {}, tx("233.252.0.1", "a@example.org", "b@example.org", "c@example.org"), "rcpt", 2,
      "defer", "smtp.max_recipients"),
     ("too big", {}, tx(size=1001), "data", 0, "reject", "smtp.max_message_size"),
+    ("SIZE= over the limit", {}, tx(mail_size=1001), "mail", 0, "reject", "smtp.max_message_size"),
+    ("SIZE= at the limit", {}, tx(mail_size=1000, size=1000), "data", 0, "accept", None),
     ("a header reject", {}, tx(headers=("Subject: money for you",)), "data", 0, "reject", "header_checks[1]"),
     ("a header discard", {}, tx(headers=("X-Mailer:   Mass Mailer 2",)), "data", 0, "accept", "header_checks[2]"),
     ("a header hold", {}, tx(headers=("X-Spam: yes",)), "data", 0, "accept", "header_checks[3]"),
@@ -205,3 +207,8 @@ def test_an_empty_policy_relays_only_for_loopback() -> None:
     empty = load_policy_text("")
     assert decided(rcpt(empty, tx("127.0.0.1", "x@elsewhere.example"))) == ("accept", "networks.trusted")
     assert decided(rcpt(empty, tx("192.0.2.1", "x@elsewhere.example"))) == ("reject", "domains")
+
+
+def test_a_size_declared_over_the_limit_ends_the_session_at_mail() -> None:
+    stages = [d.stage for d in evaluate(policy(), tx(mail_size=1001, size=10)).decisions]
+    assert stages == ["connect", "helo", "mail"]
