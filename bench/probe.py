@@ -1,17 +1,19 @@
 """Benchmark the relay probe; prints figures, asserts nothing.
 
 (b) fleet: N closed fake servers on distinct loopback addresses (127.0.1.1 … , one port), served by
-    ``--servers`` separate processes (default 4) so the servers do not share the probe's CPU and event loop;
-    their CPU seconds during each run are printed next to it, to show they are not what bounds the figure.
-    ``mtaharden probe -i`` with the full matrix at concurrency 50, 200 and 500 (hosts/second and the probe's
-    peak RSS), then nmap's smtp-open-relay on the same set if nmap is installed. ``--starttls`` makes every
-    server offer STARTTLS (self-signed certificate), as a real MX does; ``--src DIR`` runs the mtaharden
-    found in DIR instead (e.g. ``git archive HEAD mtaharden | tar -x -C DIR``: the figure before a change).
+    ``--servers`` separate processes (default 4, each a bare asyncio protocol) so the servers do not share the
+    probe's CPU and event loop. ``mtaharden probe -i`` with the full matrix at each ``--concurrency`` and
+    ``--formats``, then nmap's smtp-open-relay on the same set if nmap is installed, ``--rounds`` times each,
+    interleaved. Per row: hosts/s min / median / max (whole command), the commands the servers answered per
+    host, the command's CPU seconds (user + system: what a run costs, whatever else loads the machine) and
+    CPU µs per command, its peak RSS, and the servers' CPU seconds (to show they are not what bounds it).
+    ``--starttls`` makes every server offer STARTTLS (self-signed certificate), as a real MX does; ``--src DIR``
+    adds the same probe rows run from DIR (e.g. ``git archive HEAD mtaharden | tar -x -C DIR``: before a change).
 (a) real MTA: :func:`bench_real_mta` runs the full matrix against one HOST:PORT (e.g. a default-config
     Postfix started by the realmta harness) and nmap against the same, and returns the figures.
 
-    python bench/probe.py                     # (b) with 1000 endpoints
-    python bench/probe.py --hosts 200 --concurrency 1,50,200
+    python bench/probe.py                     # (b) with 1000 endpoints, concurrency 50 and 200, text and jsonl
+    python bench/probe.py --hosts 1000 --concurrency 50,200 --formats text,jsonl --rounds 3 [--src /tmp/before]
     python bench/probe.py --hosts 300 --concurrency 50 --starttls [--src /tmp/before]
     python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
     python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here
@@ -34,12 +36,14 @@ import resource
 import shutil
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,54 +52,92 @@ from child import MTAHARDEN, measure
 from mtaharden.probe import CASES, Endpoint, ProbeOptions, SessionOptions, parse_endpoint, probe_fleet
 
 NMAP = shutil.which("nmap")
+NMAP_NOT_OPEN = "doesn't seem to be an open relay"
+COUNTER_TICK = 0.05  # how often a fake server process publishes its command count
 
 
-async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any, tls: ssl.SSLContext | None) -> None:
+class _ClosedSmtp(asyncio.Protocol):
     """A minimal Postfix-like closed server: 250 to everything but foreign RCPTs (554); with ``tls`` it offers
-    STARTTLS until the session is encrypted."""
+    STARTTLS until the session is encrypted.
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        encrypted = False
+    Why a bare protocol and not asyncio streams: a stream server spends a coroutine step per line, and the
+    bench must show that its servers are not what bounds the figure (their CPU seconds are printed)."""
+
+    commands = 0  # command lines this server process has answered (published through _closed_server's counter)
+
+    def __init__(self, tls: ssl.SSLContext | None) -> None:
+        self.tls, self.encrypted, self.pending = tls, False, b""
+        self.transport: asyncio.Transport | None = None
+        self.upgrade: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference to a task
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._write(b"220 mx.bench.test ESMTP\r\n")
+
+    def _write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        self.pending += data
+        if self.upgrade is not None and not self.upgrade.done():
+            return  # TLS data that arrives before start_tls has handed back the TLS transport waits for it
+        while b"\n" in self.pending:
+            line, _, self.pending = self.pending.partition(b"\n")
+            _ClosedSmtp.commands += 1
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                offer = b"250-STARTTLS\r\n" if self.tls and not self.encrypted else b""
+                self._write(b"250-mx.bench.test\r\n250-PIPELINING\r\n" + offer + b"250 8BITMIME\r\n")
+            elif verb == b"STAR" and self.tls and not self.encrypted:
+                self._write(b"220 2.0.0 Ready to start TLS\r\n")
+                self.upgrade = asyncio.ensure_future(self._start_tls(self.tls))
+                return
+            elif verb == b"RCPT":
+                self._write(b"554 5.7.1 Relay access denied\r\n")
+            elif verb == b"QUIT":
+                self._write(b"221 2.0.0 Bye\r\n")
+                assert self.transport is not None
+                self.transport.close()
+                return
+            else:
+                self._write(b"250 2.0.0 Ok\r\n")
+
+    async def _start_tls(self, tls: ssl.SSLContext) -> None:
+        plain = self.transport
+        assert plain is not None
         try:
-            writer.write(b"220 mx.bench.test ESMTP\r\n")
-            while line := await reader.readline():
-                verb = line[:4].upper()
-                if verb == b"EHLO":
-                    offer = b"250-STARTTLS\r\n" if tls and not encrypted else b""
-                    writer.write(b"250-mx.bench.test\r\n250-PIPELINING\r\n" + offer + b"250 8BITMIME\r\n")
-                elif verb == b"STAR" and tls and not encrypted:
-                    writer.write(b"220 2.0.0 Ready to start TLS\r\n")
-                    await writer.drain()
-                    await writer.start_tls(tls)
-                    encrypted = True
-                    continue
-                elif verb == b"RCPT":
-                    writer.write(b"554 5.7.1 Relay access denied\r\n")
-                elif verb == b"QUIT":
-                    writer.write(b"221 2.0.0 Bye\r\n")
-                    break
-                else:
-                    writer.write(b"250 2.0.0 Ok\r\n")
-                await writer.drain()
+            upgraded = await asyncio.get_running_loop().start_tls(plain, self, tls, server_side=True)
         except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
+            plain.close()
+            return
+        assert isinstance(upgraded, asyncio.Transport)
+        self.transport = upgraded
+        self.encrypted = True
+        asyncio.get_running_loop().call_soon(self.data_received, b"")
 
-    servers = [await asyncio.start_server(handle, address, port, backlog=512) for address in addresses]
+
+async def _closed_server(addresses: list[str], port: int, ready: Any, stop: Any, tls: ssl.SSLContext | None,
+                         counter: Any) -> None:
+    loop = asyncio.get_running_loop()
+    servers = [await loop.create_server(lambda: _ClosedSmtp(tls), address, port, backlog=512)
+               for address in addresses]
     ready.set()
     while not stop.is_set():
-        await asyncio.sleep(0.1)
+        counter.value = _ClosedSmtp.commands
+        await asyncio.sleep(COUNTER_TICK)
     for server in servers:
         server.close()
 
 
-def _serve(addresses: list[str], port: int, ready: Any, stop: Any, certificate: tuple[str, str] | None) -> None:
+def _serve(addresses: list[str], port: int, ready: Any, stop: Any, certificate: tuple[str, str] | None,
+           counter: Any) -> None:
     tls = None
     if certificate:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(*certificate)
-    asyncio.run(_closed_server(addresses, port, ready, stop, tls))
+    asyncio.run(_closed_server(addresses, port, ready, stop, tls, counter))
 
 
 def _certificate(folder: Path) -> tuple[str, str]:
@@ -138,7 +180,7 @@ def _nmap(addresses: list[str], port: int, source_address: str | None = None) ->
     done = subprocess.run(_nmap_argv(addresses, port, source_address), capture_output=True, text=True,
                           timeout=1800, check=False)
     elapsed = time.perf_counter() - started
-    return elapsed, done.stdout.count("doesn't seem to be an open relay")
+    return elapsed, done.stdout.count(NMAP_NOT_OPEN)
 
 
 def _raise_open_files() -> None:
@@ -147,52 +189,79 @@ def _raise_open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200, 500), *, starttls: bool = False,
-                servers: int = 4, layouts: Sequence[str] = ("text", "json"), src: str | None = None) -> None:
+@dataclass
+class _Row:
+    """One command of the fleet bench and what each of its rounds measured."""
+
+    label: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    layout: str = ""  # the probe's --format ("" for nmap)
+    runs: list[tuple[float, float, float, float]] = field(default_factory=list)  # wall, CPU, MiB, server CPU
+    outcome: str = ""
+    commands: float = 0.0  # command lines the servers answered per host (the last round)
+
+    def line(self, count: int) -> str:
+        rates = sorted(count / wall for wall, _, _, _ in self.runs)
+        cpu = statistics.median(run[1] for run in self.runs)
+        wall = statistics.median(run[0] for run in self.runs)
+        servers = statistics.median(run[3] for run in self.runs)
+        peak = max(run[2] for run in self.runs)
+        per_command = cpu / (self.commands * count) * 1e6 if self.commands else 0.0
+        return (f"    {self.label:56} {rates[0]:6.1f} / {statistics.median(rates):6.1f} / {rates[-1]:6.1f} hosts/s  "
+                f"{self.commands:5.1f} commands/host  CPU {cpu:5.2f} s ({cpu / wall:4.0%} of wall, "
+                f"{per_command:3.0f} µs/command)  {peak:4.0f} MiB  servers {servers:5.2f} CPU-s  {self.outcome}")
+
+
+def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200), *, starttls: bool = False,
+                servers: int = 4, layouts: Sequence[str] = ("text", "jsonl"), src: str | None = None,
+                rounds: int = 3) -> None:
+    """(b): each command ``rounds`` times, interleaved (round by round), so that the machine's changing load
+    hits every row alike; ``src``: the same probe commands run from that tree too, as the "before" rows."""
     _raise_open_files()
     addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
     port = _free_port("127.0.0.1")
     stop = multiprocessing.Event()
     with tempfile.TemporaryDirectory(prefix="mtaharden-bench-") as work:
         certificate = _certificate(Path(work)) if starttls else None
-        started = []
+        started, counters = [], [multiprocessing.Value("q", 0) for _ in range(servers)]
         for share in range(servers):
             ready = multiprocessing.Event()
-            process = multiprocessing.Process(target=_serve, daemon=True,
-                                              args=(addresses[share::servers], port, ready, stop, certificate))
+            process = multiprocessing.Process(target=_serve, daemon=True, args=(addresses[share::servers], port,
+                                                                                ready, stop, certificate,
+                                                                                counters[share]))
             process.start()
             started.append((process, ready))
         try:
             if not all(ready.wait(60) for _, ready in started):
                 raise SystemExit("the fake servers did not start")
             pids = [process.pid for process, _ in started if process.pid is not None]
-            offer = "offering STARTTLS" if starttls else "plain"
-            print(f"(b) {count} closed fake endpoints ({offer}) on 127.0.x.y:{port} in {servers} server processes, "
-                  f"{len(CASES)} cases each; wall time and peak RSS of the whole command, the servers' CPU seconds")
-            command, env = [MTAHARDEN], None
-            if src:
-                command, env = [sys.executable, "-m", "mtaharden"], {**os.environ, "PYTHONPATH": src}
             hosts = Path(work) / "hosts.txt"
             hosts.write_text("".join(f"{address}:{port}\n" for address in addresses))
-            for concurrency in concurrencies:
-                for layout in layouts:
-                    before = _cpu_seconds(pids)
-                    run = measure([*command, "probe", "-i", str(hosts), "--concurrency", str(concurrency),
-                                   "--timeout", "30", "--format", layout], ok=(0, 1, 2), env=env)
-                    server_cpu = _cpu_seconds(pids) - before
-                    outcome = dict(Counter(_statuses(run.stdout, layout))) if layout != "text" else ""
-                    print(f"    mtaharden probe -i hosts.txt --concurrency {concurrency:>3} --format {layout:5}: "
-                          f"{run.seconds:7.2f} s  {count / run.seconds:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  "
-                          f"servers {server_cpu:5.2f} CPU-s  {outcome}", flush=True)
+            trees: list[tuple[str, list[str], dict[str, str] | None]] = [("", [MTAHARDEN], None)]
+            if src:
+                trees.append((" [before]", [sys.executable, "-m", "mtaharden"], {**os.environ, "PYTHONPATH": src}))
+            rows = [_Row(f"probe --concurrency {concurrency} --format {layout}{name}",
+                         [*command, "probe", "-i", str(hosts), "--concurrency", str(concurrency), "--timeout", "30",
+                          "--format", layout], env, layout)
+                    for concurrency in concurrencies for layout in layouts for name, command, env in trees]
             if NMAP:
-                before = _cpu_seconds(pids)
-                run = measure(_nmap_argv(addresses, port))
-                server_cpu = _cpu_seconds(pids) - before
-                closed = run.stdout.count("doesn't seem to be an open relay")
-                print(f"    nmap -p {port} --script smtp-open-relay (16 forms): {run.seconds:7.2f} s  "
-                      f"{count / run.seconds:8.1f} hosts/s  {run.peak_mib:5.0f} MiB  servers {server_cpu:5.2f} CPU-s  "
-                      f"({closed}/{count} reported not open)")
-            else:
+                rows.append(_Row("nmap --script smtp-open-relay (16 forms, one session)", _nmap_argv(addresses, port)))
+            offer = "offering STARTTLS" if starttls else "plain"
+            print(f"(b) {count} closed fake endpoints ({offer}) on 127.0.x.y:{port} in {servers} server processes, "
+                  f"{len(CASES)} cases each; {rounds} rounds, interleaved: hosts/s min / median / max (whole "
+                  "command), its CPU seconds (user + system) and peak RSS, the servers' CPU seconds", flush=True)
+            for _ in range(rounds):
+                for row in rows:
+                    before, answered = _cpu_seconds(pids), sum(counter.value for counter in counters)
+                    run = measure(row.argv, ok=(0, 1, 2), env=row.env)
+                    time.sleep(3 * COUNTER_TICK)
+                    row.commands = (sum(counter.value for counter in counters) - answered) / count
+                    row.runs.append((run.seconds, run.cpu_seconds, run.peak_mib, _cpu_seconds(pids) - before))
+                    row.outcome = _outcome(run.stdout, row.layout, count)
+            for row in rows:
+                print(row.line(count), flush=True)
+            if not NMAP:
                 print("    nmap not installed: skipped")
         finally:
             stop.set()
@@ -201,6 +270,15 @@ def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200, 500), *, st
                 if process.is_alive():
                     process.terminate()
                     process.join(5)
+
+
+def _outcome(stdout: str, layout: str, count: int) -> str:
+    """What the run reported, to show every host was probed: status counts, or nmap's "not open" count."""
+    if not layout:
+        return f"({stdout.count(NMAP_NOT_OPEN)}/{count} reported not open)"
+    if layout == "text":
+        return ""
+    return str(dict(Counter(_statuses(stdout, layout))))
 
 
 def _statuses(stdout: str, layout: str) -> list[str]:
@@ -305,7 +383,7 @@ def bench_lab_proof(rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=1000, help="number of fake endpoints for (b)")
-    parser.add_argument("--concurrency", default="50,200,500", help="for (b): probe concurrencies to measure")
+    parser.add_argument("--concurrency", default="50,200", help="for (b): probe concurrencies to measure")
     parser.add_argument("--real", metavar="HOST:PORT", help="run (a) against a real MTA instead of (b)")
     parser.add_argument("--source-address", help="for (a): bind the probe to this address")
     parser.add_argument("--postfix", action="store_true", help="run (a) against a Postfix started here")
@@ -313,8 +391,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--starttls", action="store_true", help="for (b): the fake servers offer STARTTLS")
     parser.add_argument("--servers", type=int, default=4, help="for (b): fake server processes")
-    parser.add_argument("--formats", default="text,json", help="for (b): probe output formats to measure")
-    parser.add_argument("--src", metavar="DIR", help="for (b): run python -m mtaharden from DIR (a 'before' tree)")
+    parser.add_argument("--formats", default="text,jsonl", help="for (b): probe output formats to measure")
+    parser.add_argument("--src", metavar="DIR",
+                        help="for (b): also run python -m mtaharden from DIR (a 'before' tree), interleaved")
     args = parser.parse_args()
     if args.lab:
         bench_lab_proof(args.rounds)
@@ -325,7 +404,7 @@ def main() -> None:
         bench_real_mta(endpoint.host, endpoint.port, rounds=args.rounds, source_address=args.source_address)
     else:
         bench_fleet(args.hosts, [int(n) for n in args.concurrency.split(",")], starttls=args.starttls,
-                    servers=args.servers, layouts=args.formats.split(","), src=args.src)
+                    servers=args.servers, layouts=args.formats.split(","), src=args.src, rounds=args.rounds)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
     relay domains written inline in the YAML, rendered with ``mtaharden render --target T`` in a child
     process; then, on the map that render wrote, the MTA's own indexer on the same entries:
     ``postmap hash:`` (Postfix: client_access.0), ``makemap hash`` (Sendmail: access) and
-    ``tcprules`` (qmail: tcp.smtp). Median wall time of three runs and the child's peak RSS
-    (see child.py).
+    ``tcprules`` (qmail: tcp.smtp). Median wall time of three runs, that run's CPU seconds (user +
+    system: the cost, whatever else loads the machine) and the child's peak RSS (see child.py).
 (b) load: policies whose N sender rules are written inline in the YAML, validated through the fast
     reader (libyaml; ``mtaharden validate``) and through the located ruamel path (PyYAML hidden).
 
@@ -97,8 +97,8 @@ def reference(target: str, out: Path, scratch: Path) -> tuple[str, Run] | None:
 def bench_render(sizes: Sequence[int], targets: Sequence[str]) -> None:
     start = measure([MTAHARDEN, "--version"])
     print(f"(a) render; CLI start-up (mtaharden --version): {start.seconds:.3f} s, {start.peak_mib:.0f} MiB")
-    print(f"    {'target':9} {'entries':>9} {'render s':>9} {'µs/entry':>9} {'MiB':>6}   reference tool"
-          f"{'':21} {'s':>7} {'MiB':>6}   render/ref")
+    print(f"    {'target':9} {'entries':>9} {'render s':>9} {'CPU s':>6} {'µs/entry':>9} {'MiB':>6}   reference tool"
+          f"{'':21} {'s':>7} {'CPU s':>6} {'MiB':>6}   render/ref (wall, CPU)")
     for count in sizes:
         with tempfile.TemporaryDirectory(prefix="mtaharden-bench-") as work:
             folder = Path(work)
@@ -107,12 +107,14 @@ def bench_render(sizes: Sequence[int], targets: Sequence[str]) -> None:
                 out = folder / f"out-{target}"
                 rendered = measure([MTAHARDEN, "render", str(policy), "--target", target, "--out", str(out)])
                 ref = reference(target, out, folder)
-                line = (f"    {target:9} {count:>9,} {rendered.seconds:>9.3f} "
+                line = (f"    {target:9} {count:>9,} {rendered.seconds:>9.3f} {rendered.cpu_seconds:>6.2f} "
                         f"{rendered.seconds / count * 1e6:>9.2f} {rendered.peak_mib:>6.0f}")
                 if ref:
                     name, run = ref
                     ratio = rendered.seconds / run.seconds
-                    line += f"   {name:35} {run.seconds:>7.3f} {run.peak_mib:>6.0f}   {ratio:.2f}x"
+                    cpu_ratio = rendered.cpu_seconds / run.cpu_seconds if run.cpu_seconds else float("nan")
+                    line += (f"   {name:35} {run.seconds:>7.3f} {run.cpu_seconds:>6.2f} {run.peak_mib:>6.0f}   "
+                             f"{ratio:.2f}x, {cpu_ratio:.2f}x")
                 print(line, flush=True)
                 shutil.rmtree(out)
 

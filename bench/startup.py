@@ -13,7 +13,10 @@ Children run with byte code cached (``PYTHONPYCACHEPREFIX`` in a temporary folde
 into the tree), as an installed wheel runs; the mtaharden rows are repeated without ``.pyc`` files
 (``PYTHONDONTWRITEBYTECODE=1``, as in this checkout's environment) for comparison.
 
-    python bench/startup.py [--runs 20]
+    python bench/startup.py [--runs 20] [--src DIR]
+
+``--src DIR`` adds the probe start of ``python -m mtaharden`` from DIR (e.g. the tree before a change:
+``git archive HEAD mtaharden | tar -x -C DIR``) beside the same command from this tree, interleaved.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def _importtime(argv: Sequence[str], top: int, env: dict[str, str]) -> list[tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--src", metavar="DIR", help="also time the probe start of the mtaharden found in DIR")
     args = parser.parse_args()
     port = _refused_port()
     with tempfile.TemporaryDirectory(prefix="mtaharden-pyc-") as cache:
@@ -88,6 +92,11 @@ def main() -> None:
             commands[f"mtaharden --version{label}"] = ([MTAHARDEN, "--version"], env)
             commands[f"mtaharden probe 127.0.0.1:{port}, refused{label}"] = (
                 [MTAHARDEN, "probe", f"127.0.0.1:{port}"], env)
+        if args.src:
+            here = str(Path(__file__).resolve().parent.parent)
+            for label, tree in (("this tree", here), ("--src", args.src)):
+                commands[f"python -m mtaharden probe, refused ({label})"] = (
+                    [sys.executable, "-m", "mtaharden", "probe", f"127.0.0.1:{port}"], {**cached, "PYTHONPATH": tree})
         for argv, env in commands.values():  # warm the page cache and write the .pyc files before timing
             _wall(argv, env)
         times: dict[str, list[float]] = {name: [] for name in commands}

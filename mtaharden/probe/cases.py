@@ -20,8 +20,11 @@ the recipient trick untested, so that case uses the bracketed sender of the nmap
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 DEFAULT_FOREIGN = "relaytest.invalid"
 
@@ -39,9 +42,15 @@ class Placeholders:
     def literal(self) -> str:
         return address_literal(self.ip)
 
-    def mapping(self) -> dict[str, str]:
-        return {"foreign": self.foreign, "FOREIGN": self.foreign.upper(), "ip": self.ip,
-                "literal": self.literal, "srv": self.srv, "SRV": self.srv.upper(), "domain": self.domain}
+    def mapping(self) -> Mapping[str, str]:
+        return self._mapping
+
+    @functools.cached_property
+    def _mapping(self) -> Mapping[str, str]:
+        """Built once per endpoint, not once per case: parsing the address was 2.5% of a fleet run."""
+        return MappingProxyType({"foreign": self.foreign, "FOREIGN": self.foreign.upper(), "ip": self.ip,
+                                 "literal": self.literal, "srv": self.srv, "SRV": self.srv.upper(),
+                                 "domain": self.domain})
 
 
 def address_literal(ip: str) -> str:

@@ -19,7 +19,7 @@ import socket
 import stat
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -36,6 +36,7 @@ from .proof import MTAS, Shell, proof_for
 from .runner import DEFAULT_CONCURRENCY, DEFAULT_CONFIRM_WAIT, DEFAULT_DEADLINE, ProbeOptions, probe_fleet, probe_stream
 from .session import DEFAULT_EHLO, SessionOptions
 from .verdict import EXIT_ERROR, HostResult, HostStatus, exit_code, exit_code_of
+from .wire import WireValueError, domain, ehlo_argument
 
 if TYPE_CHECKING:  # the policy (pydantic) and rich load only when a run needs them: see tests/unit/test_startup.py
     from rich.console import Console
@@ -129,25 +130,11 @@ def _password(path: str) -> str:
 RESERVED_TLDS = frozenset({"invalid", "test", "example", "localhost"})
 
 
-def _checked(value: str, validate: Callable[[Any], str], option: str) -> str:
-    from mtaharden.policy.types import PolicyValueError
-
+def _checked(value: str, validate: Callable[[str], str], option: str) -> str:
     try:
         return validate(value)
-    except PolicyValueError as exc:
-        raise click.BadParameter(f"{exc} (fix: {exc.hint})", param_hint=option) from None
-
-
-def _ehlo(value: str) -> str:
-    if value.startswith("[") and value.endswith("]"):
-        try:
-            ipaddress.ip_address(value[1:-1].removeprefix("IPv6:"))
-        except ValueError:
-            raise click.BadParameter(f"{value!r} is not an address literal", param_hint="--ehlo") from None
-        return value
-    from mtaharden.policy.types import host_name
-
-    return _checked(value, host_name, "--ehlo")
+    except WireValueError as exc:
+        raise click.BadParameter(f"{exc} (fix: {exc.fix})", param_hint=option) from None
 
 
 def _source(value: str | None) -> str | None:
@@ -302,8 +289,6 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
 
     Exit 0: closed. 1: open, suspect, or deviating from --policy. 3: inconclusive. 2: usage or connection
     errors only."""
-    from mtaharden.policy.types import domain_name
-
     endpoints = _endpoints(targets, hosts_file, 465 if smtps else 25)
     if junit:
         _check_report_path(junit)
@@ -316,13 +301,13 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--canary") from None
     credentials = Credentials(auth_user, _password(auth_password_file)) if auth_user and auth_password_file else None
-    session = SessionOptions(ehlo=_ehlo(ehlo), timeout=timeout, banner_timeout=timeout, smtps=smtps,
-                             tls_verify=tls_verify, source_address=_source(source_address))
-    foreign = _checked(external_domain, domain_name, "--external-domain")
+    session = SessionOptions(ehlo=_checked(ehlo, ehlo_argument, "--ehlo"), timeout=timeout, banner_timeout=timeout,
+                             smtps=smtps, tls_verify=tls_verify, source_address=_source(source_address))
+    foreign = _checked(external_domain, domain, "--external-domain")
     if canary_domain is not None:
         if not confirm:
             raise click.UsageError("--canary-domain needs --confirm --canary HOST:PORT (the listener its MX names)")
-        foreign = _checked(canary_domain, domain_name, "--canary-domain")
+        foreign = _checked(canary_domain, domain, "--canary-domain")
     queue = _queue_check(proof, mta, queue_via, endpoints)
     if (confirm or queue) and canary_domain is None and foreign.rpartition(".")[2] not in RESERVED_TLDS:
         raise click.BadParameter(
@@ -337,7 +322,7 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
                            vantage=vantage, credentials=credentials, deadline=deadline, confirm_wait=confirm_wait)
     from rich.console import Console
 
-    from .report import TABLE_MAX_HOSTS, render_text, to_json, to_junit
+    from .report import TABLE_MAX_HOSTS, json_document, render_text, to_junit
 
     console = Console(highlight=False, soft_wrap=False, emoji=False)
     streamed = fmt == "jsonl" or (fmt == "text" and len(endpoints) > TABLE_MAX_HOSTS)
@@ -361,7 +346,9 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
     else:
         code = exit_code(results)
     if fmt == "json":
-        click.echo(json.dumps(to_json(results, code), indent=2))
+        for piece in json_document(results, code):
+            click.echo(piece, nl=False)
+        click.echo()
         for result in results:
             _warn_vantage(result)
     elif not streamed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from mtaharden.policy.types import SOFTWARE_NAMES
+from mtaharden.software_names import SOFTWARE_NAMES
 
 from .session import Reply
 from .verdict import CheckResult, CheckStatus

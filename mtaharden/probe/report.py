@@ -59,7 +59,9 @@ relayed; ``ok`` (0) = checks only, all passed.
 from __future__ import annotations
 
 import io
+import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from rich.console import Console
@@ -113,6 +115,22 @@ def host_json(result: HostResult) -> dict[str, Any]:
 def to_json(results: list[HostResult], exit_code: int) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "tool": {"name": "mtaharden", "version": __version__},
             "exit_code": exit_code, "hosts": [host_json(result) for result in results]}
+
+
+def json_document(results: Iterable[HostResult], exit_code: int) -> Iterator[str]:
+    """``json.dumps(to_json(results, exit_code), indent=2)`` in pieces, one host at a time.
+
+    Why: built whole, a 1000-host document (its dicts and its text) tripled the probe's peak memory; in
+    pieces only one host's dicts and text exist at a time. tests/probe/test_report.py holds it to to_json."""
+    head = json.dumps(to_json([], exit_code), indent=2)
+    before, _, after = head.rpartition('"hosts": []')
+    yield f'{before}"hosts": ['
+    separator = "\n"
+    for result in results:
+        text = json.dumps(host_json(result), indent=2)
+        yield separator + "    " + text.replace("\n", "\n    ")
+        separator = ",\n"
+    yield ("\n  ]" if separator != "\n" else "]") + after
 
 
 def host_record(result: HostResult) -> dict[str, Any]:

@@ -4,19 +4,23 @@ Why our own client and not smtplib: a relay probe must put odd address forms on 
 byte (source routes, quoted local parts, unbracketed paths, a space after the colon), must never
 talk before the whole banner has arrived, must not pipeline, and must turn any reply it cannot
 parse (over-long, garbage, invalid UTF-8, control characters) into :class:`ProbeError` instead of
-crashing or echoing terminal escapes to the operator. Every wait is bounded by a timeout.
+crashing or echoing terminal escapes to the operator. Every wait is bounded by a timeout: connecting and the
+TLS handshake by ``asyncio.timeout``, each command by the session's one :class:`~.deadline.Deadline`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import ipaddress
 import re
 import ssl
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .deadline import Deadline
 
 MAX_LINE = 4096
 MAX_LINES = 100
@@ -167,6 +171,7 @@ class SmtpSession:
     tls: TlsState
     peer_ip: str
     local_ip: str
+    deadline: Deadline
     greeting: Reply = Reply(250, ("",))
     extensions: dict[str, str] = field(default_factory=dict)
     plain_extensions: dict[str, str] | None = None
@@ -196,8 +201,10 @@ class SmtpSession:
             raise ProbeError(f"no connection and complete banner within {options.banner_timeout:g} s") from None
         except OSError as exc:
             raise ProbeError(f"cannot connect: {exc.strerror or exc}") from None
+        # the transport is looked up when the deadline passes: STARTTLS replaces it
+        deadline = Deadline(asyncio.get_running_loop(), lambda: writer.transport.abort())
         session = cls(host, options, reader, writer, banner, "smtps" if context else "none",
-                      writer.get_extra_info("peername")[0], writer.get_extra_info("sockname")[0])
+                      writer.get_extra_info("peername")[0], writer.get_extra_info("sockname")[0], deadline)
         try:
             await session._open()
         except BaseException:
@@ -253,25 +260,33 @@ class SmtpSession:
         verb = label or line.split(" ", 1)[0].split(":", 1)[0].upper()
         self._expect_nothing_waiting(verb)
         try:
-            async with asyncio.timeout(self.options.timeout):
-                self.writer.write(line.encode("utf-8") + b"\r\n")
-                await self.writer.drain()
-                reply = await read_reply(self.reader)
+            reply = await self._exchange(line.encode("utf-8") + b"\r\n", self.options.timeout)
         except TimeoutError:
-            self.broken = True
             raise ProbeError(f"no reply to {verb} within {self.options.timeout:g} s") from None
         except OSError as exc:
-            self.broken = True
             raise ProbeError(f"connection lost during {verb}: {exc.strerror or exc}") from None
-        except ProbeError:
-            self.broken = True
-            raise
         if reply.code == 421:
             self.broken = True
             raise ServerClosing(reply)
         if reply.code >= 400:
             self.errors += 1
         return reply
+
+    async def _exchange(self, data: bytes, seconds: float) -> Reply:
+        """Send ``data``, read the whole reply within ``seconds``. Any failure breaks the session; one the
+        deadline caused (it aborted the transport) is raised as ``TimeoutError``."""
+        self.deadline.start(seconds)
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+            return await read_reply(self.reader)
+        except (OSError, ProbeError):
+            self.broken = True
+            if self.deadline.expired:
+                raise TimeoutError from None
+            raise
+        finally:
+            self.deadline.stop()
 
     def _expect_nothing_waiting(self, what: str) -> None:
         if _waiting(self.reader):
@@ -297,15 +312,10 @@ class SmtpSession:
         stuffed = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in message.split(b"\r\n"))
         self._expect_nothing_waiting("the message")
         try:
-            async with asyncio.timeout(self.options.timeout):
-                self.writer.write(stuffed.removesuffix(b"\r\n") + b"\r\n.\r\n")
-                await self.writer.drain()
-                reply = await read_reply(self.reader)
+            reply = await self._exchange(stuffed.removesuffix(b"\r\n") + b"\r\n.\r\n", self.options.timeout)
         except TimeoutError:
-            self.broken = True
             raise ProbeError(f"no reply to the end of DATA within {self.options.timeout:g} s") from None
         except (OSError, ProbeError) as exc:
-            self.broken = True
             raise ProbeError(f"message transfer failed: {exc}") from None
         if reply.code == 421:
             self.broken = True
@@ -338,17 +348,13 @@ class SmtpSession:
     async def close(self) -> None:
         """Say QUIT (bounded, best effort) unless the session is already broken, then close."""
         if not self.broken:
+            with contextlib.suppress(OSError, ProbeError):  # TimeoutError included
+                self.quit_reply = await self._exchange(b"QUIT\r\n", QUIT_TIMEOUT)
             self.broken = True
-            try:
-                async with asyncio.timeout(QUIT_TIMEOUT):
-                    self.writer.write(b"QUIT\r\n")
-                    await self.writer.drain()
-                    self.quit_reply = await read_reply(self.reader)
-            except (TimeoutError, OSError, ProbeError):
-                pass
         self.abort()
 
     def abort(self) -> None:
         """Close the transport at once, without waiting (used on deadlines and errors)."""
         self.broken = True
+        self.deadline.close()
         self.writer.close()

@@ -176,15 +176,15 @@ def _authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism:
 class AiosmtpdServer:
     """aiosmtpd on 127.0.0.1 in the server loop, started with the given SMTP keyword arguments."""
 
-    def __init__(self, loop: ServerLoop, **kwargs: object) -> None:
-        self.loop, self.kwargs = loop, kwargs
+    def __init__(self, loop: ServerLoop, handler: Sink | None = None, **kwargs: object) -> None:
+        self.loop, self.handler, self.kwargs = loop, handler or Sink(), kwargs
         self.server: asyncio.Server | None = None
         self.port = 0
 
     async def _start(self) -> None:
         running = asyncio.get_running_loop()
         self.server = await running.create_server(
-            lambda: SMTP(Sink(), hostname="mx.example.test", loop=running, **self.kwargs),  # type: ignore[arg-type]
+            lambda: SMTP(self.handler, hostname="mx.example.test", loop=running, **self.kwargs),  # type: ignore[arg-type]
             "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
 
@@ -217,6 +217,33 @@ def test_starttls_when_offered(server_loop: ServerLoop, tls_files: tuple[Path, P
     assert tls == "starttls"
     assert plain is not None and "STARTTLS" in plain
     assert "STARTTLS" not in after
+
+
+class SilentRcpt(Sink):
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          options: list[str]) -> str:
+        await asyncio.sleep(3600)
+        return "250 2.1.5 Ok"
+
+
+def test_a_command_over_starttls_times_out_within_its_timeout(server_loop: ServerLoop,
+                                                               tls_files: tuple[Path, Path]) -> None:
+    """Issue 25: the session's deadline aborts the TLS transport STARTTLS put in place, not the plain one."""
+    with AiosmtpdServer(server_loop, SilentRcpt(), tls_context=_server_context(tls_files)) as server:
+        async def go() -> tuple[str, float]:
+            session = await SmtpSession.connect("127.0.0.1", server.port, SessionOptions(timeout=0.3, banner_timeout=2))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            try:
+                with pytest.raises(ProbeError, match=r"^no reply to RCPT within 0\.3 s$"):
+                    await session.transaction("MAIL FROM:<a@example.test>", "RCPT TO:<b@relaytest.invalid>")
+                return session.tls, loop.time() - started
+            finally:
+                session.abort()
+
+        tls, elapsed = asyncio.run(go())
+    assert tls == "starttls"
+    assert 0.29 <= elapsed < 1.5
 
 
 def test_sessions_share_one_tls_context(server_loop: ServerLoop, tls_files: tuple[Path, Path]) -> None:

@@ -36,6 +36,7 @@ def test_probe_without_policy_loads_neither_the_policy_model_nor_the_canary() ->
             "sys.modules, 'policy model loaded'")
     loaded = _loaded_after(code)
     assert "aiosmtpd" not in loaded and "jinja2" not in loaded and "ruamel" not in loaded
+    assert "pydantic" not in loaded  # the option values are judged by mtaharden.probe.wire
     assert "asyncio" in loaded  # the probe did run
 
 
