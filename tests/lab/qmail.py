@@ -85,7 +85,8 @@ class QmailKind(HostKind):
     def deploy(self, host: LabHost, rendered: Path, plan: Plan) -> None:
         """As on a host where qmail already runs: config-fast once (INSTALL's step for the host name)
         and svscan with qmail-send up (what svscanboot does at boot), then the plan's files, its build
-        and check steps and its apply steps, exactly as the role runs them."""
+        and check steps, its apply steps and its service start, exactly as the role runs them. Returns once the
+        tcpserver of this deploy listens (the plan's steps wait for it), so a connection right after sees it."""
         if not host.path(f"{HOME}/control/me").exists():
             _must(host, ["sh", "-c", f"cd {SOURCE} && ./config-fast {shlex.quote(host.fqdn)}"], "config-fast")
         if host.run(["svok", SERVICES[0]], check=False).returncode != 0:
@@ -93,9 +94,10 @@ class QmailKind(HostKind):
             self._wait(host, lambda: _up(host, SERVICES[0]), "svscan did not start qmail-send")
         install_plan(host, rendered, plan)
         run_steps(host, plan)
-        run_steps(host, plan, ("apply",))
-        _must(host, ["svc", "-u", *SERVICES], "svc -u")  # qmailctl start: up again after a stop
-        host.wait_for_port(25)
+        run_steps(host, plan, ("apply",))  # ends when a restarted tcpserver listens: no settling pause
+        assert plan.service is not None
+        for argv in plan.service.start:  # qmailctl start: up again after a stop; ends when tcpserver listens
+            _must(host, list(argv), "the plan's start")
         self._wait(host, lambda: all(_up(host, s) for s in SERVICES), "qmail-send and qmail-smtpd are not up")
 
     def stop(self, host: LabHost) -> None:

@@ -251,6 +251,31 @@ def test_a_second_deploy_restarts_both_services_through_the_plans_apply_steps(qm
     assert qmail.talk(UNTRUSTED, "QUIT").banner[0] == 220
 
 
+REDEPLOYS = 20
+
+
+def test_a_connection_right_after_a_redeploy_meets_the_new_service(qmail: Deployed, tmp_path: Path) -> None:
+    """svc -t only asks supervise, which acts on it after its 1-s pause following a start: until then the
+    old tcpserver, with the old run script's rblsmtpd chain, answered (tcp.smtp.cdb is read per connection,
+    so the rules never lagged). The plan's restart step waits until the new tcpserver listens, so with
+    the DNSBL dropped and put back in turn, BLOCKED's first RCPT after each deploy gets the new answer."""
+    document = lab_policy(qmail.host.fqdn)
+    del document["dnsbl"]
+    policy_file = tmp_path / "policy.yml"
+    policy_file.write_text(json.dumps(document, indent=1))
+    subprocess.run([sys.executable, "-m", "mtaharden", "render", str(policy_file), "--target", "qmail",
+                    "--out", str(tmp_path / "out")], check=True, capture_output=True, text=True, timeout=120,
+                   cwd=REPO)
+    without = (tmp_path / "out" / "qmail", registered()["qmail"].plan(load_policy(policy_file)))
+    seen = []
+    for n in range(REDEPLOYS):  # the last one puts the module's policy (with the DNSBL) back
+        listed = n % 2 == 1
+        KIND.deploy(qmail.host, *((qmail.rendered, qmail.plan) if listed else without))
+        code = qmail.talk(BLOCKED, "MAIL FROM:<a@client.test>", "RCPT TO:<postmaster@example.test>").last[0]
+        seen.append((n, listed, code))
+    assert [(n, listed, code) for n, listed, code in seen if code != (553 if listed else 250)] == [], seen
+
+
 def test_probe_agrees_with_the_sink(qmail: Deployed) -> None:
     """Without proof the accepted forms make the host only ``suspect``; the queue proof (qmail-send's log,
     read inside the host through --queue-via) shows each of them delivered or bounced locally."""

@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from mtaharden.policy.types import SOFTWARE_NAMES as POLICY_SOFTWARE_NAMES
 from mtaharden.policy.types import PolicyValueError, domain_name, host_name
 from mtaharden.probe.cli import probe
 from mtaharden.probe.wire import WireValueError, domain, ehlo_argument
-from mtaharden.software_names import SOFTWARE_NAMES
 
 NAMES = ["mx.example.org", "MX.Example.ORG.", " mx.example.org ", "a", "a-b.c-d.example", "xn--bcher-kva.example",
          "0mail.example", "x" * 63 + ".example", "x" * 64 + ".example", ".".join(["a" * 60] * 5), "bad domain",
@@ -54,7 +52,3 @@ def test_a_bad_value_is_a_usage_error_with_a_fix(option: str, value: str) -> Non
     result = CliRunner().invoke(probe, ["127.0.0.1:1", option, value])
     assert result.exit_code == 2
     assert option in result.output and "(fix: " in result.output
-
-
-def test_the_leak_check_looks_for_the_names_the_banner_validator_refuses() -> None:
-    assert SOFTWARE_NAMES is POLICY_SOFTWARE_NAMES

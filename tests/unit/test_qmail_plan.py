@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import shlex
+import socket
 import string
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from mtaharden.targets.kit.escape import Unexpressible
 from mtaharden.targets.qmail import QmailTarget, RunScript, control_line, control_lines
 from mtaharden.targets.qmail.capabilities import CAPABILITIES, Fact
 from mtaharden.targets.qmail.control import ControlList, ControlValue
+from mtaharden.targets.qmail.service import LISTEN_WAIT, SERVING_SHELL
 from mtaharden.targets.qmail.tcprules import network_addresses, tcprules_value
 from tests.conftest import EXAMPLE_POLICY
 
@@ -290,6 +295,14 @@ def test_databytes() -> None:
     assert value(plan("smtp: {max_message_size: 10MB}\n"), "databytes") == "10000000"
 
 
+def test_the_size_limit_is_approximated_with_both_conditions_it_differs_under() -> None:
+    """The differential suite found both: databytes counts LF line ends, and qmail-smtpd ignores SIZE=."""
+    status, detail = coverage(plan())["smtp.max_message_size"]
+    assert status == "approximated"
+    assert "over the limit by at most its number of lines: accepted" in detail and "LF line ends" in detail
+    assert "SIZE= over the limit: accepted" in detail and "refused only at end of DATA" in detail
+
+
 def test_value_files_have_no_comment_header() -> None:
     paths = files(plan("hostname: mx.example.org\n"))
     for name in ("me", "smtpgreeting", "databytes"):
@@ -446,9 +459,85 @@ def test_steps() -> None:
         ("check", ("sh", "-n", "/service/qmail-smtpd/log/run")),
         ("apply", ("/var/qmail/bin/qmail-newmrh",)),
         ("apply", ("svc", "-t", "/service/qmail-send")),
-        ("apply", ("svc", "-t", "/service/qmail-smtpd")),
+        ("apply", ("sh", "-c", RESTART_SMTPD, "restart", "/service/qmail-smtpd", "25")),
     ]
     assert plan().apply == "restart"
+    service = plan().service
+    assert service is not None and service.start[-1] == ("sh", "-c", SERVING, "serving", "/service/qmail-smtpd", "25")
+
+
+RESTART_SMTPD = SERVING_SHELL + ' old=$(pid "$1"); svc -t "$1" || exit 1; [ -z "$old" ] || serving "$1" "$old" "$2"'
+SERVING = SERVING_SHELL + ' serving "$1" "" "$2"'
+
+
+@pytest.fixture
+def supervised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """svstat and svc stand-ins on PATH (supervise's status is a file here): svc -t makes a child that
+    listens on a real TCP port the new service pid; the shell, awk and /proc are the real ones."""
+    bin_dir, status = tmp_path / "bin", tmp_path / "status"
+    bin_dir.mkdir()
+    (bin_dir / "svstat").write_text(f'#!/bin/sh\necho "$1: $(cat {status})"\n')
+    (bin_dir / "svc").write_text(f'#!/bin/sh\ncat {tmp_path / "next"} > {status}\n')
+    for tool in ("svstat", "svc"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+    def up(pid: int, *, after_restart: int | None = None) -> None:
+        status.write_text(f"up (pid {pid}) 3 seconds\n")
+        (tmp_path / "next").write_text(f"up (pid {after_restart if after_restart else pid}) 0 seconds\n")
+
+    yield up
+
+
+def _listener(port: int) -> subprocess.Popen[bytes]:
+    """A process other than this one that holds a socket listening on ``port``."""
+    code = (f"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); "
+            "print(1, flush=True); time.sleep(30)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline() == b"1\n"
+    return child
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux /proc")
+def test_the_restart_step_returns_once_a_new_tcpserver_listens(supervised: Callable[..., None]) -> None:
+    up = supervised
+    port = _free_port()
+    new = _listener(port)
+    try:
+        up(os.getpid(), after_restart=new.pid)  # the old pid is this test: it does not listen on the port
+        done = subprocess.run(["sh", "-c", RESTART_SMTPD, "restart", "/service/qmail-smtpd", str(port)],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        listens = f'{SERVING_SHELL} listens "$1" "$2"'
+        assert subprocess.run(["sh", "-c", listens, "l", str(new.pid), str(port)]).returncode == 0
+        assert subprocess.run(["sh", "-c", listens, "l", str(os.getpid()), str(port)]).returncode == 1
+    finally:
+        new.kill()
+        new.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux /proc")
+def test_the_restart_step_fails_when_the_old_tcpserver_stays(supervised: Callable[..., None]) -> None:
+    """svc -t not yet acted on: the same pid, still listening, is not the new state; bounded, then a failure."""
+    up = supervised
+    port = _free_port()
+    old = _listener(port)
+    try:
+        up(old.pid)
+        quick = RESTART_SMTPD.replace(f'-le {LISTEN_WAIT * 10} ]', '-le 5 ]')
+        assert quick != RESTART_SMTPD
+        done = subprocess.run(["sh", "-c", quick, "restart", "/service/qmail-smtpd", str(port)],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 1 and f"not listening on port {port}" in done.stderr, done
+    finally:
+        old.kill()
+        old.wait()
 
 
 def test_run_scripts_are_executable() -> None:

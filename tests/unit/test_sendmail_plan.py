@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtaharden.policy import PolicyError, load_policy_text
+from mtaharden.policy import PolicyError, load_policy, load_policy_text
 from mtaharden.render import render_plan
 from mtaharden.targets.base import Plan
 from mtaharden.targets.kit.dnsbl import return_codes
@@ -50,15 +51,26 @@ def test_greeting_leaves_esmtp_to_sendmail() -> None:
 
 
 def test_auth_off_means_no_auth_on_the_mta_daemon() -> None:
-    assert "DAEMON_OPTIONS(`Port=25, Name=MTA, M=A')" in statements(plan("{}\n"))
+    assert "DAEMON_OPTIONS(`Port=25, Family=inet6, Name=MTA, M=A')" in statements(plan("{}\n"))
+
+
+@pytest.mark.parametrize(("options", "daemon"), [
+    ("{}", "Port=25, Family=inet6, Name=MTA, M=A"),  # [::]: IPv6 and (IPv4-mapped) IPv4 clients, one socket
+    ("{listen_address: 192.0.2.25}", "Port=25, Addr=192.0.2.25, Name=MTA, M=A"),
+    ("{listen_address: '2001:DB8::25'}", "Port=25, Family=inet6, Addr=2001:db8::25, Name=MTA, M=A"),
+])
+def test_one_daemon_per_port_takes_both_families_unless_an_address_is_named(options: str, daemon: str) -> None:
+    """Sendmail sets no IPV6_V6ONLY: an inet daemon beside the inet6 one cannot bind port 25 on Linux."""
+    daemons = [s for s in statements(plan(f"targets: {{sendmail: {options}}}\n")) if s.startswith("DAEMON_OPTIONS")]
+    assert daemons == [f"DAEMON_OPTIONS(`{daemon}')"]
 
 
 def test_submission_daemons_require_auth() -> None:
     text = ("role: mx+submission\ndomains: {local: [example.org]}\nauth: {enabled: true}\n"
             "tls: {cert: /c.pem, key: /k.pem}\n")
     result = statements(plan(text))
-    assert "DAEMON_OPTIONS(`Port=587, Name=MSA, M=Ea')" in result
-    assert "DAEMON_OPTIONS(`Port=465, Name=MSA-TLS, M=Eas')" in result
+    assert "DAEMON_OPTIONS(`Port=587, Family=inet6, Name=MSA, M=Ea')" in result
+    assert "DAEMON_OPTIONS(`Port=465, Family=inet6, Name=MSA-TLS, M=Eas')" in result
     assert "define(`confAUTH_OPTIONS', ``p,y'')" in result
 
 
@@ -164,10 +176,72 @@ CLIENT_VS_PERMIT = ("access: {clients: [{match: 192.0.2.0/24, action: reject}],\
 
 def test_explicit_client_reject_is_checked_before_a_recipient_permit() -> None:
     result = plan(CLIENT_VS_PERMIT)
-    rulesets = mc_file(result).local_rulesets
-    assert tuple(rulesets[:len(CLIENT_RULESET)]) == CLIENT_RULESET
+    rulesets = list(mc_file(result).local_rulesets)
+    start = rulesets.index(CLIENT_RULESET[0])
+    assert tuple(rulesets[start:start + len(CLIENT_RULESET)]) == CLIENT_RULESET
     refused = [s for s in relay_scenarios(load_policy_text(CLIENT_VS_PERMIT, "p.yml"))
                if s.name.startswith("refused client")]
     assert [(s.client, s.recipient, s.accepted) for s in refused] == [("192.0.2.1", "postmaster@example.org", False)]
     no_permit = mc_file(plan("access: {clients: [{match: 192.0.2.0/24, action: reject}]}\n"))
     assert CLIENT_RULESET[0] not in no_permit.local_rulesets
+
+
+def _ruleset(text: str, name: str) -> list[str]:
+    rulesets = list(mc_file(plan(text)).local_rulesets)
+    if name not in rulesets:
+        return []
+    start = rulesets.index(name)
+    end = next((i for i in range(start + 1, len(rulesets)) if rulesets[i].startswith("S")), len(rulesets))
+    return rulesets[start:end]
+
+
+SINCE_TLS = ["R$*\t$: <$&{tls_version}> <$&r>", "R<$+> <ESMTP>\t{then}", "R<$+> <ESMTPA>\t{then}"]
+UNGREETED = '$#error $@ 5.5.1 $: "503 Polite people say HELO first"'
+TLS = "tls: {cert: /c.pem, key: /k.pem}\n"
+
+
+def test_a_helo_name_given_before_starttls_is_forgotten() -> None:
+    """RFC 3207: with TLS on and no EHLO since ($r still ESMTP, not ESMTPS) the HELO rules are skipped;
+    without TLS ($&{tls_version} empty) they read $s."""
+    helo = "access: {helo: [{match: client.test, action: reject}]}\n"
+    check_mail = _ruleset(helo + "smtp: {require_helo: false}\n", "SLocal_check_mail")
+    assert check_mail[1:5] == [*(line.replace("{then}", "$@ OK") for line in SINCE_TLS), "R$*\t$: $&s"]
+    assert check_mail[5].startswith("Rclient.test\t$#error $@ 5.7.1")
+
+
+def test_require_helo_refuses_every_recipient_without_an_ehlo_since_starttls() -> None:
+    """In Local_check_rcpt, which a recipient permit (FRIEND) does not skip; only when STARTTLS is offered."""
+    ungreeted = [line.replace("{then}", UNGREETED) for line in SINCE_TLS]
+    assert _ruleset(TLS, "SLocal_check_rcpt")[1:] == ungreeted
+    assert _ruleset(TLS + "smtp: {require_helo: false}\n", "SLocal_check_rcpt") == []
+    assert _ruleset("{}\n", "SLocal_check_rcpt") == []
+    both = _ruleset(TLS + CLIENT_VS_PERMIT, "SLocal_check_rcpt")
+    assert both == [*CLIENT_RULESET, *ungreeted]
+    (item,) = [c for c in plan(TLS).coverage if c.element == "smtp.require_helo"]
+    assert item.status == "approximated" and "greeted with HELO (not EHLO) before STARTTLS" in item.detail
+
+
+def test_message_size_is_approximated_with_its_condition() -> None:
+    (item,) = [c for c in plan("{}\n").coverage if c.element == "smtp.max_message_size"]
+    assert item.status == "approximated"
+    assert "SIZE= above it is refused exactly" in item.detail and "LF line ends" in item.detail
+
+
+def test_a_list_file_user_entry_is_spelt_out_per_relay_domain_and_declared(tmp_path: Path) -> None:
+    """blocklist_recipients reads To:user@ for local users only: as for an inline user@ rule, each relay domain
+    gets its user@domain key (first match kept against a later inline rule), other domains are declared."""
+    (tmp_path / "r.txt").write_text("root@\nx@y.test\n")
+    (tmp_path / "p.yml").write_text(
+        "domains: {local: [example.test], relay: [relay.example.test]}\n"
+        "access: {recipients: [{file: r.txt, action: defer}, {match: 'root@relay.example.test', action: reject}]}\n")
+    result = SendmailTarget().plan(load_policy(tmp_path / "p.yml"))
+    assert ("To:root@relay.example.test", 'ERROR:4.7.1:"450 Recipient address rejected"') in access(result)
+    (item,) = [c for c in result.coverage if c.element == "access.recipients[0]"]
+    assert item.status == "approximated" and "each user@ entry of r.txt" in item.detail
+    assert "looks user@ up for local users alone" in item.detail
+
+
+def test_helo_optional_accepts_any_helo_name() -> None:
+    """Without require_helo the contract accepts an invalid HELO name; Sendmail answers 501 unless AllowBogusHELO."""
+    assert "define(`confALLOW_BOGUS_HELO', ``True'')" in statements(plan("smtp: {require_helo: false}\n"))
+    assert not [s for s in statements(plan("{}\n")) if "ALLOW_BOGUS_HELO" in s]

@@ -10,17 +10,15 @@ from ...policy.lists import EntryFile
 from ...policy.model import (
     Access,
     AccessAction,
-    AddressFile,
-    AddressRule,
     ClientFile,
     ClientRule,
     HeloFile,
     HeloRule,
 )
 from ..base import Block
-from ..kit.address_parts import address_key, first_match_keys
 from ..kit.coverage import Recorder
 from . import capabilities as facts
+from .address_access import address_tables
 from .tables import Table
 
 ACCESS_VERBS: Mapping[AccessAction, str] = {"reject": "REJECT", "defer": "DEFER", "permit": "OK"}
@@ -35,11 +33,14 @@ def access_tables(access: Access, record: Recorder) -> dict[str, Table]:
         for key in _helo_keys(rule.match)), tuple(
         Block(_helo_file_keys(rule.file), access_value(rule.action, rule.message))
         for rule in access.helo if isinstance(rule, HeloFile)))
+    split = {"helo": ""}
     for stage, name in (("senders", "sender_access"), ("recipients", "recipient_access")):
-        tables[stage] = _address_table(name, getattr(access, stage))
+        parts = address_tables(name, getattr(access, stage), access_value)
+        tables |= {f"{stage}.{start}" if start else stage: table for start, table in parts}
+        split[stage] = facts.ADDRESS_TABLES.format(tables=", ".join(t.name for _, t in parts[1:])) if parts[1:] else ""
     for stage in ("helo", "senders", "recipients"):
         if getattr(access, stage):
-            record.enforced(f"access.{stage}", facts.ACCESS.format(tables=facts.ACCESS_TABLES[stage]))
+            record.enforced(f"access.{stage}", facts.ACCESS.format(tables=facts.ACCESS_TABLES[stage]) + split[stage])
     return {key: table for key, table in tables.items() if not table.empty}
 
 
@@ -67,15 +68,6 @@ def _client_tables(rules: Sequence[ClientRule | ClientFile], record: Recorder) -
             yield f"clients.{index}.cidr", Table(f"client_access.{index}.cidr", "cidr", (), (Block(networks, value),))
     if rules:
         record.enforced("access.clients", facts.ACCESS.format(tables=facts.ACCESS_TABLES["clients"] + files))
-
-
-def _address_table(name: str, rules: Sequence[AddressRule | AddressFile]) -> Table:
-    # Postfix looks up user@domain, then domain, then user@: the keys carry the first match (address_parts).
-    lines = tuple(first_match_keys([(rule.match, access_value(rule.action, rule.message))
-                                    for rule in rules if isinstance(rule, AddressRule)]))
-    blocks = tuple(Block([address_key(entry) for entry in rule.file.entries], access_value(rule.action, rule.message))
-                   for rule in rules if isinstance(rule, AddressFile))
-    return Table(name, "hash", lines, blocks)
 
 
 def _helo_file_keys(file: EntryFile) -> list[str]:

@@ -3,7 +3,8 @@ show and the README's Postfix section states.
 
 Each fact is stated here once, as data; the lowering step that decides an element records the fact that
 applies (one :class:`~mtaharden.targets.kit.coverage.Recorder` per plan), filling in the ``{name}`` fields
-it knows. Postfix carries out every element but EXPN on (it has no EXPN) and header text in encoded forms.
+it knows. Postfix carries out every element but EXPN on (it has no EXPN), header text in encoded forms and
+the message size at end of DATA (it counts its own envelope information too).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ DNSBL = "reject_rbl_client {zone} with filter(s) {filters}; reply from rbl_reply
 ACCESS = "{tables} in smtpd_recipient_restrictions; OK never relays"
 ACCESS_TABLES = {"clients": "client_access.cidr (cidr)", "helo": "helo_access (hash)",
                  "senders": "sender_access (hash)", "recipients": "recipient_access (hash)"}
+# A user@ entry before a list of domains needs a user@domain key per pair: past a bound, a new table instead.
+ADDRESS_TABLES = "; then {tables}, read in order (where earlier user@ entries meet many domains)"
 CLIENT_FILES = "; each list file: its IPv4 addresses in a hash table, the rest in a cidr table, at its place"
 HEADER = "header_checks.pcre: {header} ({action})"
 HEADER_FORMS = "{how}; {limits}"  # Postfix decodes nothing: one line per charset and encoded form
@@ -40,7 +43,15 @@ EXPN_STAYS_OFF = NO_EXPN + "; it stays off"
 REQUIRE_HELO = "smtpd_helo_required = {value}"
 STRICT_ENVELOPES = "strict_rfc821_envelopes, reject_non_fqdn_sender/recipient"
 LAX_ENVELOPES = "strict_rfc821_envelopes = no"
-LIMITS = (("smtp.max_message_size", "message_size_limit"), ("smtp.max_recipients", "smtpd_recipient_limit"),
+# message_size_limit counts "envelope information" too (postconf(5)): the queue file's envelope records and the
+# Received: header smtpd adds. Raising the limit by a margin would accept messages over the policy's limit and
+# the margin is not fixed (TLS details, address lengths, recipients), so the limit stays exact and the stricter
+# error is declared: refusing a message just under the limit, never accepting one over it.
+MESSAGE_SIZE = ("message_size_limit; SIZE= at MAIL is exact, but at end of DATA Postfix also counts its own "
+                "Received: header and the queue file's envelope records (about 1 KiB for one recipient, more with "
+                "TLS, long addresses or many recipients), so a message that close under the limit is refused (552); "
+                "none over it is accepted")
+LIMITS = (("smtp.max_recipients", "smtpd_recipient_limit"),
           ("smtp.max_connections_per_client", "smtpd_client_connection_count_limit (anvil)"))
 TLS = "smtpd_tls_* (security level {inbound}, >= {min_protocol})"
 NO_TLS = "no TLS (smtpd_tls_security_level = none)"

@@ -168,6 +168,7 @@ def _protocol(policy: Policy, record: Recorder) -> dict[str, Value]:
         record.approximated("smtp.disable_expn", facts.EXPN_STAYS_OFF)
     record.enforced("smtp.require_helo", facts.REQUIRE_HELO.format(value=yes(smtp.require_helo)))
     record.enforced("smtp.strict_envelopes", facts.STRICT_ENVELOPES if smtp.strict_envelopes else facts.LAX_ENVELOPES)
+    record.approximated("smtp.max_message_size", facts.MESSAGE_SIZE)
     for element, how in facts.LIMITS:
         record.enforced(element, how)
     return {
@@ -218,16 +219,16 @@ def _restrictions(policy: Policy, tables: Mapping[str, Table], rbl_steps: list[s
 def _recipient_restrictions(policy: Policy, tables: Mapping[str, Table], rbl_steps: list[str]) -> list[str]:
     steps = [f"check_client_access {table.reference}" for key, table in tables.items()
              if key.partition(".")[0] == "clients"]
-    if "recipients" in tables:
-        steps.append(f"check_recipient_access {tables['recipients'].reference}")
+    steps += [f"check_recipient_access {table.reference}" for key, table in tables.items()
+              if key.partition(".")[0] == "recipients"]
     if policy.smtp.require_helo:
         steps.append("reject_invalid_helo_hostname")
     if "helo" in tables:
         steps.append(f"check_helo_access {tables['helo'].reference}")
     if policy.smtp.strict_envelopes:
         steps += ["reject_non_fqdn_sender", "reject_non_fqdn_recipient"]
-    if "senders" in tables:
-        steps.append(f"check_sender_access {tables['senders'].reference}")
+    steps += [f"check_sender_access {table.reference}" for key, table in tables.items()
+              if key.partition(".")[0] == "senders"]
     steps.append("permit_mynetworks")
     if policy.auth.enabled:
         steps.append("permit_sasl_authenticated")

@@ -177,7 +177,12 @@ CAPABILITIES: dict[str, dict[str, Fact]] = {
                  "checks only the domain after the last @"),
         "off": _e("lenient envelope syntax, as in stock qmail-smtpd"),
     },
-    "smtp.max_message_size": {"databytes": _e("control/databytes (552 after DATA; counted after CRLF becomes LF)")},
+    "smtp.max_message_size": {
+        "databytes": _a("control/databytes, 552 at end of DATA; differs (1) when a message is over the limit by at "
+                        "most its number of lines: accepted (databytes counts LF line ends, the contract CRLF), and "
+                        "(2) when MAIL gives SIZE= over the limit: accepted (qmail-smtpd offers no SIZE and ignores "
+                        "SIZE=), so the message is refused only at end of DATA"),
+    },
     "smtp.max_recipients": {"none": _u("stock qmail-smtpd has no recipient limit (a patch adds one; not rendered)")},
     "smtp.max_connections_per_client": {
         "global": _a("tcpserver -c {concurrency} limits all sessions together (targets.qmail.concurrency), not per "

@@ -17,7 +17,23 @@ from .capabilities import note
 from .options import qmail_options
 
 SUPERVISE_WAIT = 10  # seconds svc waits for supervise of a new service folder (svscan rescans every 5 s)
+LISTEN_WAIT = 10  # seconds for tcpserver to be (re)started and listening (supervise pauses 1 s after each start)
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+# Shell functions for the steps that wait on tcpserver. pid SERVICE: supervise's child while it is up.
+# listens PID PORT: that process holds the socket listening on PORT (its inode from /proc/net/tcp{,6}
+# among the process's descriptors), so another listener (the old tcpserver, another MTA) does not count.
+# serving SERVICE OLD PORT: wait, bounded, until a child other than OLD is up and listens on PORT.
+SERVING_SHELL = " ".join((
+    'pid() { s=$(svstat "$1") || return 1; case $s in *": up (pid "*) s=${s#*"(pid "}; echo "${s%%)*}";; esac; };',
+    'listens() { hex=$(printf %04X "$2");',
+    "for inode in $(awk -v p=\":$hex\" '$4 == \"0A\" && substr($2, length($2) - 4) == p {print $10}'"
+    " /proc/net/tcp /proc/net/tcp6 2>/dev/null);",
+    'do ls -l "/proc/$1/fd" 2>/dev/null | grep -qF "socket:[$inode]" && return 0; done; return 1; };',
+    'serving() { i=0; until new=$(pid "$1") && [ -n "$new" ] && [ "$new" != "$2" ] && listens "$new" "$3";',
+    f'do i=$((i + 1)); [ "$i" -le {LISTEN_WAIT * 10} ] ||',
+    f'{{ echo "tcpserver of $1 is not listening on port $3 after {LISTEN_WAIT} s" >&2; exit 1; }};',
+    "sleep 0.1; done; };",
+))
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,8 @@ def _log_run_script(policy: Policy) -> RunScript:
 
 def service(policy: Policy) -> Service:
     """daemontools supervises qmail: svc -u/-d bring its services up and down; every apply is an
-    ``svc -t`` restart already, so there is no separate restart key."""
+    ``svc -t`` restart already, so there is no separate restart key. Starting ends when tcpserver
+    listens: svc only asks supervise, and a probe right after it would find the port closed."""
     options = qmail_options(policy)
     names = ("qmail-send", "qmail-smtpd") if policy.accepts_inbound else ("qmail-send",)
     dirs = tuple(f"{options.service_dir}/{name}" for name in names)
@@ -111,8 +128,16 @@ def service(policy: Policy) -> Service:
                               f'[ "$i" -le {SUPERVISE_WAIT * 10} ] || {{ echo "supervise does not run for $d '
                               '(svscan must watch its folder)" >&2; exit 1; }; sleep 0.1; done; done',
                   "supervised", *dirs)
+    listening = (("sh", "-c", SERVING_SHELL + ' serving "$1" "" "$2"', "serving", *_smtpd(policy)),
+                 ) if policy.accepts_inbound else ()
     return Service(running=("sh", "-c", f"! svstat {quoted} | grep -qv ': up '"),
-                   start=(supervised, ("svc", "-u", *dirs)), stop=(("svc", "-d", *dirs),))
+                   start=(supervised, ("svc", "-u", *dirs), *listening), stop=(("svc", "-d", *dirs),))
+
+
+def _smtpd(policy: Policy) -> tuple[str, str]:
+    """qmail-smtpd's service folder and port, as the serving steps take them."""
+    options = qmail_options(policy)
+    return f"{options.service_dir}/qmail-smtpd", str(options.smtp_port)
 
 
 def steps(policy: Policy) -> tuple[Step, ...]:
@@ -138,7 +163,10 @@ def steps(policy: Policy) -> tuple[Step, ...]:
              "restart qmail-send: it reads me and percenthack only at start (a HUP rereads just locals)", "apply"),
     ]
     if policy.accepts_inbound:
-        steps.append(Step(("svc", "-t", f"{options.service_dir}/qmail-smtpd"),
-                          "restart tcpserver for a changed run script; control files are read per connection",
-                          "apply"))
+        steps.append(Step(("sh", "-c", SERVING_SHELL + ' old=$(pid "$1"); svc -t "$1" || exit 1; '
+                           '[ -z "$old" ] || serving "$1" "$old" "$2"', "restart", *_smtpd(policy)),
+                          "restart tcpserver for a changed run script (control files and tcp.smtp.cdb are read "
+                          "per connection), and wait until the new one listens: supervise acts on svc -t only "
+                          "after its 1-s pause following a start, and until then the old tcpserver, with the old "
+                          "rblsmtpd chain, answers", "apply"))
     return tuple(steps)

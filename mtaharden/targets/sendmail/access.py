@@ -22,7 +22,7 @@ from ..kit.escape import Unexpressible
 from ..kit.shadowing import first_within, split_hosts, within
 from . import capabilities as facts
 from .m4 import rule_string
-from .rulesets import client_ruleset, helo_ruleset
+from .rulesets import helo_ruleset, rcpt_ruleset
 
 # The reply text is quoted: unquoted, Sendmail re-tokenises it and drops the blanks around commas.
 ACCESS_VALUES: Mapping[AccessAction, str] = {"reject": 'ERROR:5.7.1:"550 {text}"',
@@ -55,7 +55,7 @@ def lower(policy: Policy, coverage: Recorder, relay_domains: Sequence[str]) -> A
     entries += _recipient_entries(policy, coverage, relay_domains)
     entries.append(("ClientConn:", str(policy.smtp.max_connections_per_client)))
     lines, blocks = _first_match_wins(entries)
-    return Access(lines, blocks, (*helo, *client_ruleset(policy)))
+    return Access(lines, blocks, (*helo, *rcpt_ruleset(policy)))
 
 
 def _value(action: AccessAction, message: str | None, default: str) -> str:
@@ -143,7 +143,12 @@ def _recipient_entries(policy: Policy, coverage: Recorder, relay_domains: Sequen
                 reasons.append(facts.ANY_DOMAIN_USER.format(match=match))
                 inline += [(f"{match}{domain}", value) for domain in relay_domains]
         else:
-            entries.append(_address_entry("Spam:" if recipient.action == "permit" else "To:", recipient, value))
+            tag = "Spam:" if recipient.action == "permit" else "To:"
+            users = [entry for entry in recipient.file.entries if entry.endswith("@")]
+            if users:  # as inline user@ rules: spelt out per relay domain, declared for other domains
+                reasons.append(facts.ANY_DOMAIN_USER.format(match=f"each user@ entry of {recipient.file.name}"))
+            entries.append(_address_entry(tag, recipient, value))
+            entries += [(f"{tag}{user}{domain}", value) for user in users for domain in relay_domains]
         _approximated(coverage, element, reasons)
     return entries + [(f"{'Spam:' if value == 'FRIEND' else 'To:'}{key}", value)
                       for key, value in first_match_keys(inline)]

@@ -11,7 +11,11 @@ from collections.abc import Mapping
 
 from ..base import Status
 
-ROLE = "{role}: DAEMON_OPTIONS (no default MSA)"
+ROLE = "{role}: DAEMON_OPTIONS (no default MSA), {listeners}"
+LISTEN_ADDRESS = "bound to targets.sendmail.listen_address"
+# Sendmail sets no IPV6_V6ONLY: an IPv4 daemon beside [::] cannot bind, so one socket takes both families.
+DUAL_STACK = ("Family=inet6 on [::] for IPv6 and IPv4 clients (Linux with net.ipv6.bindv6only=0, its "
+              "default; elsewhere set targets.sendmail.listen_address)")
 HOSTNAME = "confDOMAIN_NAME"
 HOSTNAME_FROM_SYSTEM = "the system host name"
 LOCAL_DOMAINS = "local-host-names (class w, FEATURE use_cw_file)"
@@ -37,7 +41,9 @@ DNSBL_TOO_WIDE = "the return-code filters need more than six patterns and do not
 ACCESS: Mapping[str, tuple[Status, str]] = {
     "clients": ("enforced", "access Connect: (decided at RCPT, delay_checks); an explicit reject or defer is "
                             "looked up again in Local_check_rcpt, so no recipient permit lifts it"),
-    "helo": ("approximated", "Local_check_mail on the HELO name ($s); permit only ends the HELO rules"),
+    "helo": ("approximated", "Local_check_mail on the HELO name ($s); permit only ends the HELO rules; a name "
+                             "given before STARTTLS is forgotten when it came with EHLO, not with HELO (Sendmail "
+                             "keeps $s, and its $r tells only an EHLO since STARTTLS apart)"),
     "senders": ("enforced", "access From:"),
     "recipients": ("enforced", "access To: / Spam: FRIEND (delay_checks): a permit skips the HELO, sender and "
                                "DNSBL checks, never an explicit client reject"),
@@ -65,13 +71,21 @@ BANNER = ("confSMTP_LOGIN_MSG; no other reply names the software or its version:
 BANNER_HOST_ONLY = "{reason}; the greeting is the host name alone"
 # (element, how when true, how when false) for the session switches
 SWITCHES = (("smtp.disable_vrfy", "PrivacyOptions novrfy", "VRFY allowed"),
-            ("smtp.disable_expn", "PrivacyOptions noexpn", "EXPN allowed"),
-            ("smtp.require_helo", "PrivacyOptions needmailhelo", "HELO optional"))
+            ("smtp.disable_expn", "PrivacyOptions noexpn", "EXPN allowed"))
+# Sendmail counts a session greeted before STARTTLS as greeted after it; Local_check_mail tells an EHLO since
+# STARTTLS apart by $r (ESMTPS), which a HELO does not change.
+NEED_MAIL_HELO = "PrivacyOptions needmailhelo"
+REQUIRE_HELO = (NEED_MAIL_HELO + "; after STARTTLS a new EHLO (Local_check_rcpt on $r: every recipient "
+                "refused, 503); differs when the session was greeted with HELO (not EHLO) before STARTTLS: "
+                "MAIL without a new greeting is accepted")
+HELO_OPTIONAL = "HELO optional; confALLOW_BOGUS_HELO: a HELO name that is not a host name is accepted"
 # Elements Sendmail carries out the same way whatever the policy says: (element, status, how).
 FIXED: tuple[tuple[str, Status, str], ...] = (
     ("smtp.strict_envelopes", "approximated",
      "Sendmail always parses RFC 5321 paths; FEATURE nouucp/nopercenthack reject ! and % routing"),
-    ("smtp.max_message_size", "enforced", "confMAX_MESSAGE_SIZE"),
+    ("smtp.max_message_size", "approximated",
+     "confMAX_MESSAGE_SIZE: MAIL SIZE= above it is refused exactly; at end of DATA MaxMessageSize counts LF line "
+     "ends, so a message over the limit by at most its number of lines is accepted"),
     ("smtp.max_recipients", "enforced", "confMAX_RCPTS_PER_MESSAGE"),
     ("smtp.max_connections_per_client", "enforced", "FEATURE(conncontrol) with access ClientConn:"),
 )

@@ -38,23 +38,32 @@ class Sections:
 
 
 def daemons(policy: Policy, coverage: Recorder) -> list[str]:
-    """DAEMON_OPTIONS for the role's listeners (no default MSA: FEATURE no_default_msa)."""
+    """DAEMON_OPTIONS for the role's listeners (no default MSA: FEATURE no_default_msa).
+
+    A daemon binds one family, inet (IPv4) unless Family= says otherwise. Without a listen_address each
+    listener is Family=inet6 on [::], which on Linux also takes IPv4 clients (as IPv4-mapped addresses,
+    which Sendmail writes back as plain IPv4 in ${client_addr}): Sendmail sets no IPV6_V6ONLY, so an inet
+    daemon beside it cannot bind port 25 (EADDRINUSE, and the daemon exits); Debian's README says the same."""
     options = policy.targets.sendmail
-    address = f", Addr={canonical.address(options.listen_address)}" if options.listen_address else ""
-    if ":" in address:  # Sendmail reads Addr= in the family set before it, inet (IPv4) by default
-        address = ", Family=inet6" + address
+    if options.listen_address:  # Sendmail reads Addr= in the family set before it
+        address = canonical.address(options.listen_address)
+        where = f"{', Family=inet6' if ':' in address else ''}, Addr={address}"
+    else:
+        where = ", Family=inet6"
+    # M=A: no AUTH at all here when the policy disables it (Sendmail offers SASL mechanisms by default).
+    modifiers = "" if policy.auth.enabled else ", M=A"
     found: list[str] = []
-    if policy.accepts_inbound or policy.role == "null-client":
-        where = ", Addr=127.0.0.1" if policy.role == "null-client" else address
-        # M=A: no AUTH at all here when the policy disables it (Sendmail offers SASL mechanisms by default).
-        modifiers = "" if policy.auth.enabled else ", M=A"
+    if policy.role == "null-client":
+        found.append(f"Port={options.smtp_port}, Addr=127.0.0.1, Name=MTA{modifiers}")
+    elif policy.accepts_inbound:
         found.append(f"Port={options.smtp_port}{where}, Name=MTA{modifiers}")
     submission = policy.auth.submission
     if policy.offers_submission and submission.port is not None:
-        found.append(f"Port={submission.port}{address}, Name=MSA, M=Ea")
+        found.append(f"Port={submission.port}{where}, Name=MSA, M=Ea")
     if policy.offers_submission and submission.smtps_port is not None:
-        found.append(f"Port={submission.smtps_port}{address}, Name=MSA-TLS, M=Eas")
-    coverage.enforced("role", facts.ROLE.format(role=policy.role))
+        found.append(f"Port={submission.smtps_port}{where}, Name=MSA-TLS, M=Eas")
+    listeners = facts.LISTEN_ADDRESS if options.listen_address else facts.DUAL_STACK
+    coverage.enforced("role", facts.ROLE.format(role=policy.role, listeners=listeners))
     return [f"DAEMON_OPTIONS({m4_quote(d)})" for d in found]
 
 
@@ -89,8 +98,16 @@ def session(policy: Policy, coverage: Recorder) -> list[str]:
            define("confMAX_MESSAGE_SIZE", str(smtp.max_message_size)),
            define("confMAX_RCPTS_PER_MESSAGE", str(smtp.max_recipients)),
            define("confDONT_PROBE_INTERFACES", "True")]
+    if not smtp.require_helo:  # else Sendmail answers 501 to an EHLO name that is not a host name
+        out.append(define("confALLOW_BOGUS_HELO", "True"))
     for element, on, off in facts.SWITCHES:
         coverage.enforced(element, on if getattr(smtp, element.removeprefix("smtp.")) else off)
+    if smtp.require_helo and policy.tls is not None:
+        coverage.approximated("smtp.require_helo", facts.REQUIRE_HELO)
+    elif smtp.require_helo:
+        coverage.enforced("smtp.require_helo", facts.NEED_MAIL_HELO)
+    else:
+        coverage.enforced("smtp.require_helo", facts.HELO_OPTIONAL)
     for element, status, how in facts.FIXED:
         coverage.record(element, status, how)
     return out

@@ -1,7 +1,8 @@
 """Access rules Sendmail's access map cannot order on its own, as rulesets in LOCAL_RULESETS.
 
-HELO rules: Local_check_mail matches the HELO name ($s), first match wins. Client refusals: looked up
-again in Local_check_rcpt, so no later permit lifts them.
+HELO rules: Local_check_mail matches the HELO name ($s), first match wins, unless it was given before
+STARTTLS (no EHLO since: RFC 3207 forgets it). Local_check_rcpt: client refusals looked up again, so no
+later permit lifts them; with require_helo, no recipient after STARTTLS without a new EHLO.
 """
 
 from __future__ import annotations
@@ -25,19 +26,36 @@ HELO_ACTIONS: Mapping[AccessAction, str] = {"reject": '$#error $@ 5.7.1 $: "550 
                                             "defer": '$#error $@ 4.7.1 $: "450 {text}"', "permit": "$@ OK"}
 # A ruleset is tried line by line at every MAIL command: longer HELO list files are not expanded.
 HELO_FILE_MAX = 1000
+# RFC 3207: after STARTTLS the server forgets the HELO name, but Sendmail keeps $s (and counts the session
+# as greeted for needmailhelo). Its protocol ($r) is set at EHLO, ESMTPS under TLS (HELO sets SMTP either
+# way): TLS on and ESMTP(A) means no EHLO since. Local_check_mail then skips the HELO rules; with
+# require_helo Local_check_rcpt refuses (there, not in check_mail, which a recipient FRIEND skips).
+SINCE_TLS = "R$*\t$: <$&{tls_version}> <$&r>"
+NO_EHLO_SINCE_TLS = ("ESMTP", "ESMTPA")
+UNGREETED = '$#error $@ 5.5.1 $: "503 Polite people say HELO first"'
 
 
-def client_ruleset(policy: Policy) -> tuple[str, ...]:
-    """Needed when a permit of a later list could lift a client refusal: with delay_checks a sender
-    permit (From: OK) lets a refused client through too (the differential suite found it)."""
+def _no_ehlo_since_tls(then: str) -> list[str]:
+    return [SINCE_TLS, *(f"R<$+> <{protocol}>\t{then}" for protocol in NO_EHLO_SINCE_TLS)]
+
+
+def rcpt_ruleset(policy: Policy) -> list[str]:
+    """Local_check_rcpt, run before delay_checks reads Spam: FRIEND or From: OK: the client re-check, needed
+    when a permit of a later list could lift a client refusal (with delay_checks a sender permit lets a
+    refused client through too: the differential suite found it); and, with require_helo and TLS, no
+    recipient without an EHLO since STARTTLS."""
     access = policy.access
     refuses = any(rule.action != "permit" for rule in access.clients)
     permits = any(r.action == "permit" for r in (*access.recipients, *access.senders, *access.helo))
-    return CLIENT_RULESET if refuses and permits else ()
+    lines = list(CLIENT_RULESET[1:]) if refuses and permits else []
+    if policy.smtp.require_helo and policy.tls is not None:
+        lines += _no_ehlo_since_tls(UNGREETED)
+    return [CLIENT_RULESET[0], *lines] if lines else []
 
 
 def helo_ruleset(policy: Policy, coverage: Recorder) -> list[str]:
-    """Local_check_mail: match the HELO name ($s) against the policy's HELO rules, first match wins."""
+    """Local_check_mail: match the HELO name ($s) against the policy's HELO rules, first match wins; a
+    name given before STARTTLS, with no EHLO since, is forgotten."""
     rules: list[str] = []
     for index, rule in enumerate(policy.access.helo):
         element = f"access.helo[{index}]"
@@ -54,4 +72,4 @@ def helo_ruleset(policy: Policy, coverage: Recorder) -> list[str]:
         for name in names:
             forms = [name, f"[{name}]"] if ":" in name or name[0].isdigit() else [name]
             rules += [f"R{form}\t{HELO_ACTIONS[rule.action].format(text=text)}" for form in forms]
-    return ["SLocal_check_mail", "R$*\t$: $&s", *rules] if rules else []
+    return ["SLocal_check_mail", *_no_ehlo_since_tls("$@ OK"), "R$*\t$: $&s", *rules] if rules else []
