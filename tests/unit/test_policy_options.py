@@ -52,19 +52,19 @@ def test_every_registered_target_has_an_options_module_and_nothing_else_does() -
 
 
 def test_an_options_module_is_all_a_new_target_needs_in_the_policy(tmp_path: Path) -> None:
-    (tmp_path / "exim.py").write_text(textwrap.dedent('''
+    (tmp_path / "courier.py").write_text(textwrap.dedent('''
         from collections.abc import Iterator
         from mtaharden.policy.finding import Finding
         from mtaharden.policy.strict import TargetOptions
 
-        class EximOptions(TargetOptions):
-            spool: str = "/var/spool/exim4"
+        class CourierOptions(TargetOptions):
+            spool: str = "/var/spool/courier"
 
-        Options = EximOptions
+        Options = CourierOptions
 
         def findings(policy) -> Iterator[Finding]:
-            if policy.targets.exim.spool == "/tmp":
-                yield Finding(("targets", "exim", "spool"), "the spool must not be /tmp", "use /var/spool/exim4")
+            if policy.targets.courier.spool == "/tmp":
+                yield Finding(("targets", "courier", "spool"), "the spool must not be /tmp", "use /var/spool/courier")
     '''))
     result = _run(f"""
         import json
@@ -72,9 +72,9 @@ def test_an_options_module_is_all_a_new_target_needs_in_the_policy(tmp_path: Pat
         options.__path__.append({str(tmp_path)!r})
         from mtaharden.policy import PolicyError, load_policy_text
         from mtaharden.policy.model import Targets
-        assert load_policy_text("", "p.yml").targets.exim.spool == "/var/spool/exim4"
+        assert load_policy_text("", "p.yml").targets.courier.spool == "/var/spool/courier"
         problems = []
-        for text in ("targets:\\n  exim:\\n    spool: /tmp\\n", "targets:\\n  exim:\\n    spol: x\\n"):
+        for text in ("targets:\\n  courier:\\n    spool: /tmp\\n", "targets:\\n  courier:\\n    spol: x\\n"):
             try:
                 load_policy_text(text, "p.yml")
             except PolicyError as exc:
@@ -83,10 +83,10 @@ def test_an_options_module_is_all_a_new_target_needs_in_the_policy(tmp_path: Pat
     """)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["fields"] == ["exchange", "exim", "postfix", "qmail", "sendmail"]
-    assert report["problems"][0] == ("p.yml:3:12: targets.exim.spool: the spool must not be /tmp "
-                                     "(fix: use /var/spool/exim4)")
-    assert report["problems"][1] == "p.yml:3:5: targets.exim.spol: unknown key 'spol' (fix: did you mean 'spool'?)"
+    assert report["fields"] == sorted([*target_options.names(), "courier"])
+    assert report["problems"][0] == ("p.yml:3:12: targets.courier.spool: the spool must not be /tmp "
+                                     "(fix: use /var/spool/courier)")
+    assert report["problems"][1] == "p.yml:3:5: targets.courier.spol: unknown key 'spol' (fix: did you mean 'spool'?)"
 
 
 def test_a_module_without_options_is_refused(tmp_path: Path) -> None:
@@ -118,9 +118,8 @@ def test_a_module_without_options_is_refused(tmp_path: Path) -> None:
     ("targets:\n  qmail:\n    smtpd_user: Root\n", "policy.yml:3:17: targets.qmail.smtpd_user: String should match"),
     ("targets:\n  exchange:\n    deployment: cloud\n",
      "policy.yml:3:17: targets.exchange.deployment: Input should be 'mailbox' or 'edge'"),
-    ("targets:\n  exim: {}\n",
-     "policy.yml:2:3: targets.exim: unknown key 'exim' (fix: remove it; known keys here: exchange, postfix, qmail, "
-     "sendmail)"),
+    ("targets:\n  courier: {}\n",
+     "policy.yml:2:3: targets.courier: unknown key 'courier' (fix: remove it; known keys here: exchange, exim, "),
 ])
 def test_target_option_errors_are_located(text: str, expected: str) -> None:
     with pytest.raises(PolicyError) as caught:

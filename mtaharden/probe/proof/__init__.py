@@ -100,12 +100,16 @@ async def prove(proof: QueueProof, shell: Shell, ids: Mapping[str, str], wait: f
 
 def proof_for(mta: str) -> QueueProof:
     """The queue proof of ``mta`` (one of :data:`MTAS`)."""
+    from .exim import EximProof
     from .postfix import PostfixProof
     from .qmail import QmailProof
     from .sendmail import SendmailProof
 
-    proofs: dict[str, QueueProof] = {"postfix": PostfixProof(), "sendmail": SendmailProof(), "qmail": QmailProof()}
+    proofs: dict[str, QueueProof] = {"postfix": PostfixProof(), "sendmail": SendmailProof(), "qmail": QmailProof(),
+                                     "exim": EximProof()}
+    from .opensmtpd import OpensmtpdProof
+    proofs["opensmtpd"] = OpensmtpdProof()
     return proofs[mta]
 
 
-MTAS = ("postfix", "sendmail", "qmail")
+MTAS = ("postfix", "sendmail", "qmail", "opensmtpd", "exim")

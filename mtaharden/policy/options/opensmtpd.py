@@ -1,0 +1,16 @@
+"""``targets.opensmtpd``: the OpenSMTPD target's options."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..strict import TargetOptions
+from ..types import AbsolutePath
+
+
+class OpensmtpdOptions(TargetOptions):
+    config_file: AbsolutePath = Field("/etc/smtpd.conf", description="where smtpd.conf is installed (Debian's place)")
+    smtp_port: int = Field(25, ge=1, le=65535, description="port of the public SMTP listeners")
+
+
+Options = OpensmtpdOptions

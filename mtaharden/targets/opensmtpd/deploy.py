@@ -1,0 +1,48 @@
+"""How smtpd.conf lands on Debian 12: the check step, the service, what the host must provide, and the builtin facts.
+
+Debian's init script (``/etc/init.d/opensmtpd``) runs ``smtpd -n`` itself before it starts the daemon; the
+plan's check step runs it on the installed file first, so a role stops before the swap. OpenSMTPD reads its
+configuration only at start, so every apply is a restart.
+"""
+
+from __future__ import annotations
+
+from ...policy import Policy
+from ..base import Service, Step
+from ..kit.coverage import Recorder
+from .capabilities import note
+from .options import opensmtpd_options
+
+INIT = "/etc/init.d/opensmtpd"
+
+
+def steps(policy: Policy) -> tuple[Step, ...]:
+    config = opensmtpd_options(policy).config_file
+    return (Step(("smtpd", "-n", "-f", config), "let OpenSMTPD parse smtpd.conf and its tables", "check"),
+            Step((INIT, "restart"), "OpenSMTPD reads smtpd.conf only at start", "apply"))
+
+
+def service() -> Service:
+    return Service(running=(INIT, "status"), start=((INIT, "start"),), stop=((INIT, "stop"),))
+
+
+def record_builtin(policy: Policy, rec: Recorder) -> None:
+    """What stock OpenSMTPD does by itself, and the elements it needs filters for that Debian does not ship."""
+    smtp = policy.smtp
+    note(rec, "smtp.disable_vrfy", "on" if smtp.disable_vrfy else "off")
+    note(rec, "smtp.disable_expn", "on" if smtp.disable_expn else "off")
+    note(rec, "smtp.require_helo", "on" if smtp.require_helo else "off")
+    note(rec, "smtp.strict_envelopes", "on" if smtp.strict_envelopes else "off")
+    if not policy.accepts_inbound:
+        note(rec, "smtp.max_connections_per_client", "no-listener", role=policy.role)
+        if policy.dnsbl:
+            note(rec, "dnsbl", "no-listener", role=policy.role)
+        access = policy.access
+        if access.clients or access.helo or access.senders or access.recipients:
+            note(rec, "access", "no-listener", role=policy.role)
+    else:
+        note(rec, "smtp.max_connections_per_client", "none")
+        for index, entry in enumerate(policy.dnsbl):
+            note(rec, f"dnsbl[{index}]", "none", zone=entry.zone)
+    for index, check in enumerate(policy.header_checks):
+        note(rec, f"header_checks[{index}]", "none", header=check.header)
