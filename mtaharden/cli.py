@@ -339,6 +339,9 @@ def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
 @click.option("--auth", metavar="USER", help="the client authenticated as USER")
 @click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="a header line; repeatable")
 @click.option("--size", type=click.IntRange(min=0), default=0, help="message size in bytes")
+@click.option("--mail-size", type=click.IntRange(min=0), metavar="N", help="the SIZE=N the client declares at MAIL")
+@click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True,
+              help="the port the client connects to (the role decides which are open)")
 @click.option("--listed", multiple=True, metavar="ZONE[=ANSWER]",
               help="the client is listed at ZONE (answer 127.0.0.2 unless given); repeatable")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -346,7 +349,8 @@ def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
 @lists_root_option
 def test_command(policy: str, cases_file: str | None, client: str | None, helo: str, sender: str,
                  recipients: tuple[str, ...], tls: bool, auth: str | None, headers: tuple[str, ...], size: int,
-                 listed: tuple[str, ...], fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
+                 mail_size: int | None, port: int, listed: tuple[str, ...], fmt: str, overrides: tuple[str, ...],
+                 lists_root: str | None) -> None:
     """What POLICY requires for one transaction, stage by stage, and which element decides (or check --cases)."""
     from .policy import PolicyError, cases
     from .policy.evaluate import evaluate
@@ -361,7 +365,7 @@ def test_command(policy: str, cases_file: str | None, client: str | None, helo: 
             fail("--client is required (fix: give --client IP, or --cases FILE)")
         case = cases.command_line_case({"client": client, "helo": helo, "from": sender, "to": list(recipients),
                                         "tls": tls, "auth": auth, "headers": list(headers), "size": size,
-                                        "listed": list(listed)})
+                                        "mail_size": mail_size, "port": port, "listed": list(listed)})
     except PolicyError as exc:
         fail(str(exc))
     outcome = evaluate(loaded, case.transaction())

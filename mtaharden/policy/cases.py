@@ -25,7 +25,7 @@ from .evaluate import Decision, Outcome, Stage, Verdict, evaluate
 from .load import _locate, _parse
 from .model import Policy
 from .strict import StrictModel
-from .transaction import DEFAULT_ANSWER, Transaction
+from .transaction import DEFAULT_ANSWER, MX_PORT, Transaction
 from .types import MessageText, PolicyValueError, domain_name, element_path, ip_address
 from .wording import type_message
 
@@ -83,12 +83,14 @@ class Case(StrictModel):
     headers: list[MessageText] = Field(default_factory=list)
     size: int = Field(0, ge=0)
     mail_size: int | None = Field(None, ge=0)
+    port: int = Field(MX_PORT, ge=1, le=65535)
     listed: list[Listing] = Field(default_factory=list)
     expect: Expect
 
     def transaction(self) -> Transaction:
         return Transaction(self.client, self.helo, self.sender, tuple(self.to), self.tls, self.auth,
-                           tuple(self.headers), self.size, MappingProxyType(dict(self.listed)), self.mail_size)
+                           tuple(self.headers), self.size, MappingProxyType(dict(self.listed)), self.mail_size,
+                           self.port)
 
 
 class CasesFile(StrictModel):
@@ -216,7 +218,8 @@ def outcome_json(outcome: Outcome) -> str:
 
 
 OPTION_NAMES = {"client": "--client", "helo": "--helo", "from": "--from", "to": "--to", "auth": "--auth",
-                "headers": "--header", "size": "--size", "listed": "--listed"}
+                "headers": "--header", "size": "--size", "listed": "--listed", "mail_size": "--mail-size",
+                "port": "--port"}
 
 
 def command_line_case(values: dict[str, Any]) -> Case:

@@ -14,11 +14,12 @@ from typing import Literal, TypeVar
 
 from .model import AddressFile, AddressItem, ClientItem, HeloFile, HeloItem, Policy
 from .pattern import parse, python_regex
-from .transaction import Transaction, header_parts, split_address
+from .transaction import MX_PORT, Transaction, header_parts, split_address
 from .types import PolicyValueError, domain_name, filter_octets, helo_name
 
 Verdict = Literal["accept", "reject", "defer"]
 Stage = Literal["connect", "helo", "mail", "rcpt", "data"]
+Service = Literal["mx", "submission", "smtps"]  # port 25; STARTTLS submission; implicit-TLS submission
 CODE_CLASS: dict[Verdict, str] = {"accept": "2xx", "reject": "5xx", "defer": "4xx"}
 ACTION_VERDICT: dict[str, Verdict] = {"reject": "reject", "defer": "defer"}
 T = TypeVar("T", ClientItem, HeloItem, AddressItem)
@@ -59,14 +60,32 @@ def evaluate(policy: Policy, transaction: Transaction) -> Outcome:
     return Outcome(tuple(_stages(policy, transaction)))
 
 
+def service(policy: Policy, port: int) -> Service | None:
+    """The service the role runs on ``port``; None when nothing listens there for the world."""
+    if port == MX_PORT and policy.accepts_inbound:
+        return "mx"
+    if policy.offers_submission and port == policy.auth.submission.smtps_port:
+        return "smtps"
+    if policy.offers_submission and port == policy.auth.submission.port:
+        return "submission"
+    return None
+
+
+def encrypted(policy: Policy, t: Transaction) -> bool:
+    """STARTTLS, or the implicit-TLS submission port (TLS from the first byte)."""
+    return t.tls or service(policy, t.port) == "smtps"
+
+
 def _stages(policy: Policy, t: Transaction) -> Iterator[Decision]:
-    if not policy.accepts_inbound:
-        yield Decision("connect", str(t.client), "reject", "role", f"role {policy.role} has no public port-25 service")
+    where = service(policy, t.port)
+    if where is None:
+        why = ("has no public port-25 service" if t.port == MX_PORT else f"opens no port {t.port}")
+        yield Decision("connect", str(t.client), "reject", "role", f"role {policy.role} {why}")
         return
     yield Decision("connect", str(t.client), "accept", None, "greeting")
     if t.helo is not None:
         yield Decision("helo", t.helo, "accept", None, "HELO names are judged per recipient, at RCPT")
-    mail = _mail(policy, t)
+    mail = _mail(policy, t, where)
     yield mail
     if mail.verdict != "accept":
         return
@@ -79,9 +98,12 @@ def _stages(policy: Policy, t: Transaction) -> Iterator[Decision]:
         yield _data(policy, t)
 
 
-def _mail(policy: Policy, t: Transaction) -> Decision:
-    if policy.tls is not None and policy.tls.inbound == "encrypt" and not t.tls:
+def _mail(policy: Policy, t: Transaction, where: Service) -> Decision:
+    if where == "mx" and policy.tls is not None and policy.tls.inbound == "encrypt" and not t.tls:
         return Decision("mail", t.sender, "reject", "tls.inbound", "STARTTLS is required before MAIL")
+    if where == "submission" and policy.tls is not None and not t.tls:
+        return Decision("mail", t.sender, "reject", "auth.submission",
+                        "the submission port needs STARTTLS before MAIL when tls is set")
     if t.helo is None and policy.smtp.require_helo:
         return Decision("mail", t.sender, "reject", "smtp.require_helo", "MAIL before HELO/EHLO")
     if t.mail_size is not None and t.mail_size > policy.smtp.max_message_size:
@@ -91,8 +113,13 @@ def _mail(policy: Policy, t: Transaction) -> Decision:
 
 
 def authenticated(policy: Policy, t: Transaction) -> bool:
-    """AUTH counts only where the policy offers it: enabled, and after STARTTLS when it requires TLS."""
-    return t.auth is not None and policy.auth.enabled and (t.tls or not policy.auth.require_tls)
+    """AUTH counts only where the policy offers it: enabled, and over TLS when TLS is required for it
+    (``auth.require_tls`` on port 25; on the submission ports whenever the policy has ``tls``)."""
+    if t.auth is None or not policy.auth.enabled:
+        return False
+    where = service(policy, t.port)
+    needs_tls = policy.auth.require_tls if where == "mx" else policy.tls is not None
+    return encrypted(policy, t) or not needs_tls
 
 
 def trusted(policy: Policy, t: Transaction) -> bool:
@@ -126,6 +153,10 @@ def _walk(policy: Policy, t: Transaction, recipient: str, accepted: int, matched
     """Every step either records a match, decides (raises :class:`_Decided`) or passes."""
     if accepted >= policy.smtp.max_recipients:
         raise _Decided("defer", "smtp.max_recipients", f"already {accepted} recipients accepted for this message")
+    if service(policy, t.port) != "mx":  # the submission ports: only AUTH decides, for any domain
+        if authenticated(policy, t):
+            raise _Decided("accept", "auth", "authenticated client on a submission port")
+        raise _Decided("reject", "auth.submission", "the submission ports take mail from authenticated clients only")
     _, domain = split_address(recipient)
     destination = _destination(policy, t, domain)
     steps = list(_access_steps(policy, t, recipient))
@@ -169,7 +200,7 @@ def _access_steps(policy: Policy, t: Transaction, recipient: str) -> Iterator[_S
     access = policy.access
     for index, action in _first(access.clients, lambda item: item.covers(t.client)):
         yield from _ruled("clients", index, action, f"client {t.client}")
-    for index, action in _first(access.recipients, lambda item: _address_covers(item, recipient)):
+    for index, action in _first(access.recipients, lambda item: address_covers(item, recipient)):
         yield from _ruled("recipients", index, action, f"recipient {recipient}")
     helo = t.helo or ""
     if policy.smtp.require_helo and t.helo is not None and not _valid_helo(helo):
@@ -181,7 +212,7 @@ def _access_steps(policy: Policy, t: Transaction, recipient: str) -> Iterator[_S
             if address and not _fully_qualified(address):
                 yield "smtp.strict_envelopes", "reject", f"{what} {address!r} is not a fully qualified address"
     if t.sender:
-        for index, action in _first(access.senders, lambda item: _address_covers(item, t.sender)):
+        for index, action in _first(access.senders, lambda item: address_covers(item, t.sender)):
             yield from _ruled("senders", index, action, f"sender {t.sender}")
 
 
@@ -201,7 +232,7 @@ def _first(items: Sequence[T], covers: Callable[[T], bool]) -> Iterator[tuple[in
             return
 
 
-def _address_covers(item: AddressItem, address: str) -> bool:
+def address_covers(item: AddressItem, address: str) -> bool:
     """``user@domain`` exactly; ``@domain`` and ``domain`` that whole domain (no subdomains); ``user@`` any domain."""
     patterns = item.file.entries if isinstance(item, AddressFile) else (item.match,)
     local, domain = split_address(address)

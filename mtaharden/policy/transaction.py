@@ -13,15 +13,19 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 ClientAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MX_PORT = 25  # the public service for other mail servers; the submission ports are the policy's
 DEFAULT_ANSWER = "127.0.0.2"  # what a listing answers unless the transaction says otherwise
 
 
 @dataclass(frozen=True)
 class Transaction:
-    """One SMTP session on the public port: connect, HELO/EHLO, MAIL, RCPT..., DATA.
+    """One SMTP session: connect, HELO/EHLO, MAIL, RCPT..., DATA.
 
-    ``helo`` None: the client sends MAIL without HELO. ``auth``: the user the client authenticated as
-    (None: no AUTH). ``headers``: the message's header lines, ``Name: value``, their text decoded.
+    ``port``: the port the client connects to (25 is the MX service; the role decides which ports are
+    open and what each takes). ``tls``: the client used STARTTLS (on the implicit-TLS submission port the
+    session is encrypted anyway). ``helo`` None: the client sends MAIL without HELO. ``auth``: the user
+    the client authenticated as (None: no AUTH). ``headers``: the message's header lines, ``Name: value``,
+    their text decoded.
     ``size``: the message's size in bytes as the client sends it (header and body, CRLF line ends, before
     dot-stuffing). ``mail_size``: the ``SIZE=`` the client declares at MAIL (None: it declares none).
     ``listed``: DNSBL zone → the A record its lookup of the client answers.
@@ -37,6 +41,7 @@ class Transaction:
     size: int = 0
     listed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     mail_size: int | None = None
+    port: int = MX_PORT
 
 
 def split_address(address: str) -> tuple[str, str]:

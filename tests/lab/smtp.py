@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     from tests.lab.network import LabNet
 
 Reply = tuple[int, str]
-DISCONNECTED, NOT_OFFERED = -1, -2  # pseudo reply codes: the server hung up; it did not offer STARTTLS
+# Pseudo reply codes: the server hung up; it did not offer STARTTLS; nothing listens (connection refused).
+DISCONNECTED, NOT_OFFERED, NO_LISTENER = -1, -2, -3
 
 
 @dataclass(frozen=True)
 class Session:
-    """One SMTP connection from ``source`` to ``host``: optional STARTTLS after a first EHLO, then ``commands``.
+    """One SMTP connection from ``source`` to ``host``: optional STARTTLS after a first EHLO (or, with
+    ``implicit_tls``, TLS from the first byte, as on the smtps port), then ``commands``.
     A command that is a dict ``{"body": text}`` is a message sent after DATA's 354 (CRLF lines, lone dot);
     its characters are sent as the bytes U+0000-U+00FF stand for, so a test can send raw 8-bit headers."""
 
@@ -33,6 +35,7 @@ class Session:
     starttls: bool = False
     port: int = 25
     timeout: float = 30
+    implicit_tls: bool = False
 
 
 @dataclass
@@ -51,20 +54,23 @@ def body(text: str) -> dict[str, str]:
 
 def converse(session: Session) -> Conversation:
     """Speak one session; a dropped connection ends it with a ``DISCONNECTED`` reply."""
-    client = smtplib.SMTP(timeout=session.timeout, source_address=(session.source, 0))
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    client = (smtplib.SMTP_SSL(timeout=session.timeout, source_address=(session.source, 0), context=context)
+              if session.implicit_tls else smtplib.SMTP(timeout=session.timeout, source_address=(session.source, 0)))
+    client._host = session.host  # type: ignore[attr-defined]  # smtplib takes the TLS server name from here
     try:
         try:
             code, text = client.connect(session.host, session.port)
-        except (smtplib.SMTPServerDisconnected, ConnectionRefusedError) as exc:  # closed before a greeting
-            return Conversation((DISCONNECTED, str(exc)))  # (tcpserver deny), or no listener at that address
+        except ConnectionRefusedError as exc:  # no listener at that address and port
+            return Conversation((NO_LISTENER, str(exc)))
+        except (smtplib.SMTPServerDisconnected, ssl.SSLError, ConnectionResetError) as exc:
+            return Conversation((DISCONNECTED, str(exc)))  # closed before a greeting (tcpserver deny)
         talk = Conversation((code, text.decode("utf-8", "replace")))
-        client._host = session.host  # type: ignore[attr-defined]  # smtplib takes the TLS server name from here
         try:
             if session.starttls:
                 talk.replies.append(_decoded(client.ehlo("client.test")))
-                context = ssl.create_default_context()
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
                 try:
                     talk.replies.append(_decoded(client.starttls(context=context)))
                 except smtplib.SMTPNotSupportedError:

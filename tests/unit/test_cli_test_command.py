@@ -129,3 +129,19 @@ def test_the_bundled_example_cases_match_the_example_policy() -> None:
     example = Path(__file__).resolve().parents[2] / "examples"
     result = run(str(example / "policy.yml"), "--cases", str(example / "policy-tests.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mail_size_and_port_options(tmp_path: Path) -> None:
+    """--mail-size is the SIZE= declared at MAIL (refused there over the limit); --port picks the service."""
+    policy, _ = files(tmp_path)
+    result = run(policy, "--client", "203.0.113.5", "--to", "user@example.org", "--mail-size", "26214401",
+                 "--format", "json")
+    assert result.returncode == 0, result.stderr
+    stages = [(d["stage"], d["verdict"], d["element"]) for d in json.loads(result.stdout)["decisions"]]
+    assert stages[-1] == ("mail", "reject", "smtp.max_message_size") and len(stages) == 3
+    under = run(policy, "--client", "203.0.113.5", "--to", "user@example.org", "--mail-size", "26214400")
+    assert under.stdout.splitlines()[-2].split()[:3] == ["rcpt", "user@example.org", "accept"], under.stdout
+    closed = run(policy, "--client", "203.0.113.5", "--port", "587")
+    assert closed.returncode == 0 and closed.stdout.split()[:5] == ["connect", "203.0.113.5", "reject", "5xx", "role"]
+    bad = run(policy, "--client", "203.0.113.5", "--mail-size", "-1")
+    assert bad.returncode == 2 and "--mail-size" in bad.stderr

@@ -110,6 +110,20 @@ CASES: list[tuple[str, dict[str, Any], Transaction, str, int, str, str | None]] 
     ("a header discard", {}, tx(headers=("X-Mailer:   Mass Mailer 2",)), "data", 0, "accept", "header_checks[2]"),
     ("a header hold", {}, tx(headers=("X-Spam: yes",)), "data", 0, "accept", "header_checks[3]"),
     ("nothing in the headers", {}, tx(headers=("Subject: lunch",)), "data", 0, "accept", None),
+    # the role's ports (README: "Which port takes what")
+    ("no listener for a null-client", {"role": "null-client"}, tx(), "connect", 0, "reject", "role"),
+    ("an mx opens no submission port", {}, tx(port=587, tls=True, auth="alice"), "connect", 0, "reject", "role"),
+    ("mx+submission: 587 with AUTH after STARTTLS", {"role": "mx+submission"},
+     tx("233.252.0.1", "x@elsewhere.example", port=587, tls=True, auth="alice"), "rcpt", 0, "accept", "auth"),
+    ("465 is TLS from the first byte", {"role": "submission"},
+     tx("233.252.0.1", "x@elsewhere.example", port=465, auth="alice"), "rcpt", 0, "accept", "auth"),
+    ("587 needs STARTTLS before MAIL", {"role": "submission", "auth": {"enabled": True, "require_tls": False}},
+     tx(port=587), "mail", 0, "reject", "auth.submission"),
+    ("587 takes no mail without AUTH, not even a local domain from a trusted client", {"role": "submission"},
+     tx("198.51.100.9", port=587, tls=True), "rcpt", 0, "reject", "auth.submission"),
+    ("a submission port drops a closed port", {"role": "submission", "auth": {"enabled": True, "submission":
+                                                                              {"port": None}}},
+     tx(port=587, tls=True), "connect", 0, "reject", "role"),
 ]
 
 
@@ -127,7 +141,7 @@ def test_every_deciding_element_is_covered() -> None:
     assert named == {"role", "tls.inbound", "smtp.require_helo", "domains", "domains.local", "domains.relay",
                      "networks.trusted", "auth", "access.clients", "access.recipients", "access.helo",
                      "smtp.strict_envelopes", "access.senders", "dnsbl", "smtp.max_recipients",
-                     "smtp.max_message_size", "header_checks"}
+                     "smtp.max_message_size", "header_checks", "auth.submission"}
 
 
 # --- the documented order ---------------------------------------------------------------------
@@ -212,3 +226,29 @@ def test_an_empty_policy_relays_only_for_loopback() -> None:
 def test_a_size_declared_over_the_limit_ends_the_session_at_mail() -> None:
     stages = [d.stage for d in evaluate(policy(), tx(mail_size=1001, size=10)).decisions]
     assert stages == ["connect", "helo", "mail"]
+
+
+# --- the role's ports -------------------------------------------------------------------------
+
+
+def test_on_a_submission_port_only_auth_decides_then_the_limits_and_header_checks() -> None:
+    """Access lists and DNSBLs judge strangers on port 25; an authenticated user on 587 meets none of them."""
+    p = policy(role="mx+submission")
+    t = tx("192.0.2.8", "closed@example.org", "x@elsewhere.example", "y@elsewhere.example", port=587, tls=True,
+           auth="alice", helo="localhost", sender="x@spam.example", listed={"bl.example": "127.0.0.2"},
+           headers=("Subject: money",))
+    outcome = evaluate(p, t)
+    assert [decided(d) for d in outcome.at("rcpt")] == [("accept", "auth"), ("accept", "auth"),
+                                                          ("defer", "smtp.max_recipients")]
+    assert decided(outcome.at("data")[0]) == ("reject", "header_checks[1]")
+    assert decided(rcpt(p, tx("192.0.2.8", port=25, tls=True, auth="alice"))) == ("reject", "access.clients[1]")
+
+
+def test_auth_on_a_submission_port_needs_tls_whenever_the_policy_has_it() -> None:
+    p = policy(role="submission", auth={"enabled": True, "require_tls": False})
+    assert decided(rcpt(p, tx("233.252.0.1", port=587, tls=True, auth="alice"))) == ("accept", "auth")
+    assert [d.stage for d in evaluate(p, tx(port=587, auth="alice")).decisions] == ["connect", "helo", "mail"]
+    no_tls = load_policy_text(json.dumps({"version": 1, "role": "submission",
+                                          "auth": {"enabled": True, "require_tls": False,
+                                                   "submission": {"smtps_port": None}}}))
+    assert decided(rcpt(no_tls, tx("233.252.0.1", port=587, auth="alice"))) == ("accept", "auth")
