@@ -28,7 +28,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from mtaharden.policy.transaction import Transaction
+from mtaharden.policy.transaction import MX_PORT, Transaction
 
 from .connection import Connection
 from .leaks import software_shown
@@ -70,6 +70,7 @@ class Standpoint:
     source: str
     ehlo: str
     tls: bool
+    port: int = 25  # the server's port: the evaluator opens submission ports to AUTH only
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,13 @@ class Expectations:
         the first stage that does not accept, else the RCPT decision (None without a policy)."""
         if self.policy is None:
             return None
+        from mtaharden.policy.evaluate import evaluate, service
+
+        # A port the policy names for submission is judged as that service; any other port is the MX
+        # service wherever the site runs it (a lab or test listener, a target's own smtp_port).
+        port = vantage.port if service(self.policy, vantage.port) in ("submission", "smtps") else MX_PORT
         transaction = Transaction(ipaddress.ip_address(vantage.source), vantage.ehlo, "", (recipient,),
-                                  tls=vantage.tls, auth=auth)
-        from mtaharden.policy.evaluate import evaluate
+                                  tls=vantage.tls, auth=auth, port=port)
 
         decisions = evaluate(self.policy, transaction).decisions
         return next((d for d in decisions if d.verdict != "accept"), decisions[-1])
@@ -232,7 +237,7 @@ async def run_checks(conn: Connection, first: SmtpSession, *, expectations: Expe
     """Every check that applies: the policy's (when given), trusted relay, authenticated relay."""
     checks = static_checks(first, expectations) if expectations else []
     relay_rcpt = f"relaytest@{foreign}"
-    here = Standpoint(first.local_ip, first.options.ehlo, first.tls != "none")
+    here = Standpoint(first.local_ip, first.options.ehlo, first.tls != "none", conn.endpoint.port)
 
     def expected(recipient: str, auth: str | None = None) -> Decision | None:
         return expectations.decide(here, recipient, auth) if expectations else None

@@ -99,11 +99,13 @@ def run_steps(host: LabHost, plan: Plan, phases: Sequence[str] = ("build", "chec
                               f"{result.returncode}:\n{output}")
 
 
-_WARNING = re.compile(r"\b(warning|fatal|error|panic):", re.IGNORECASE)
+# A complaint starts its line, after the tool's name: "postconf: warning: …", "newaliases: fatal: …", "error: …".
+# Anywhere else the word is data (Postfix's "local_transport = error:local delivery is disabled").
+_WARNING = re.compile(r"^(?:[\w./\[\]-]+: ?)*(warning|fatal|error|panic):", re.IGNORECASE | re.MULTILINE)
 
 
 def _warns(output: str) -> bool:
-    """A tool's complaint, as Postfix, Sendmail and qmail tools word it (``postconf: warning: …``)."""
+    """A tool's complaint, as the MTAs' tools word it: at the start of a line, after the tool's name."""
     return _WARNING.search(output) is not None
 
 

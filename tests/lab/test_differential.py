@@ -143,7 +143,6 @@ UNRENDERABLE: dict[str, dict[str, tuple[str, ...]]] = {
               "role": ("null-client",)},  # no qmail-smtpd at all: the kind's deploy waits for it
     "sendmail": {"local": (".sub.local2.test",), "relay": (".gw2.test",),  # classes w and R hold exact names
                  "header_checks": ("warn",)},  # no log-only header ruleset
-    "postfix": {"role": ("null-client",)},  # see POSTFIX_NULL_CLIENT
 }
 _COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
 
@@ -690,12 +689,6 @@ def known(kind: HostKind, policy: Policy, t: Transaction, found: Found) -> str |
     declare it): its reason, so the generated run reports it as known instead of failing on it again."""
     if kind.name == "sendmail" and _sendmail_access(policy, t, found):
         return SENDMAIL_ACCESS
-    d = found.decision
-    if kind.name == "postfix" and d is not None and d.stage == "rcpt" and reply_class(found.code) == "5xx":
-        domain = split_address(d.argument)[1]
-        dotted = [p for p in policy.domains.local if p.startswith(".")]
-        if domain_matches(dotted, domain) and not domain_matches(policy.domains.relay, domain):
-            return POSTFIX_DOT_LOCAL
     return None
 
 
@@ -950,14 +943,8 @@ REGRESSIONS: list[tuple[str, Drawn, list[Transaction]]] = [
 SENDMAIL_ACCESS = ("divergence: sendmail: a client rule covering a trusted client takes its relaying (5xx, the "
                    "Connect: value replaces RELAY); an authenticated client relays past a client or sender defer; an "
                    "invalid HELO name is refused at EHLO (501) even where an earlier rule decides the recipients")
-POSTFIX_DOT_LOCAL = ("divergence: postfix: a recipient in a subdomain of a .domain entry of domains.local is refused "
-                     "as relaying (5xx): mydestination is matched as a string list, so .domain matches only itself")
-POSTFIX_NULL_CLIENT = ("deploy: postfix: role null-client writes local_transport = error:local delivery is disabled, "
-                       "and the lab's check-step scanner (tests/lab/kind.py) takes postconf's 'error:' for an error")
 # (kind, explicit case) -> "divergence: <target>: <exact condition>": what only the target can fix or declare.
 TARGET_DIVERGENCES: dict[tuple[str, str], str] = {
-    ("postfix", NULL_CLIENT_CASE): POSTFIX_NULL_CLIENT,
-    ("postfix", DOT_LOCAL_CASE): POSTFIX_DOT_LOCAL,
     ("sendmail", SENDMAIL_ACCESS_CASE): SENDMAIL_ACCESS,
 }
 

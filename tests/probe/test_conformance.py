@@ -209,3 +209,19 @@ def test_a_client_the_policy_blocks_must_be_refused_its_own_domains(serve: Serve
     # without the block the same refusal is a deviation: acceptance is what the policy says
     plain = run_probe(serve(FakeSmtp(rcpt=everything_refused)), expectations=expect())
     assert checks(plain)["local-domain:example.test"] is CheckStatus.DEVIATION
+
+
+def test_the_port_probed_decides_which_service_the_contract_judges() -> None:
+    """A submission port of the policy is judged as submission (AUTH decides there); any other port is the
+    MX service wherever it listens, so a site's own smtp_port or a test listener keeps the MX meaning."""
+    from mtaharden.policy import load_policy_text
+    from mtaharden.probe.conformance import Expectations, Standpoint
+
+    policy = load_policy_text("version: 1\nrole: mx+submission\ndomains: {local: [example.org]}\n"
+                              "auth: {enabled: true, require_tls: false, submission: {smtps_port: null}}\n")
+    expectations = Expectations.from_policy(policy)
+    on = {port: expectations.decide(Standpoint("192.0.2.20", "probe.test", False, port), "root@example.org")
+          for port in (25, 587, 2525)}
+    assert on[25] is not None and on[25].verdict == "accept"
+    assert on[2525] == on[25]
+    assert on[587] is not None and on[587].verdict == "reject" and on[587].element == "auth.submission"

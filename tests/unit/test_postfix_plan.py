@@ -101,10 +101,14 @@ def test_every_relay_relevant_parameter_is_explicit() -> None:
 
 
 def test_domains() -> None:
-    params = main_cf(plan("domains: {local: [example.org, .sub.example.org], relay: [dept.example.net]}\n"))
-    assert as_list(params["mydestination"]) == ["$myhostname", "localhost", "example.org", ".sub.example.org"]
+    result = plan("domains: {local: [example.org, .sub.example.org], relay: [dept.example.net]}\n")
+    params = main_cf(result)
+    assert as_list(params["mydestination"]) == ["$myhostname", "localhost", "example.org",
+                                                "regexp:$config_directory/local_subdomains"]
     assert as_list(params["relay_domains"]) == ["dept.example.net"]
     assert params["parent_domain_matches_subdomains"] == ""
+    # mydestination compares plain names as strings: a .domain entry reaches its subdomains through a regexp table
+    assert table(result, "local_subdomains") == [("/\\.sub\\.example\\.org$/", "OK")]
 
 
 def test_mynetworks_brackets_ipv6() -> None:

@@ -17,6 +17,8 @@ HOSTNAME = "myhostname"
 HOSTNAME_FROM_SYSTEM = "the system host name (myhostname unset)"
 DOMAINS = {"local": "mydestination", "relay": "relay_domains"}
 DOMAIN_TABLE = " (hash:{kind}_domains: more than {limit} names)"
+# mydestination compares names as strings; subdomains need a table whose lookup is a match.
+SUBDOMAIN_TABLE = " (.domain entries: regexp:local_subdomains, one pattern each)"
 RELAY_RECIPIENTS_UNVERIFIED = "; recipients are not verified (no relay_recipient_maps)"
 TRUSTED = "mynetworks + permit_mynetworks in smtpd_relay_restrictions"
 AUTH = ("SASL ({backend}); permit_sasl_authenticated; smtpd_sasl_mechanism_filter; "

@@ -121,17 +121,31 @@ def _destinations(policy: Policy, record: Recorder) -> tuple[dict[str, Value], d
     """mydestination and relay_domains: inline, or past ``DOMAIN_TABLE_MIN`` names a hash table."""
     tables: dict[str, Table] = {}
     written: dict[str, list[str]] = {}
-    for kind, names in (("local", policy.domains.local), ("relay", policy.domains.relay)):
-        how = facts.DOMAINS[kind]
+    for kind, listed in (("local", policy.domains.local), ("relay", policy.domains.relay)):
+        how, names, subdomains = facts.DOMAINS[kind], list(listed), []
+        if kind == "local":  # mydestination is a string list: a .domain entry there would match only itself
+            subdomains = [name for name in listed if name.startswith(".")]
+            names = [name for name in listed if not name.startswith(".")]
         if len(names) > facts.DOMAIN_TABLE_MIN:
             table = tables[f"{kind}_domains"] = Table(f"{kind}_domains", "hash", (), (Block(names, "OK"),))
             written[kind] = [table.reference]
             how += facts.DOMAIN_TABLE.format(kind=kind, limit=facts.DOMAIN_TABLE_MIN)
         else:
-            written[kind] = list(names)
+            written[kind] = names
+        if subdomains:
+            table = tables["local_subdomains"] = Table(
+                "local_subdomains", "regexp", tuple((_subdomain_pattern(name), "OK") for name in subdomains))
+            written[kind].append(table.reference)
+            how += facts.SUBDOMAIN_TABLE
         record.enforced(f"domains.{kind}", how + (facts.RELAY_RECIPIENTS_UNVERIFIED if kind == "relay" else ""))
     local = [] if policy.role == "null-client" else ["$myhostname", "localhost", *written["local"]]
     return {"mydestination": ", ".join(local), "relay_domains": ", ".join(written["relay"])}, tables
+
+
+def _subdomain_pattern(name: str) -> str:
+    """A regexp table key matching every subdomain of ``.name`` (not the name itself); domain names are
+    letters, digits, hyphens and dots, so the dots are all there is to escape."""
+    return "/" + name.replace(".", "\\.") + "$/"
 
 
 def _relay_control(policy: Policy, record: Recorder) -> dict[str, Value]:
