@@ -31,8 +31,9 @@ from mtaharden.policy.model import ClientRule
 from mtaharden.render import RenderError, render_plan
 from mtaharden.targets.base import Plan, PlannedFile
 from mtaharden.targets.kit.escape import Unexpressible
+from mtaharden.targets.kit.facts import Fact
 from mtaharden.targets.qmail import QmailTarget, RunScript, control_line, control_lines
-from mtaharden.targets.qmail.capabilities import CAPABILITIES, Fact
+from mtaharden.targets.qmail.capabilities import CAPABILITIES
 from mtaharden.targets.qmail.control import ControlList, ControlValue
 from mtaharden.targets.qmail.service import LISTEN_WAIT, SERVING_SHELL
 from mtaharden.targets.qmail.tcprules import network_addresses, tcprules_value
@@ -690,12 +691,10 @@ targets: {qmail: {badrcptto_patch: true}}
 
 def test_every_fact_of_the_capability_table_is_reached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No dead data: each case some lowering step can decide, and these policies make each one decide it."""
-    import mtaharden.targets.qmail.capabilities as capabilities
-
     reached: set[tuple[str, str]] = set()
 
     class Watched(dict[str, Fact]):
-        def __init__(self, element: str, facts: dict[str, Fact]) -> None:
+        def __init__(self, element: str, facts: Mapping[str, Fact]) -> None:
             super().__init__(facts)
             self.element = element
 
@@ -703,7 +702,7 @@ def test_every_fact_of_the_capability_table_is_reached(tmp_path: Path, monkeypat
             reached.add((self.element, case))
             return super().__getitem__(case)
 
-    monkeypatch.setattr(capabilities, "CAPABILITIES", {e: Watched(e, f) for e, f in CAPABILITIES.items()})
+    monkeypatch.setattr(CAPABILITIES, "rows", {e: Watched(e, f) for e, f in CAPABILITIES.items()})
     (tmp_path / "senders.txt").write_text("e@six.example\nf@\nsix.example\n")
     (tmp_path / "recipients.txt").write_text("g@eight.example\nh@\n")
     for index, text in enumerate(EVERY_CASE):

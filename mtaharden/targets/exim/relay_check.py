@@ -1,35 +1,25 @@
 """The -bh relay check: RCPT decisions the installed exim4.conf must make, proved with Exim's own simulator.
 
 ``exim -bh ADDRESS`` runs an SMTP session on stdin as if from ADDRESS, through the real ACLs, without
-delivering anything. The scenarios and their expected verdicts are the ones the Sendmail relay check uses
-(trusted clients relay, strangers reach only our domains, a refused client is refused even for a permitted
-recipient), derived from the reference evaluator; the authenticated scenario is left out (-bh cannot
-authenticate without the live SASL backend), and so is every scenario under ``tls.inbound: encrypt`` (-bh
-cannot start TLS, so MAIL is refused before any RCPT), and under a role without port 25.
+delivering anything. The scenarios and their expected verdicts are the kit's
+(:mod:`~mtaharden.targets.kit.relay_scenarios`); the authenticated one is left out (-bh cannot authenticate
+without the live SASL backend), and so is every scenario under ``tls.inbound: encrypt`` (-bh cannot start
+TLS, so MAIL is refused before any RCPT), and under a role without port 25. This module keeps only how Exim
+runs them.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...policy import Policy
 from ...policy.evaluate import domain_matches
 from ..base import PlannedFile, Step
 from ..kit.escape import fit
-from ..sendmail.relay_check import BT_HELO, contract_accepts, relay_scenarios
+from ..kit.relay_scenarios import HELO, Scenario, contract_accepts, relay_scenarios
 
 SCRIPT = "relay-check.sh"
-
-
-@dataclass(frozen=True)
-class Session:
-    """One ``exim -bh`` run: its name, client, recipient and whether RCPT must be accepted (2xx)."""
-
-    name: str
-    client: str
-    recipient: str
-    accepted: bool
 
 
 @dataclass(frozen=True)
@@ -42,23 +32,21 @@ class RelayCheck:
     sessions: tuple[tuple[str, str, str, str], ...]  # (name, client, recipient, expected) as sh words
 
 
-def sessions(policy: Policy) -> list[Session]:
-    """The scenarios -bh can run. Exim verifies local recipients, so a scenario's made-up user at a local
-    domain becomes ``root`` there (Debian's aliases and mail4root route it), asked of the evaluator again."""
+def sessions(policy: Policy) -> list[Scenario]:
+    """The scenarios -bh can run, one ``exim -bh`` session each. Exim verifies local recipients, so a
+    scenario's made-up user at a local domain becomes ``root`` there (Debian's aliases and mail4root route
+    it), asked of the evaluator again."""
     if (policy.tls is not None and policy.tls.inbound == "encrypt") or not policy.accepts_inbound:
         return []  # -bh cannot start TLS; without port 25 there is no relay decision to check
     found = []
-    for s in relay_scenarios(policy):
+    for s in relay_scenarios(policy, authenticated=False):
         user, _, domain = s.recipient.rpartition("@")
-        recipient, accepted = s.recipient, s.accepted
         if user not in ("", "postmaster") and domain_matches(policy.domains.local, domain):
-            recipient = f"root@{domain}"
-            verdict = contract_accepts(policy, s.client, recipient)
+            verdict = contract_accepts(policy, s.client, f"root@{domain}")
             if verdict is None:
                 continue
-            accepted = verdict
-        if not s.auth:
-            found.append(Session(s.name, s.client, recipient, accepted))
+            s = replace(s, recipient=f"root@{domain}", accepted=verdict)
+        found.append(s)
     return found
 
 
@@ -68,7 +56,7 @@ def files(policy: Policy, exim: str, config: str) -> list[PlannedFile]:
                    "accepted" if s.accepted else "refused") for s in sessions(policy))
     if not found:
         return []
-    return [PlannedFile(SCRIPT, "relay-check.sh.j2", RelayCheck(q(exim), q(config), q(BT_HELO), found), mode=0o755)]
+    return [PlannedFile(SCRIPT, "relay-check.sh.j2", RelayCheck(q(exim), q(config), q(HELO), found), mode=0o755)]
 
 
 def check_step(config_dir: str) -> Step:

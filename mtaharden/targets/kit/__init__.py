@@ -6,6 +6,16 @@ Which kit module for which problem (a newcomer's guide to writing a target):
   pass it to every lowering step; a step records ``enforced``/``approximated``/``unsupported`` where it
   decides, never in a later "describe coverage" pass. ``Plan.coverage`` is ``recorder.items()``. Recording
   one element twice raises ``RecordedTwice`` (a bug in the target, not bad input).
+- Stating the facts themselves: :mod:`.facts`. Either named text constants in ``capabilities.py`` (Postfix,
+  Sendmail, Exim, Exchange), or, when each element has several cases, one ``FactTable`` (element with ``[]``
+  for an index -> case -> ``enforced``/``approximated``/``unsupported`` of a ``str.format`` detail; qmail,
+  OpenSMTPD): steps call ``TABLE.note(recorder, element, case, **fields)``, and
+  ``TABLE.in_table_order(recorder.items())`` gives COVERAGE.md the table's order. A test can then reach every
+  case (swap ``TABLE.rows`` to watch them, as tests/unit/test_qmail_plan.py does).
+- A relay self-check before the swap (an MTA that can answer RCPT without a real session: ``sendmail -bt``,
+  ``exim -bh``): :mod:`.relay_scenarios`. ``relay_scenarios(policy, authenticated=...)`` is what to ask and
+  the evaluator's verdict (``contract_accepts`` asks it again for a changed recipient); the target keeps only
+  how it runs them (its input file or script and the check step).
 - Refusing text a file cannot hold: :mod:`.escape`. ``unfit(text)`` says why text is unfit (an allow-list:
   printable ASCII and Unicode letters, marks, numbers, punctuation, symbols; ``breaks=True`` admits LF,
   ``tabs=True`` TAB), ``fit(text, what)`` returns it or raises ``Unexpressible``. Every "this target cannot

@@ -8,12 +8,10 @@ DNSBL and header filters OpenSMTPD relies on (filter-dnsbl, filter-regex and the
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-
-from ..base import Coverage, Status
-from ..kit.coverage import Recorder
+from ..kit.facts import FactTable
+from ..kit.facts import approximated as _a
+from ..kit.facts import enforced as _e
+from ..kit.facts import unsupported as _u
 
 SOFTWARE_IN_GREETING = "'220 <hostname> ESMTP OpenSMTPD' (the software name is compiled in)"
 NO_FILTER_PACKAGE = "it needs a proc filter, and Debian 12 ships none for this"
@@ -21,32 +19,12 @@ _FILTER_ORDER = ("builtin filters at phase rcpt-to, in the contract's order (cli
                  "reject answers 5xx, defer 4xx, permit is 'bypass'")
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One case of an element: its status and the detail template the deciding step fills in."""
-
-    status: Status
-    detail: str
-
-
-def _e(detail: str) -> Fact:
-    return Fact("enforced", detail)
-
-
-def _a(detail: str) -> Fact:
-    return Fact("approximated", detail)
-
-
-def _u(detail: str) -> Fact:
-    return Fact("unsupported", detail)
-
-
 _NO_LISTENER = "role {role}: no public port-25 listener"
 # builtin filters have one condition each, so a defer filter cannot also ask "and is this recipient relayable?"
 _DEFER = _a("a defer rule answers 4xx to relay attempts too (filters run before the match rules, where the contract "
             "refuses a relay attempt 5xx first)")
 
-CAPABILITIES: dict[str, dict[str, Fact]] = {
+CAPABILITIES = FactTable({
     "role": {
         "inbound": _e("listen on {addresses} port {port}"),
         "submission": _e("no port-25 listener; only the submission listeners"),
@@ -168,21 +146,7 @@ CAPABILITIES: dict[str, dict[str, Fact]] = {
                      "fixes it"),
         "off": _e("no pki: no listener offers STARTTLS"),
     },
-}
+})
 
-_INDEX = re.compile(r"\[(\d+)\]$")
-_ORDER = {element: position for position, element in enumerate(CAPABILITIES)}
-
-
-def note(recorder: Recorder, element: str, case: str, /, **fields: object) -> None:
-    """Record ``element`` as the table says for ``case``, its detail filled in with ``fields``."""
-    fact = CAPABILITIES[_INDEX.sub("[]", element)][case]
-    recorder.record(element, fact.status, fact.detail.format(**fields))
-
-
-def in_table_order(items: Iterable[Coverage]) -> tuple[Coverage, ...]:
-    """Coverage in the table's order (an indexed element after its element, by index), not the steps' order."""
-    def position(item: Coverage) -> tuple[int, int]:
-        index = _INDEX.search(item.element)
-        return _ORDER[_INDEX.sub("[]", item.element)], int(index.group(1)) if index else -1
-    return tuple(sorted(items, key=position))
+note = CAPABILITIES.note
+in_table_order = CAPABILITIES.in_table_order

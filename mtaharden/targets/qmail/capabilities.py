@@ -8,12 +8,10 @@ were measured on notqmail 1.09 and ucspi-tcp 0.88 (tests/lab/test_qmail_stock.py
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-
-from ..base import Coverage, Status
-from ..kit.coverage import Recorder
+from ..kit.facts import FactTable
+from ..kit.facts import approximated as _a
+from ..kit.facts import enforced as _e
+from ..kit.facts import unsupported as _u
 
 AUTH_PATCH_MECHANISMS = "LOGIN, PLAIN and CRAM-MD5"
 HELP_LEAK = ("qmail-smtpd's answer is compiled in and names the software (notqmail: '214 notqmail home page: "
@@ -28,26 +26,6 @@ ACCEPT_THEN_BOUNCE = (
     "reads its own address literal as control/localiphost); qmail-send takes the whole local part literally "
     "(percenthack is empty) and bounces it as an unknown user. RCPT-only relay tests (nmap's smtp-open-relay) "
     "count these 250s as relaying")
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One case of an element: its status and the detail template the deciding step fills in."""
-
-    status: Status
-    detail: str
-
-
-def _e(detail: str) -> Fact:
-    return Fact("enforced", detail)
-
-
-def _a(detail: str) -> Fact:
-    return Fact("approximated", detail)
-
-
-def _u(detail: str) -> Fact:
-    return Fact("unsupported", detail)
 
 
 _NO_SMTPD = "role {role}: no qmail-smtpd service"
@@ -65,7 +43,7 @@ _ENVELOPE = {
     "exempt": _e("nothing in qmail-smtpd would refuse it later"),
 }
 
-CAPABILITIES: dict[str, dict[str, Fact]] = {
+CAPABILITIES = FactTable({
     "role": {
         "null-client": _a("no qmail-smtpd service and an empty control/locals; point control/smtproutes at a "
                           "smarthost yourself (not rendered)"),
@@ -194,21 +172,7 @@ CAPABILITIES: dict[str, dict[str, Fact]] = {
                  "control/servercert.pem) is needed and not rendered"),
         "off": _e("no TLS (stock qmail-smtpd has none)"),
     },
-}
+})
 
-_INDEX = re.compile(r"\[(\d+)\]$")
-_ORDER = {element: position for position, element in enumerate(CAPABILITIES)}
-
-
-def note(recorder: Recorder, element: str, case: str, /, **fields: object) -> None:
-    """Record ``element`` as the table says for ``case``, its detail filled in with ``fields``."""
-    fact = CAPABILITIES[_INDEX.sub("[]", element)][case]
-    recorder.record(element, fact.status, fact.detail.format(**fields))
-
-
-def in_table_order(items: Iterable[Coverage]) -> tuple[Coverage, ...]:
-    """Coverage in the table's order (an indexed element after its element, by index), not the steps' order."""
-    def position(item: Coverage) -> tuple[int, int]:
-        index = _INDEX.search(item.element)
-        return _ORDER[_INDEX.sub("[]", item.element)], int(index.group(1)) if index else -1
-    return tuple(sorted(items, key=position))
+note = CAPABILITIES.note
+in_table_order = CAPABILITIES.in_table_order

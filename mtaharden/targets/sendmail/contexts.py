@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..base import Block
 
 if TYPE_CHECKING:  # relay_check lays its files out with these contexts
-    from .relay_check import Scenario
+    from ..kit.relay_scenarios import Scenario
 
 
 @dataclass(frozen=True)
