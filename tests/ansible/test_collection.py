@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mtaharden.target_names import TARGET_NAMES
 from tests.ansible.playbook import BIN, PlayResult, run_role
 from tests.conftest import EXAMPLE_POLICY, REPO
 
@@ -31,6 +32,8 @@ MEMBER = re.compile(r"(MANIFEST\.json|FILES\.json|README\.md|CHANGELOG\.md|meta|
                     r"|roles/[a-z]+|roles/[a-z]+/(defaults|meta|tasks|templates|files|vars|handlers)"
                     r"|roles/[a-z]+/(defaults|meta|tasks|vars|handlers)/[a-z_]+\.yml"
                     r"|roles/[a-z]+/templates/[a-z0-9_.-]+\.j2|roles/[a-z]+/files/[a-z0-9_-]+)")
+# Targets the CLI renders that no role of the collection deploys yet.
+UNDEPLOYED = tuple(t for t in TARGET_NAMES if not (SOURCE / "roles" / t).is_dir())
 JUNK = re.compile(r"(^|/)(__pycache__|\.ansible|\.cache|tests/output)(/|$)|\.(pyc|retry|swp|tar\.gz)$|~$")
 
 
@@ -124,12 +127,27 @@ def test_installed_copy_refuses_a_string_where_a_list_is_expected(installed: tup
 
 def test_the_flow_refuses_a_target_the_cli_does_not_render(tmp_path: Path) -> None:
     """The flow's targets are the CLI's (`mtaharden targets`), checked before any role of the target is read."""
-    result = run_role(tmp_path, "mtaharden", {"mtaharden_policy": str(EXAMPLE_POLICY), "mtaharden_target": "exim",
+    result = run_role(tmp_path, "mtaharden", {"mtaharden_policy": str(EXAMPLE_POLICY), "mtaharden_target": "exim4",
                                               **host_folders(tmp_path)})
     assert result.returncode != 0
-    assert ("mtaharden_target exim is not a target of the mtaharden CLI (fix: include an MTA role of this "
-            "collection, which sets it; the CLI renders exchange, postfix, qmail, sendmail)") \
+    assert ("mtaharden_target exim4 is not a target of the mtaharden CLI (fix: include an MTA role of this "
+            f"collection, which sets it; the CLI renders {', '.join(TARGET_NAMES)})") \
         in " ".join(result.output.split()), result.output[-3000:]
+    assert not (tmp_path / "host").exists()
+
+
+@pytest.mark.parametrize("target", UNDEPLOYED)
+def test_the_flow_refuses_a_rendered_target_that_has_no_role(tmp_path: Path, target: str) -> None:
+    """A registered target without an MTA role (Exim, OpenSMTPD, Exchange) stops on the controller, naming the
+    missing role, instead of failing on a file lookup of a role that does not exist."""
+    result = run_role(tmp_path, "mtaharden", {"mtaharden_policy": str(EXAMPLE_POLICY), "mtaharden_target": target,
+                                              **host_folders(tmp_path)})
+    assert result.returncode != 0
+    assert (f"mtaharden_target {target}: the CLI renders it, but this collection has no role mtaharden.mail.{target}"
+            f" to deploy it (fix: render it with `mtaharden render POLICY --target {target}` and install "
+            f"out/{target}/ as README.md's Targets section describes)") \
+        in " ".join(result.output.split()), result.output[-3000:]
+    assert "Check that every list input" not in result.output  # stopped before the role's specs are read
     assert not (tmp_path / "host").exists()
 
 

@@ -120,8 +120,22 @@ def test_the_flow_takes_its_targets_from_the_cli() -> None:
     assert ask["ansible.builtin.command"]["argv"] == ["{{ mtaharden_command }}", "targets"]
     (check,) = [task for task in controller if "mtaharden_cli_targets" in str(task.get("ansible.builtin.assert"))]
     assert check["ansible.builtin.assert"]["that"] == "mtaharden_target in mtaharden_cli_targets.stdout_lines"
-    reads_role = next(task for task in controller if "'/../' ~ mtaharden_target" in str(task))  # the target's specs
+    reads_role = next(task for task in controller if "query('ansible.builtin.file'" in str(task))  # the target's specs
     assert controller.index(check) < controller.index(reads_role)
+
+
+def test_the_flow_refuses_a_rendered_target_without_a_role_before_reading_the_role() -> None:
+    """Exim, OpenSMTPD and Exchange are registered but have no role: the flow names the missing role."""
+    controller = load(COLLECTION / "roles" / "mtaharden" / "tasks" / "controller.yml")
+    asserts = [task for task in controller if "ansible.builtin.assert" in task]
+    (cli,) = [task for task in asserts if "mtaharden_cli_targets" in str(task["ansible.builtin.assert"]["that"])]
+    (has_role,) = [task for task in asserts if "is file" in str(task["ansible.builtin.assert"]["that"])]
+    assert has_role["ansible.builtin.assert"]["that"] == (
+        "(role_path ~ '/../' ~ mtaharden_target ~ '/meta/argument_specs.yml') is file")
+    assert "no role mtaharden.mail.{{ mtaharden_target }}" in has_role["ansible.builtin.assert"]["fail_msg"]
+    reads_role = next(task for task in controller if "query('ansible.builtin.file'" in str(task))
+    assert controller.index(cli) < controller.index(has_role) < controller.index(reads_role)
+    assert {"exim", "opensmtpd"} <= set(TARGET_NAMES) - set(MTA_ROLES)
 
 
 DOCS = (REPO / "README.md", COLLECTION / "README.md")

@@ -1,21 +1,17 @@
-"""The Exim target's decisions, read from its Plan and its rendered exim4.conf; the real exim checks them
-when the lab's cached stock Exim root is on this machine (``exim -bV -C`` and the -bh relay check)."""
+"""The Exim target's decisions, read from its Plan and its rendered exim4.conf; the real exim runs the plan's
+check steps (``exim -bV`` and the -bh relay check) in a private overlay of the lab's stock Exim root
+(tests/unit/exim_chroot.py: never written, unlike a chroot straight into the cache)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from mtaharden.policy import load_policy, load_policy_text
 from mtaharden.render import render_plan
 from mtaharden.targets.base import Plan
 from mtaharden.targets.exim import EximTarget
 from tests.conftest import EXAMPLE_POLICY
-from tests.unit.test_exim_quoting import _exim_root
+from tests.unit.exim_chroot import exim_chroot
 
 BASE = """
 hostname: mx.example.org
@@ -97,29 +93,33 @@ def test_a_non_ascii_check_matches_decoded_utf8_and_raw_other_charsets() -> None
     assert _coverage(plan)["header_checks[0]"] == "approximated"
 
 
-def test_the_real_exim_reads_the_example_and_its_relay_check_passes(tmp_path: Path) -> None:
-    root = _exim_root()
-    if root is None or os.geteuid() != 0:
-        pytest.skip("needs root and the lab's cached Exim root (python -m tests.lab.roots --build)")
+def test_the_real_exim_runs_the_plans_check_steps_on_the_example(tmp_path: Path) -> None:
+    """The files at their plan destinations and the plan's own check steps (exim -bV, the -bh relay check),
+    run as the roles run them, in a private overlay of the stock Exim root."""
+    exim = exim_chroot(tmp_path)
     plan = EximTarget().plan(load_policy(EXAMPLE_POLICY))
     rendered = {f.path: f.content for f in render_plan(plan, EximTarget())}
-    work = root / "tmp" / f"mtaharden-plan-{os.getpid()}"
-    work.mkdir(parents=True)
-    try:
-        inside = f"/tmp/{work.name}"
-        (work / "exim4.conf").write_text(rendered["exim4.conf"])
-        script = rendered["relay-check.sh"].replace("/etc/exim4/exim4.conf", f"{inside}/exim4.conf")
-        (work / "relay-check.sh").write_text(script)
-        checked = subprocess.run(["chroot", str(root), "exim4", "-C", f"{inside}/exim4.conf", "-bV"],
-                                 capture_output=True, text=True, timeout=30, check=False)
-        assert checked.returncode == 0 and checked.stderr == "", checked.stderr
-        shown = subprocess.run(["chroot", str(root), "exim4", "-C", f"{inside}/exim4.conf", "-bP", "smtp_banner",
-                                "received_header_text", "hosts_require_helo", "tls_advertise_hosts"],
-                               capture_output=True, text=True, timeout=30, check=True).stdout
-        assert "smtp_banner = mx1.example.edu.cn ESMTP\n" in shown and "version_number" not in shown, shown
-        relay = subprocess.run(["chroot", str(root), "sh", f"{inside}/relay-check.sh"],
-                               capture_output=True, text=True, timeout=120, check=False)
-        assert relay.returncode == 0 and relay.stdout == "", relay.stdout + relay.stderr
-        assert script.count("\ncheck ") >= 5
-    finally:
-        shutil.rmtree(work)
+    for planned in plan.files:
+        if planned.dest is not None:
+            exim.put(planned.dest, rendered[planned.path], planned.mode)
+    checks = [step.argv for step in plan.steps if step.phase == "check"]
+    assert len(checks) == 2 and rendered["relay-check.sh"].count("\ncheck ") >= 5
+    for argv in checks:
+        result = exim.run(list(argv), timeout=120)
+        assert result.returncode == 0 and result.stdout == "" and result.stderr == "", \
+            f"{argv}: {result.stdout}{result.stderr}"
+    shown = exim.run(["exim4", "-bP", "smtp_banner", "received_header_text", "hosts_require_helo",
+                      "tls_advertise_hosts"])
+    assert shown.returncode == 0, shown.stderr
+    assert "smtp_banner = mx1.example.edu.cn ESMTP\n" in shown.stdout and "version_number" not in shown.stdout, \
+        shown.stdout
+
+
+def test_the_real_exim_refuses_a_broken_file_at_the_plans_check_step(tmp_path: Path) -> None:
+    """The -bV check step can fail: a configuration Exim cannot read makes it exit non-zero."""
+    exim = exim_chroot(tmp_path)
+    plan = _plan(BASE)
+    exim.put("/etc/exim4/exim4.conf", "no_such_option = 1\n" + _conf(plan))
+    check = next(step.argv for step in plan.steps if step.phase == "check" and "-bV" in " ".join(step.argv))
+    result = exim.run(list(check))
+    assert result.returncode != 0 and "no_such_option" in result.stderr, result.stdout + result.stderr

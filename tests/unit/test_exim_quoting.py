@@ -1,16 +1,13 @@
 """Exim's value syntax: no policy value can become an expansion, a macro or a second directive.
 
 The model test decodes what :func:`literal` writes the way Exim's expansion reads ``\\xHH``; the real-binary
-test hands hostile texts to Debian's exim (from the lab's cached stock root, when there is one) as an ACL
-message and reads the reply ``exim -bh`` sends: it must be the text itself.
+test hands hostile texts to Debian's exim (the lab's cached stock root behind a private overlay,
+tests/unit/exim_chroot.py) as an ACL message and reads the reply ``exim -bh`` sends: it must be the text itself.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from hypothesis import strategies as st
 from mtaharden.targets.exim.lists import address_item, semicolon_list
 from mtaharden.targets.exim.quoting import edges, list_item, literal, plain, regex
 from mtaharden.targets.kit.escape import Unexpressible
+from tests.unit.exim_chroot import exim_chroot
 
 HOSTILE = ["cost $5 ${run{/bin/sh -c id}}", "a}{b\\", "_HAVE_TLS and _DRIVER_ROUTER_ACCEPT", "x\\N y \\",
            "# not a comment", 'quote " and \\" end', "${if eq{1}{1}{yes}{no}}", "tab-free ; list : sep"]
@@ -76,29 +74,14 @@ def test_a_regex_cannot_end_its_unexpanded_text_early() -> None:
     assert regex(r"\_x") == r"\N\x5fx\N"
 
 
-def _exim_root() -> Path | None:
-    """A cached stock Exim root of the lab (tests/lab/exim.py), if one was built on this machine."""
-    cache = Path(os.environ.get("MTAHARDEN_LAB_CACHE", "/var/cache/mtaharden/lab"))
-    return next((root for root in sorted(cache.glob("exim-*")) if (root / "usr/sbin/exim4").exists()), None)
-
-
 def test_the_real_exim_replies_with_each_hostile_text_as_written(tmp_path: Path) -> None:
-    root = _exim_root()
-    if root is None or os.geteuid() != 0 or shutil.which("chroot") is None:
-        pytest.skip("needs root and the lab's cached Exim root (python -m tests.lab.roots --build)")
-    work = root / "tmp" / f"mtaharden-quoting-{os.getpid()}"
-    work.mkdir(parents=True)
-    try:
-        statements = "".join(f"  deny hosts = 192.0.2.{i}\n       message = {edges(literal(t))}\n"
-                             for i, t in enumerate(HOSTILE, 1))
-        (work / "exim.conf").write_text("primary_hostname = mx.example.org\nacl_smtp_rcpt = rcpt\nkeep_environment =\n"
-                                        f"begin acl\nrcpt:\n{statements}  accept\n")
-        inside = f"/tmp/{work.name}/exim.conf"
-        for i, text in enumerate(HOSTILE, 1):
-            session = "HELO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nQUIT\r\n"
-            result = subprocess.run(["chroot", str(root), "exim4", "-C", inside, "-bh", f"192.0.2.{i}"],
-                                    input=session, capture_output=True, text=True, timeout=30, check=False)
-            replies = [line for line in result.stdout.splitlines() if line.startswith("550 ")]
-            assert replies == [f"550 {text}"], result.stdout + result.stderr
-    finally:
-        shutil.rmtree(work)
+    exim = exim_chroot(tmp_path)
+    statements = "".join(f"  deny hosts = 192.0.2.{i}\n       message = {edges(literal(t))}\n"
+                         for i, t in enumerate(HOSTILE, 1))
+    exim.put("/etc/exim4/quoting.conf", "primary_hostname = mx.example.org\nacl_smtp_rcpt = rcpt\n"
+             f"keep_environment =\nbegin acl\nrcpt:\n{statements}  accept\n")
+    session = "HELO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nQUIT\r\n"
+    for i, text in enumerate(HOSTILE, 1):
+        result = exim.run(["exim4", "-C", "/etc/exim4/quoting.conf", "-bh", f"192.0.2.{i}"], stdin=session)
+        replies = [line for line in result.stdout.splitlines() if line.startswith("550 ")]
+        assert replies == [f"550 {text}"], result.stdout + result.stderr
