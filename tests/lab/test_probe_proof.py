@@ -4,8 +4,11 @@ The probe runs in the client namespace (a stranger's address, as in a real probe
 proof's tools (``logread``, ``postsuper``, qmail-send's log) run inside the lab host through the documented
 ``--queue-via`` command hook, here the lab's own ``nsenter`` prefix (what ``ssh root@host`` is elsewhere).
 Closed hosts must come out ``closed`` with ``--policy --mta`` (qmail's RCPT-accepted forms proven
-``not-relayed``, its compiled-in HELP answer ``declared``), deliberately opened copies of every kind
-``open`` with every accepted case proven and each relayed one at the sink, a canary routed by the lab DNS
+``not-relayed``; each check that fails only where the kind's rendered COVERAGE.md declares its element not
+enforced, such as qmail's HELP answer or OpenSMTPD's greeting, ``declared`` with that row's text, and a
+finding without ``--mta``), deliberately opened copies of every kind ``open`` with every accepted case proven,
+each relayed one at the sink and none proven ``not-relayed`` there (what leaves the host is what relays:
+OpenSMTPD hands the percent and bang forms at its own name back to itself), a canary routed by the lab DNS
 must see the opened Postfix's tokens and none of closed qmail's, and a probe from inside the policy's
 trusted networks is ``inconclusive`` (exit 3), never open.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shlex
 import sys
 import time
@@ -28,7 +32,6 @@ from tests.lab.conftest import Stock, deployed
 from tests.lab.kind import registered_kinds
 from tests.lab.network import CANARY, TRUSTED, UNTRUSTED, LabNet
 from tests.lab.policy import behaviour_policy
-from tests.lab.test_behaviour import declared
 
 FOREIGN = "relaytest.invalid"
 SINK_WAIT = 60.0
@@ -44,18 +47,6 @@ def probe(stock: Stock, *args: str, source: str = UNTRUSTED) -> tuple[int, dict[
     return result.returncode, json.loads(result.stdout)["hosts"][0]
 
 
-# Kinds whose proof is not yet held to this suite, and why (skipped, never failed).
-UNPROVEN = {"opensmtpd": "the closed-host checks expect qmail's HELP wording and only a HELP declaration (OpenSMTPD "
-                         "also declares its compiled-in greeting), and on the opened host OpenSMTPD relays the "
-                         "percent and bang forms to its own host name, which its queue proof counts as relayed "
-                         "before the loop shows: not told apart yet"}
-
-
-def unproven(kind: str) -> None:
-    if kind in UNPROVEN:
-        pytest.skip(f"{kind}: {UNPROVEN[kind]}")
-
-
 def queue_proof(stock: Stock) -> list[str]:
     return ["--proof", "queue", "--mta", stock.kind.target, "--confirm-wait", "20",
             "--queue-via", shlex.join(stock.host.command([]))]
@@ -67,32 +58,70 @@ def stock(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield running
 
 
+_COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
+
+
+def not_enforced(stock: Stock) -> dict[str, str]:
+    """Element -> ``status: detail`` of each COVERAGE.md row of the rendered host that is not ``enforced``."""
+    rows = {}
+    for line in (stock.rendered / "COVERAGE.md").read_text().splitlines():
+        if (match := _COVERAGE_ROW.match(line)) and match.group(2) != "enforced":
+            detail = match.group(3).replace("\\|", "|")  # the template escapes a cell's pipes
+            rows[match.group(1)] = f"{match.group(2)}: {detail}"
+    return rows
+
+
+def declaring_row(stock: Stock, element: str) -> str | None:
+    """The most specific COVERAGE.md row for ``element`` (itself, then each parent: ``a.b[HELP]``, ``a.b``,
+    ``a``), as ``element status: detail``, when it is not enforced; else None (the element must hold)."""
+    rows = not_enforced(stock)
+    while element:
+        if element in rows:
+            return f"{element}: {rows[element]}"
+        cut = max(element.rfind("["), element.rfind("."))
+        element = element[:cut] if cut > 0 else ""
+    return None
+
+
+def declared_checks(stock: Stock, host: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The probe's checks that did not pass, each one checked to be excused by the kind's COVERAGE.md the
+    way the behaviour suite's ``unless_declared`` excuses a failure: ``declared``, its element (or a
+    parent) declared not enforced there, and that row's text quoted."""
+    unclean = {check["id"]: check for check in host["checks"] if check["status"] != "ok"}
+    for check in unclean.values():
+        row = declaring_row(stock, check["element"] or "")
+        assert row is not None, f"{check['id']} fails where {stock.kind.name} declares nothing: {check}"
+        assert check["status"] == "declared", check
+        assert check["declared"] == f"{stock.kind.target} coverage of {row}", (check, row)
+    return unclean
+
+
 def test_closed_stock_host_is_closed_with_queue_proof(stock: Stock) -> None:
     """With --policy and --mta, what the target's coverage declares it cannot enforce (qmail-smtpd's
-    compiled-in HELP answer) is ``declared``, quoted with the coverage text, and the host is closed."""
-    unproven(stock.kind.name)
+    compiled-in HELP answer, OpenSMTPD's greeting) is ``declared``, quoted with the coverage text, nothing
+    else deviates, and the host is closed."""
     before = len(stock.net.sink_messages())
     code, host = probe(stock, *queue_proof(stock), "--policy", str(stock.policy_file))
     verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
     assert set(verdicts.values()) <= {"refused", "not-tested", "not-relayed"}, json.dumps(host["cases"], indent=1)
     assert len(stock.net.sink_messages()) == before, "a probe message left the host"
     assert host["status"] == "closed" and host["proof"] == "queue" and code == 0, json.dumps(host, indent=1)
-    unclean = {check["id"]: check for check in host["checks"] if check["status"] != "ok"}
-    if declared(stock, "smtp.banner[HELP]"):
-        assert unclean.keys() == {"leaks:HELP"} and unclean["leaks:HELP"]["status"] == "declared", unclean
-        assert "notqmail home page" in unclean["leaks:HELP"]["detail"], unclean
-        assert "smtp.banner[HELP]: approximated" in unclean["leaks:HELP"]["declared"], unclean
-    else:
-        assert unclean == {}, unclean
+    declared_checks(stock, host)
 
 
-def test_without_mta_a_declared_help_answer_is_a_finding(stock: Stock) -> None:
-    unproven(stock.kind.name)
-    if not declared(stock, "smtp.banner[HELP]"):
-        pytest.skip(f"{stock.kind.target} declares no HELP divergence")
+def test_without_mta_a_declared_divergence_is_a_finding(stock: Stock) -> None:
+    """The same checks without --mta: each one the coverage excused is a deviation again, with the same
+    reply quoted, and the host is not closed."""
+    _, host = probe(stock, "--policy", str(stock.policy_file), "--mta", stock.kind.target)
+    excused = declared_checks(stock, host)
+    if not excused:
+        pytest.skip(f"{stock.kind.target} declares no divergence this probe sees")
     code, host = probe(stock, "--policy", str(stock.policy_file))
     checks = {check["id"]: check for check in host["checks"]}
-    assert checks["leaks:HELP"]["status"] == "deviation" and "notqmail" in checks["leaks:HELP"]["detail"], checks
+    for check_id, check in excused.items():
+        assert checks[check_id]["status"] == "deviation" and checks[check_id]["declared"] == "", checks[check_id]
+        assert checks[check_id]["detail"] == check["detail"], (checks[check_id], check)
+    assert {check_id for check_id, check in checks.items() if check["status"] != "ok"} == excused.keys(), checks
     assert code == 1 and host["status"] != "closed", host["status"]
 
 
@@ -126,7 +155,6 @@ def arrived_at_sink(stock: Stock, commands: set[str], before: int = 0) -> str:
 
 @pytest.mark.parametrize("kind_name", sorted(registered_kinds()))
 def test_opened_host_is_open_and_every_accepted_case_is_proven(kind_name: str, tmp_path: Path) -> None:
-    unproven(kind_name)
     with opened(kind_name, tmp_path) as stock:
         code, host = probe(stock, *queue_proof(stock))
         verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
@@ -147,6 +175,12 @@ def test_opened_host_is_open_and_every_accepted_case_is_proven(kind_name: str, t
         arrived = arrived_at_sink(stock, {case["rcpt"]["command"] for case in relayed})
         missing = [case["id"] for case in relayed if case["rcpt"]["command"] not in arrived]
         assert not missing, f"relayed but not at the sink: {missing}"
+        # and what the proof calls not relayed (delivered here, or handed back to the host itself) is not there;
+        # a RCPT command a relayed case also sent cannot tell them apart
+        kept = [case for case in host["cases"] if case["verdict"] == "not-relayed"
+                and case["rcpt"]["command"] not in {relayed_case["rcpt"]["command"] for relayed_case in relayed}]
+        left = [case["id"] for case in kept if case["rcpt"]["command"] in arrived]
+        assert not left, f"not relayed but at the sink: {left}"
 
 
 def canary_probe(stock: Stock, *args: str) -> tuple[int, dict[str, Any]]:
