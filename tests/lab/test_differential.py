@@ -56,7 +56,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from mtaharden.policy import Policy, PolicyError, load_policy
-from mtaharden.policy.evaluate import Decision, address_covers, authenticated, domain_matches, evaluate, trusted
+from mtaharden.policy.evaluate import Decision, address_covers, authenticated, domain_matches, evaluate
 from mtaharden.policy.transaction import MX_PORT, Transaction, split_address
 from mtaharden.policy.types import PolicyValueError, helo_name
 from mtaharden.targets.base import registered
@@ -650,6 +650,10 @@ CONDITIONS = (
     Condition(("sendmail",), r"access\.recipients\[\d+\]", "looks user@ up for local users alone",
               lambda c: c.decided() and not c.refused() and c.other_domain()),
     Condition(("sendmail",), r"smtp\.max_message_size", "LF line ends", lambda c: c.line_counted_size()),
+    Condition(("sendmail",), r"smtp\.require_helo", "refused at EHLO itself",
+              lambda c: c.found.what.startswith("helo:") and c.refused() and not _valid_helo(c.t.helo)),
+    Condition(("sendmail",), r"access\.(senders|helo)\[\d+\]", "authenticated client's mail passes",
+              lambda c: c.decided() and not c.refused() and authenticated(c.policy, c.t)),
     Condition(("qmail", "opensmtpd"), r"smtp\.max_message_size", "LF line ends",
               lambda c: c.line_counted_size() or c.size_ignored_at_mail()),
     Condition(("sendmail",), r"smtp\.strict_envelopes", "RFC 5321 paths", lambda c: c.concerns() or c.matched()),
@@ -686,26 +690,9 @@ def _named_place(element: str) -> bool:
 
 def known(kind: HostKind, policy: Policy, t: Transaction, found: Found) -> str | None:
     """A divergence an explicit case below keeps as a strict xfail for ``kind`` (the target must fix it or
-    declare it): its reason, so the generated run reports it as known instead of failing on it again."""
-    if kind.name == "sendmail" and _sendmail_access(policy, t, found):
-        return SENDMAIL_ACCESS
+    declare it): its reason, so the generated run reports it as known instead of failing on it again.
+    None is kept now (TARGET_DIVERGENCES is empty)."""
     return None
-
-
-def _sendmail_access(policy: Policy, t: Transaction, found: Found) -> bool:
-    """The conditions of SENDMAIL_ACCESS, for the generated runs."""
-    d, observed = found.decision, reply_class(found.code)
-    if d is None:
-        return False
-    if d.stage == "helo":  # refused at EHLO: the name is invalid and the policy requires valid ones
-        return policy.smtp.require_helo and observed == "5xx" and not _valid_helo(t.helo)
-    element = d.element or ""
-    relay = d.stage == "rcpt" and not domain_matches([*policy.domains.local, *policy.domains.relay],
-                                                      split_address(d.argument)[1])
-    if relay and element.startswith("access.clients[") and trusted(policy, t) and observed == "5xx":
-        return True
-    return (relay and authenticated(policy, t) and d.verdict == "defer" and observed == "2xx"
-            and element.startswith(("access.clients[", "access.senders[")))
 
 
 def _valid_helo(helo: str | None) -> bool:
@@ -911,9 +898,11 @@ REGRESSIONS: list[tuple[str, Drawn, list[Transaction]]] = [
      [_t(UNTRUSTED, None, "a@client.test", "root@example.test", tls=True),
       _t(UNTRUSTED, "good.helo.test", "a@client.test", "root@example.test", tls=True)]),
     # The strict matching found what a loose one took for declared (a row of the deciding rule, for another
-    # condition): Sendmail refuses a trusted client's relay (5xx) when a client rule covers it (the access
-    # map's Connect: value replaces RELAY), relays an authenticated client's mail past a client or sender
-    # defer, and refuses an invalid HELO name at EHLO (501) where an earlier rule decides otherwise.
+    # condition): Sendmail refused a trusted client's relay (5xx) when a client rule covers it (the access
+    # map's Connect: value replaced RELAY) and relayed an authenticated client's mail past a client defer:
+    # fixed (Connect: RELAY for trusted networks, the client rules as ClientRule: keys read by Local_check_rcpt
+    # first). It relays an authenticated client's mail past a sender defer (Rcpt_ok ends the checks) and
+    # refuses an invalid HELO name at EHLO (501) where an earlier rule decides otherwise: declared.
     (SENDMAIL_ACCESS_CASE,
      Drawn({"version": 1, "hostname": HOSTNAME, "domains": {"local": ["example.test"]},
             "networks": {"trusted": ["127.0.0.0/8", "192.0.2.10/32"]},
@@ -939,14 +928,8 @@ REGRESSIONS: list[tuple[str, Drawn, list[Transaction]]] = [
 ]
 
 
-# (kind, regression case) -> "divergence: <target>: <exact condition>", for what only the target can fix.
-SENDMAIL_ACCESS = ("divergence: sendmail: a client rule covering a trusted client takes its relaying (5xx, the "
-                   "Connect: value replaces RELAY); an authenticated client relays past a client or sender defer; an "
-                   "invalid HELO name is refused at EHLO (501) even where an earlier rule decides the recipients")
 # (kind, explicit case) -> "divergence: <target>: <exact condition>": what only the target can fix or declare.
-TARGET_DIVERGENCES: dict[tuple[str, str], str] = {
-    ("sendmail", SENDMAIL_ACCESS_CASE): SENDMAIL_ACCESS,
-}
+TARGET_DIVERGENCES: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("name", [name for name, _, _ in REGRESSIONS])

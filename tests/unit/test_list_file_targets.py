@@ -96,10 +96,12 @@ def test_sendmail_writes_file_entries_as_access_keys(tmp_path: Path) -> None:
                   block="192.0.2.7\n127.0.0.1\n198.51.100.0/24\n", senders="@spam.example\njoe@x.example\n",
                   friends="postmaster@\n")
     access = body(rendered("sendmail", policy)["access"])
-    assert 'Connect:192.0.2.7\tERROR:5.7.1:"550 Listed"' in access
-    assert 'Connect:198.51.100\tERROR:5.7.1:"550 Listed"' in access
-    assert [line for line in access if line.startswith("Connect:127.0.0.1")] == [
-        'Connect:127.0.0.1\tERROR:5.7.1:"550 Listed"']  # the client rule beats the trusted network
+    assert 'ClientRule:192.0.2.7\tERROR:5.7.1:"550 Listed"' in access
+    assert 'ClientRule:198.51.100\tERROR:5.7.1:"550 Listed"' in access
+    assert not any(line.startswith(("Connect:192.0.2.7", "Connect:198.51.100")) for line in access)
+    # the trusted network relays (the relay decision comes first); the client re-check refuses it
+    assert [line for line in access if line.startswith(("Connect:127.0.0.1", "ClientRule:127.0.0.1"))] == [
+        "Connect:127.0.0.1\tRELAY", 'ClientRule:127.0.0.1\tERROR:5.7.1:"550 Listed"']
     assert 'From:spam.example\tERROR:4.7.1:"450 Sender address rejected"' in access
     assert "Spam:postmaster@\tFRIEND" in access
 
@@ -120,11 +122,21 @@ def test_sendmail_checks_a_long_domain_list_at_both_ends(tmp_path: Path) -> None
     assert "d0.example.org" in scenarios and "d99.example.org" in scenarios and "d50.example.org" not in scenarios
 
 
-def sendmail_lookup(access: dict[str, str], ip: str) -> str | None:
+def sendmail_lookup(access: dict[str, str], ip: str, tag: str = "Connect") -> str | None:
     """Sendmail's access map for a client: the whole address, then shorter and shorter octet prefixes."""
     octets = ip.split(".")
-    return next((access[f"Connect:{'.'.join(octets[:n])}"] for n in (4, 3, 2, 1)
-                 if f"Connect:{'.'.join(octets[:n])}" in access), None)
+    return next((access[f"{tag}:{'.'.join(octets[:n])}"] for n in (4, 3, 2, 1)
+                 if f"{tag}:{'.'.join(octets[:n])}" in access), None)
+
+
+def sendmail_outcome(access: dict[str, str], ip: str) -> tuple[str, bool]:
+    """The client rules' decision (the re-check's ClientRule: keys when a rule refuses, else Connect:) and
+    whether the client relays (Connect: RELAY)."""
+    tag = "ClientRule" if any(key.startswith("ClientRule:") for key in access) else "Connect"
+    value = sendmail_lookup(access, ip, tag)
+    got = {None: "accept", "OK": "accept", "RELAY": "accept"}.get(value) or (
+        "defer" if value and value.startswith("ERROR:4") else "reject")
+    return got, sendmail_lookup(access, ip) == "RELAY"
 
 
 networks = st.builds(lambda address, prefix: ipaddress.IPv4Network((address, prefix), strict=False),
@@ -173,10 +185,8 @@ def test_list_file_entries_take_the_file_item_place_in_sendmail_and_qmail(
     access = dict(line.split("\t", 1) for line in body(rendered("sendmail", policy)["access"]))
     table = parse_rules(rendered("qmail", policy)["tcp.smtp"])
     for ip in samples:
-        value = sendmail_lookup(access, str(ip))
-        got = {None: "accept", "OK": "accept", "RELAY": "accept"}.get(value) or (
-            "defer" if value and value.startswith("ERROR:4") else "reject")
-        assert (got, value == "RELAY") == expected(policy, ip), (ip, value)
+        relays = any(ip in n for n in policy.networks.trusted)  # Sendmail: the relay decision comes first
+        assert sendmail_outcome(access, str(ip)) == (expected(policy, ip)[0], relays), ip
         verb, relay, _ = observed_outcome(lookup(table, str(ip)), dnsbl=False)
         assert (verb, relay == "relay") == expected(policy, ip), (ip, lookup(table, str(ip)))
 

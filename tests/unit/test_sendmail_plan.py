@@ -85,7 +85,7 @@ def test_trusted_networks_relay_and_access_rules_never_do() -> None:
 
 def test_reply_text_is_quoted_and_unsafe_text_is_reported() -> None:
     lines = access(plan("access: {clients: [{match: 192.0.2.1, action: reject, message: 'Go away, now'}]}\n"))
-    assert ("Connect:192.0.2.1", 'ERROR:5.7.1:"550 Go away, now"') in lines
+    assert ("ClientRule:192.0.2.1", 'ERROR:5.7.1:"550 Go away, now"') in lines
     result = plan("access: {clients: [{match: 192.0.2.1, action: reject, message: 'say \"hi\"'}]}\n")
     gaps = result.unwaived_gaps([])
     assert [gap.element for gap in gaps] == ["access.clients[0]"]
@@ -183,8 +183,48 @@ def test_explicit_client_reject_is_checked_before_a_recipient_permit() -> None:
                if s.name.startswith("refused client")]
     assert [(s.client, s.recipient, s.accepted) for s in refused] == [("192.0.2.1", "postmaster@example.org", False)]
     no_permit = mc_file(plan("access: {clients: [{match: 192.0.2.0/24, action: reject}]}\n"))
-    assert CLIENT_RULESET[0] not in no_permit.local_rulesets
+    assert CLIENT_RULESET[0] in no_permit.local_rulesets  # before the sender rules and AUTH too
+    permits_only = mc_file(plan("access: {clients: [{match: 192.0.2.0/24, action: permit}]}\n"))
+    assert CLIENT_RULESET[0] not in permits_only.local_rulesets
 
+
+TRUSTED_BUT_DEFERRED = ("networks: {trusted: [127.0.0.0/8, 192.0.2.0/24]}\n"
+                        "access: {clients: [{match: 192.0.2.10/32, action: defer}, {match: 192.0.2.11/32, "
+                        "action: permit}, {match: 192.0.0.0/16, action: reject}]}\n")
+
+
+def test_a_trusted_network_relays_and_its_client_rules_are_applied_by_the_re_check() -> None:
+    """The contract's relay decision comes first: a client rule over a trusted network refuses through the
+    re-check's ClientRule: keys (first match wins there), never by taking the network's RELAY away."""
+    result = plan(TRUSTED_BUT_DEFERRED)
+    lines = access(result)
+    connect = [line for line in lines if line[0].startswith("Connect:")]
+    assert connect == [("Connect:192.0.2.10", "RELAY"), ("Connect:192.0.2.11", "RELAY"), ("Connect:127", "RELAY"),
+                       ("Connect:192.0.2", "RELAY")]  # the /16 refusal is the re-check's alone
+    rules = [line for line in lines if line[0].startswith("ClientRule:")]
+    assert rules == [("ClientRule:192.0.2.10", 'ERROR:4.7.1:"450 Access denied"'), ("ClientRule:192.0.2.11", "OK"),
+                     ("ClientRule:192.0", 'ERROR:5.7.1:"550 Access denied"')]
+    assert CLIENT_RULESET[0] in mc_file(result).local_rulesets
+    assert not any(line[0].startswith("ClientRule:") for line in access(plan(
+        "access: {clients: [{match: 192.0.2.0/24, action: permit}]}\n")))
+
+
+def test_what_sendmail_does_apart_for_auth_and_invalid_helo_names_is_declared() -> None:
+    """An authenticated client passes the HELO and sender rules (Rcpt_ok ends the checks); an invalid HELO
+    name is refused at EHLO whatever a rule decides. A permit differs in nothing."""
+    auth = ("auth: {enabled: true, require_tls: false, cyrus: {pwcheck_method: saslauthd}}\n"
+            "access: {senders: [{match: spam.example, action: defer}, {match: ok.example, action: permit}],\n"
+            "         helo: [{match: bad.example, action: reject}]}\n")
+    found = {c.element: (c.status, c.detail) for c in plan(auth).coverage}
+    for element in ("access.senders[0]", "access.helo[0]"):
+        assert found[element][0] == "approximated" and "authenticated client's mail passes" in found[element][1]
+    assert "authenticated" not in found.get("access.senders[1]", ("", ""))[1]
+    no_auth = {c.element: c.detail for c in plan(auth.split("\n", 1)[1]).coverage}
+    assert "authenticated" not in no_auth.get("access.helo[0]", "")
+    (helo,) = [c for c in plan("{}\n").coverage if c.element == "smtp.require_helo"]
+    assert helo.status == "approximated" and "refused at EHLO itself (501)" in helo.detail
+    (optional,) = [c for c in plan("smtp: {require_helo: false}\n").coverage if c.element == "smtp.require_helo"]
+    assert optional.status == "enforced"
 
 def _ruleset(text: str, name: str) -> list[str]:
     rulesets = list(mc_file(plan(text)).local_rulesets)

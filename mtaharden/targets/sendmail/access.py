@@ -22,12 +22,13 @@ from ..kit.escape import Unexpressible
 from ..kit.shadowing import first_within, split_hosts, within
 from . import capabilities as facts
 from .m4 import rule_string
-from .rulesets import helo_ruleset, rcpt_ruleset
+from .rulesets import CLIENT_TAG, auth_passes, helo_ruleset, rcpt_ruleset
 
 # The reply text is quoted: unquoted, Sendmail re-tokenises it and drops the blanks around commas.
 ACCESS_VALUES: Mapping[AccessAction, str] = {"reject": 'ERROR:5.7.1:"550 {text}"',
                                              "defer": 'ERROR:4.7.1:"450 {text}"', "permit": "OK"}
 STAGES = ("clients", "helo", "senders", "recipients")
+CONNECT, CLIENT_RULE = "Connect:", f"{CLIENT_TAG}:"
 
 Entry = tuple[str, str] | Block  # one access line, or a list file's keys sharing a value
 Decision = tuple[AccessAction, str]  # a client rule's action and access value
@@ -70,9 +71,11 @@ def _approximated(coverage: Recorder, element: str, reasons: Iterable[str | None
 
 
 def _client_entries(policy: Policy, coverage: Recorder) -> list[Entry]:
-    """Connect: keys of the client rules, then of the trusted networks (RELAY unless a rule decided)."""
+    """Connect: keys (RELAY for the trusted networks, OK for permits) and, when a client rule refuses, the
+    ClientRule: keys of every client rule that the client re-check (:mod:`.rulesets`) reads."""
     access, trusted = policy.access, policy.networks.trusted
-    entries: list[Entry] = []
+    connect: list[Entry] = []
+    rules: list[Entry] = []
     decided: list[Decided] = []  # client networks so far, in policy order
     address_rules = bool(access.senders or access.recipients)
     for index, rule in enumerate(access.clients):
@@ -85,11 +88,15 @@ def _client_entries(policy: Policy, coverage: Recorder) -> list[Entry]:
         _approximated(coverage, element, [facts.CLIENT_PERMIT if rule.action == "permit" and address_rules else None,
                                           facts.DEFER if rule.action == "defer" else None])
         if isinstance(rule, ClientFile):
-            entries += _host_entries(rule.file.ipv4_hosts, decision, decided, trusted)
+            connect += _host_entries(CONNECT, rule.file.ipv4_hosts, decision, decided, trusted)
+            rules += _host_entries(CLIENT_RULE, rule.file.ipv4_hosts, decision, decided, ())
         networks = rule.file.networks if isinstance(rule, ClientFile) else [rule.match]
         decided += [(network, decision) for network in networks]
-        entries += _connect_entries(networks, decided, trusted)
-    return entries + _connect_entries(trusted, decided, trusted)
+        connect += _connect_entries(CONNECT, networks, decided, trusted)
+        rules += _connect_entries(CLIENT_RULE, networks, decided, ())
+    connect += _connect_entries(CONNECT, trusted, decided, trusted)
+    refuses = any(rule.action != "permit" for rule in access.clients)  # as rulesets.rcpt_ruleset
+    return connect + rules if refuses else connect
 
 
 def _parent_domains(rule: AddressRule | AddressFile) -> str | None:
@@ -110,7 +117,8 @@ def _sender_entries(policy: Policy, coverage: Recorder) -> list[Entry]:
         except Unexpressible as exc:
             coverage.unsupported(element, str(exc))
             continue
-        _approximated(coverage, element, [facts.DEFER if sender.action == "defer" else None, _parent_domains(sender)])
+        _approximated(coverage, element, [facts.DEFER if sender.action == "defer" else None, _parent_domains(sender),
+                                          auth_passes(policy, sender.action)])
         if isinstance(sender, AddressRule):
             inline.append((sender.match, value))
         else:
@@ -160,31 +168,42 @@ def _address_entry(tag: str, rule: AddressRule | AddressFile, value: str) -> Ent
     return f"{tag}{address_key(rule.match)}", value
 
 
-def _connect_entries(networks: Iterable[Network], decided: list[Decided], trusted: Sequence[Network]
+def _connect_entries(tag: str, networks: Iterable[Network], decided: list[Decided], trusted: Sequence[Network]
                      ) -> list[Entry]:
-    """Connect: keys for ``networks``, each with the value first match wins gives all of its addresses.
+    """``tag`` keys for ``networks``, each with the value first match wins gives all of its addresses.
 
     Sendmail follows the longest key, not the file order: so each key carries the decision of the
-    first client rule whose network holds all of it (a permit, or no rule, lets a trusted key relay),
-    which makes the longest key give the first match."""
-    return [(f"Connect:{key}", _connect_value(subnet, decided, trusted))
-            for network in networks for key, subnet in _connect_subnets(network)]
+    first client rule whose network holds all of it, which makes the longest key give the first match.
+    A key inside a ``trusted`` network relays whatever a rule decides (the contract's relay decision
+    comes first; the client re-check applies the rule); a refusing key is left to the re-check."""
+    entries: list[Entry] = []
+    for network in networks:
+        for key, subnet in _connect_subnets(network):
+            value = _connect_value(subnet, decided, trusted)
+            if value is not None:
+                entries.append((f"{tag}{key}", value))
+    return entries
 
 
-def _connect_value(subnet: Network, decided: list[Decided], trusted: Sequence[Network]) -> str:
-    action, value = first_within(subnet, decided) or ("permit", "")
-    if action == "permit" and any(within(subnet, network) for network in trusted):
+def _connect_value(subnet: Network, decided: list[Decided], trusted: Sequence[Network]) -> str | None:
+    """RELAY inside a trusted network; else the first covering rule's value (None: a refusal, when the
+    key is a Connect: key: the re-check's ClientRule: keys hold it)."""
+    if any(within(subnet, network) for network in trusted):
         return "RELAY"
-    return value
+    action, value = first_within(subnet, decided) or ("permit", "OK")
+    return value if action == "permit" or not trusted else None
 
 
-def _host_entries(hosts: Sequence[str], own: Decision, decided: list[Decided], trusted: Sequence[Network]
-                  ) -> list[Entry]:
-    """A list file's single addresses: one block, except those an earlier rule or a trusted network decides."""
-    split = split_hosts(hosts, own, decided, trusted, lambda decision: decision[0] == "permit")
-    lines: list[Entry] = [(f"Connect:{host}", "RELAY" if relayed else value)
-                          for host, (_, value), relayed in split.decided]
-    return [*lines, Block(split.plain, own[1], prefix="Connect:")]
+def _host_entries(tag: str, hosts: Sequence[str], own: Decision, decided: list[Decided],
+                  trusted: Sequence[Network]) -> list[Entry]:
+    """A list file's single addresses: one block, except those an earlier rule or a trusted network decides
+    (the same choice of value as :func:`_connect_value`)."""
+    split = split_hosts(hosts, own, decided, trusted, lambda decision: True)
+    keep = not trusted  # ClientRule: keys keep every value; Connect: keys only permits
+    lines: list[Entry] = [(f"{tag}{host}", "RELAY" if relayed else value)
+                          for host, (action, value), relayed in split.decided
+                          if relayed or keep or action == "permit"]
+    return [*lines, Block(split.plain, own[1], prefix=tag)] if keep or own[0] == "permit" else lines
 
 
 def _first_match_wins(entries: Sequence[Entry]) -> tuple[list[tuple[str, str]], list[Block]]:

@@ -39,8 +39,10 @@ DNSBL_WIDENED = "; filter widened to any 127.0.0.x answer (the feature holds at 
 DNSBL_TOO_WIDE = "the return-code filters need more than six patterns and do not all lie in 127.0.0.x"
 # Each access list as a whole: (status, how).
 ACCESS: Mapping[str, tuple[Status, str]] = {
-    "clients": ("enforced", "access Connect: (decided at RCPT, delay_checks); an explicit reject or defer is "
-                            "looked up again in Local_check_rcpt, so no recipient permit lifts it"),
+    "clients": ("enforced", "access ClientRule: keys, read in Local_check_rcpt before every other check at RCPT "
+                            "(not on the submission daemons, where only AUTH decides), "
+                            "so no recipient or sender permit, trusted network or AUTH lifts a reject or defer; "
+                            "Connect: holds the trusted networks' RELAY and the permits"),
     "helo": ("approximated", "Local_check_mail on the HELO name ($s); permit only ends the HELO rules; a name "
                              "given before STARTTLS is forgotten when it came with EHLO, not with HELO (Sendmail "
                              "keeps $s, and its $r tells only an EHLO since STARTTLS apart)"),
@@ -55,6 +57,9 @@ DEFER = ("defer answers 4xx to relay attempts too: Sendmail reads the access rul
          "(check_rcpt with delay_checks), where the contract refuses a relay attempt with 5xx first")
 PARENT_DOMAINS = ("{match} also matches the addresses of every subdomain of {domain}: the access map looks parent "
                   "domains up")
+AUTH_PASSES = ("an authenticated client's mail passes it: Rcpt_ok relays the client (TRUST_AUTH_MECH) and ends "
+               "the checks before delay_checks reads the HELO and sender rules (the client rules and To: refusals "
+               "still apply)")
 FRIEND_THEN_REFUSAL = ("a later refusing recipient rule that also matches still refuses: the permit is Spam: FRIEND, "
                        "looked up apart from the To: refusals, so the first match is not kept for addresses both "
                        "rules cover")
@@ -74,7 +79,11 @@ SWITCHES = (("smtp.disable_vrfy", "PrivacyOptions novrfy", "VRFY allowed"),
             ("smtp.disable_expn", "PrivacyOptions noexpn", "EXPN allowed"))
 # Sendmail counts a session greeted before STARTTLS as greeted after it; Local_check_mail tells an EHLO since
 # STARTTLS apart by $r (ESMTPS), which a HELO does not change.
-NEED_MAIL_HELO = "PrivacyOptions needmailhelo"
+# Without confALLOW_BOGUS_HELO Sendmail answers 501 to a HELO/EHLO name that is not a host name, before any
+# access rule is read; the contract judges the name at RCPT, after the client and recipient rules.
+INVALID_HELO = ("a HELO/EHLO name that is not a host name is refused at EHLO itself (501), so every recipient is "
+                "refused 5xx, also where a client or recipient rule decides otherwise (a defer, a permit)")
+NEED_MAIL_HELO = "PrivacyOptions needmailhelo; " + INVALID_HELO
 REQUIRE_HELO = (NEED_MAIL_HELO + "; after STARTTLS a new EHLO (Local_check_rcpt on $r: every recipient "
                 "refused, 503); differs when the session was greeted with HELO (not EHLO) before STARTTLS: "
                 "MAIL without a new greeting is accepted")

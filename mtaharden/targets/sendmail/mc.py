@@ -16,6 +16,7 @@ from ..kit.placeholders import Placeholder, pieces
 from . import capabilities as facts
 from .helpfile import help_file
 from .m4 import RESCANS, define, feature, m4_quote, rule_string
+from .rulesets import MSA, MSA_TLS
 
 # cf.m4's Received: header without "($v/$Z)": relayed mail would carry the version off the host.
 RECEIVED_HEADER = ("$?sfrom $s $.$?_($?s$|from $.$_) $.$?{auth_type}(authenticated$?{auth_ssf} bits=${auth_ssf}$.) "
@@ -59,9 +60,9 @@ def daemons(policy: Policy, coverage: Recorder) -> list[str]:
         found.append(f"Port={options.smtp_port}{where}, Name=MTA{modifiers}")
     submission = policy.auth.submission
     if policy.offers_submission and submission.port is not None:
-        found.append(f"Port={submission.port}{where}, Name=MSA, M=Ea")
+        found.append(f"Port={submission.port}{where}, Name={MSA}, M=Ea")
     if policy.offers_submission and submission.smtps_port is not None:
-        found.append(f"Port={submission.smtps_port}{where}, Name=MSA-TLS, M=Eas")
+        found.append(f"Port={submission.smtps_port}{where}, Name={MSA_TLS}, M=Eas")
     listeners = facts.LISTEN_ADDRESS if options.listen_address else facts.DUAL_STACK
     coverage.enforced("role", facts.ROLE.format(role=policy.role, listeners=listeners))
     return [f"DAEMON_OPTIONS({m4_quote(d)})" for d in found]
@@ -105,7 +106,7 @@ def session(policy: Policy, coverage: Recorder) -> list[str]:
     if smtp.require_helo and policy.tls is not None:
         coverage.approximated("smtp.require_helo", facts.REQUIRE_HELO)
     elif smtp.require_helo:
-        coverage.enforced("smtp.require_helo", facts.NEED_MAIL_HELO)
+        coverage.approximated("smtp.require_helo", facts.NEED_MAIL_HELO)
     else:
         coverage.enforced("smtp.require_helo", facts.HELO_OPTIONAL)
     for element, status, how in facts.FIXED:

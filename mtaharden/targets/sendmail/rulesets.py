@@ -1,8 +1,8 @@
 """Access rules Sendmail's access map cannot order on its own, as rulesets in LOCAL_RULESETS.
 
 HELO rules: Local_check_mail matches the HELO name ($s), first match wins, unless it was given before
-STARTTLS (no EHLO since: RFC 3207 forgets it). Local_check_rcpt: client refusals looked up again, so no
-later permit lifts them; with require_helo, no recipient after STARTTLS without a new EHLO.
+STARTTLS (no EHLO since: RFC 3207 forgets it). Local_check_rcpt: client refusals (ClientRule: keys), so no
+later permit, trusted network or AUTH lifts them; with require_helo, no recipient after STARTTLS without a new EHLO.
 """
 
 from __future__ import annotations
@@ -16,10 +16,15 @@ from ..kit.escape import Unexpressible
 from . import capabilities as facts
 from .m4 import rule_string
 
-# Local_check_rcpt runs before delay_checks looks at Spam: FRIEND or From: OK, so no recipient or sender
-# permit can lift an explicit client refusal. proto.m4's LookUpAddress (ruleset A) reads the same Connect: keys as
-# Basic_check_relay, so the longest key gives the same first-match decision there.
-CLIENT_RULESET = ("SLocal_check_rcpt", "R$*\t$: $>A <$&{client_addr}> <?> <+ Connect> <>",
+# Local_check_rcpt runs before delay_checks looks at Spam: FRIEND or From: OK and before an authenticated
+# client's relaying ends the checks (Rcpt_ok's TRUST_AUTH_MECH), so no recipient or sender permit, trusted network
+# or AUTH lifts an explicit client refusal. proto.m4's LookUpAddress (ruleset A) reads the ClientRule: keys (no
+# untagged lookup) as Basic_check_relay reads Connect: keys, so the longest key gives the first-match decision.
+# On the submission daemons (M=a: AUTH before MAIL) only AUTH decides, so the client rules are not read there.
+CLIENT_TAG = "ClientRule"
+MSA, MSA_TLS = "MSA", "MSA-TLS"  # the submission daemons' Name= (mc.daemons), seen as ${daemon_name}
+CLIENT_RULESET = ("SLocal_check_rcpt", "R$*\t$: <$&{daemon_name}>", f"R<{MSA}>\t$: OK", f"R<{MSA_TLS}>\t$: OK",
+                  f"R<$*>\t$: $>A <$&{{client_addr}}> <?> <! {CLIENT_TAG}> <>",
                   "R<ERROR:$-.$-.$-:$+> <$*>\t$#error $@ $1.$2.$3 $: $4",
                   'R<$* <TMPF>> <$*>\t$#error $@ 4.3.0 $: "451 Temporary system failure. Please try again later."')
 HELO_ACTIONS: Mapping[AccessAction, str] = {"reject": '$#error $@ 5.7.1 $: "550 {text}"',
@@ -39,15 +44,17 @@ def _no_ehlo_since_tls(then: str) -> list[str]:
     return [SINCE_TLS, *(f"R<$+> <{protocol}>\t{then}" for protocol in NO_EHLO_SINCE_TLS)]
 
 
+def auth_passes(policy: Policy, action: AccessAction) -> str | None:
+    """Why a HELO or sender rule is approximated with AUTH: an authenticated client skips it (a permit is alike)."""
+    return facts.AUTH_PASSES if policy.auth.enabled and action != "permit" else None
+
+
 def rcpt_ruleset(policy: Policy) -> list[str]:
-    """Local_check_rcpt, run before delay_checks reads Spam: FRIEND or From: OK: the client re-check, needed
-    when a permit of a later list could lift a client refusal (with delay_checks a sender permit lets a
-    refused client through too: the differential suite found it); and, with require_helo and TLS, no
-    recipient without an EHLO since STARTTLS."""
-    access = policy.access
-    refuses = any(rule.action != "permit" for rule in access.clients)
-    permits = any(r.action == "permit" for r in (*access.recipients, *access.senders, *access.helo))
-    lines = list(CLIENT_RULESET[1:]) if refuses and permits else []
+    """Local_check_rcpt, run before delay_checks reads Spam: FRIEND or From: OK and before AUTH relays: the
+    client re-check whenever a client rule refuses (the Connect: keys relay a trusted network and leave
+    refusals out); and, with require_helo and TLS, no recipient without an EHLO since STARTTLS."""
+    refuses = any(rule.action != "permit" for rule in policy.access.clients)
+    lines = list(CLIENT_RULESET[1:]) if refuses else []
     if policy.smtp.require_helo and policy.tls is not None:
         lines += _no_ehlo_since_tls(UNGREETED)
     return [CLIENT_RULESET[0], *lines] if lines else []
@@ -67,8 +74,9 @@ def helo_ruleset(policy: Policy, coverage: Recorder) -> list[str]:
         except Unexpressible as exc:
             coverage.unsupported(element, str(exc))
             continue
-        if rule.action == "defer":
-            coverage.approximated(element, facts.DEFER)
+        reasons = [facts.DEFER if rule.action == "defer" else None, auth_passes(policy, rule.action)]
+        if any(reasons):
+            coverage.approximated(element, "; ".join(r for r in reasons if r))
         for name in names:
             forms = [name, f"[{name}]"] if ":" in name or name[0].isdigit() else [name]
             rules += [f"R{form}\t{HELO_ACTIONS[rule.action].format(text=text)}" for form in forms]
