@@ -256,9 +256,16 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_roo
 
 
 @main.command("targets")
-def targets_command() -> None:
+@click.option("--queue-proof", is_flag=True,
+              help="only the targets whose queue the probe can read (probe --proof queue --mta TARGET)")
+def targets_command(queue_proof: bool) -> None:
     """Print the registered target names, one per line (the roles check theirs against it)."""
-    for name in TARGET_NAMES:
+    proven: tuple[str, ...] = TARGET_NAMES
+    if queue_proof:  # imported only when asked: the probe's modules are not needed to list targets
+        from .probe.proof import MTAS
+
+        proven = tuple(name for name in TARGET_NAMES if name in MTAS)
+    for name in proven:
         click.echo(name)
 
 

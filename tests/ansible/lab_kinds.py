@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from tests.lab.exim import EximKind
 from tests.lab.kind import HostKind
+from tests.lab.opensmtpd import OpensmtpdKind
 from tests.lab.postfix import PostfixKind
 from tests.lab.qmail import QmailKind
 from tests.lab.sendmail import SendmailKind
@@ -52,6 +54,20 @@ class AnsibleQmailKind(QmailKind):
     packages = (*QmailKind.packages, *MANAGED)  # type: ignore[assignment]  # the base's tuple is typed by its length
 
 
+class AnsibleEximKind(EximKind):
+    """Debian's exim4-daemon-heavy host, installed, never started (no init system runs its postinst start)."""
+
+    name = "ansibleexim"
+    packages = (*EximKind.packages, *MANAGED)  # type: ignore[assignment]  # the base's tuple is typed by its length
+
+
+class AnsibleOpensmtpdKind(OpensmtpdKind):
+    """Debian's OpenSMTPD host, installed, never started."""
+
+    name = "ansibleopensmtpd"
+    packages = (*OpensmtpdKind.packages, *MANAGED)  # type: ignore[assignment]  # the base's tuple is typed by its length
+
+
 class AnsibleBareKind(AnsiblePostfixKind):
     """A managed host with no MTA at all: the postfix role installs Postfix (from the kept packages)."""
 
@@ -72,4 +88,5 @@ BARE_KINDS: dict[str, HostKind] = {kind.target: kind for kind in (AnsibleBareKin
 
 
 ANSIBLE_KINDS: dict[str, HostKind] = {kind.target: kind for kind in
-                                      (AnsiblePostfixKind(), AnsibleSendmailKind(), AnsibleQmailKind())}
+                                      (AnsiblePostfixKind(), AnsibleSendmailKind(), AnsibleQmailKind(),
+                                       AnsibleEximKind(), AnsibleOpensmtpdKind())}

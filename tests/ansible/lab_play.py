@@ -57,7 +57,7 @@ class Lab:
             "mtaharden_set": [*self.keep, *more], "mtaharden_step_prefix": list(prefix),
             "mtaharden_probe_endpoints": [f"{self.host.address}:25"],
             "mtaharden_probe_args": ["--source-address", UNTRUSTED, "--timeout", "10"],
-            "postfix_install_packages": False, "sendmail_install_packages": False, **self.defaults, **(extra or {}),
+            **{f"{name}_install_packages": False for name in registered()}, **self.defaults, **(extra or {}),
             **variables,
         }
         (self.base / "vars.json").write_text(json.dumps(settings))

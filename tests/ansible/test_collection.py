@@ -136,9 +136,24 @@ def test_the_flow_refuses_a_target_the_cli_does_not_render(tmp_path: Path) -> No
     assert not (tmp_path / "host").exists()
 
 
+def test_the_verify_role_refuses_a_target_without_a_queue_proof_on_the_host(tmp_path: Path) -> None:
+    """From the host itself (here localhost probes localhost) the verify role asks `mtaharden targets --queue-proof`:
+    Exchange is a target of the CLI but has no queue proof, so the role stops before any probe runs."""
+    from mtaharden.probe.proof import MTAS
+
+    result = run_role(tmp_path, "verify", {"mtaharden_policy": str(EXAMPLE_POLICY), "verify_target": "exchange",
+                                           "verify_probe_endpoints": ["127.0.0.1:25"]})
+    assert result.returncode != 0
+    proven = ", ".join(name for name in TARGET_NAMES if name in MTAS)
+    assert (f"verify_target exchange: the probe on localhost reads the queue of {proven} only (fix: set "
+            "verify_target to the host's MTA, or probe from outside the trusted networks (verify_probe_from: "
+            "localhost))") in " ".join(result.output.split()), result.output[-3000:]
+    assert "Probe with the queue proof" not in result.output
+
+
 @pytest.mark.parametrize("target", UNDEPLOYED)
 def test_the_flow_refuses_a_rendered_target_that_has_no_role(tmp_path: Path, target: str) -> None:
-    """A registered target without an MTA role (Exim, OpenSMTPD, Exchange) stops on the controller, naming the
+    """A registered target without an MTA role (Exchange) stops on the controller, naming the
     missing role, instead of failing on a file lookup of a role that does not exist."""
     result = run_role(tmp_path, "mtaharden", {"mtaharden_policy": str(EXAMPLE_POLICY), "mtaharden_target": target,
                                               **host_folders(tmp_path)})

@@ -8,6 +8,8 @@ spec entry fails here rather than going undocumented and unchecked.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,7 @@ def test_the_flow_takes_its_targets_from_the_cli() -> None:
 
 
 def test_the_flow_refuses_a_rendered_target_without_a_role_before_reading_the_role() -> None:
-    """Exim, OpenSMTPD and Exchange are registered but have no role: the flow names the missing role."""
+    """Exchange is registered but has no role: the flow names the missing role."""
     controller = load(COLLECTION / "roles" / "mtaharden" / "tasks" / "controller.yml")
     asserts = [task for task in controller if "ansible.builtin.assert" in task]
     (cli,) = [task for task in asserts if "mtaharden_cli_targets" in str(task["ansible.builtin.assert"]["that"])]
@@ -135,7 +137,48 @@ def test_the_flow_refuses_a_rendered_target_without_a_role_before_reading_the_ro
     assert "no role mtaharden.mail.{{ mtaharden_target }}" in has_role["ansible.builtin.assert"]["fail_msg"]
     reads_role = next(task for task in controller if "query('ansible.builtin.file'" in str(task))
     assert controller.index(cli) < controller.index(has_role) < controller.index(reads_role)
-    assert {"exim", "opensmtpd"} <= set(TARGET_NAMES) - set(MTA_ROLES)
+    # tests/ansible/test_collection.py runs the refusal on every registered target without a role: keep one
+    assert set(TARGET_NAMES) - set(MTA_ROLES), "no target without a role left: give that test a made-up target"
+
+
+def test_the_verify_role_takes_its_targets_from_the_cli() -> None:
+    """No list of targets in the verify role: it asks the probe's CLI on the vantage, and from the host itself
+    only the targets with a queue proof (``mtaharden targets --queue-proof``)."""
+    tasks = load(COLLECTION / "roles" / "verify" / "tasks" / "main.yml")
+    (ask,) = [task for task in tasks if task.get("register") == "verify_cli_targets"]
+    assert ask["ansible.builtin.command"]["argv"] == (
+        "{{ [verify_command, 'targets'] + (['--queue-proof'] if verify_probe_from == inventory_hostname else []) }}")
+    assert ask["delegate_to"] == "{{ verify_probe_from }}"
+    (check,) = [task for task in tasks if "verify_cli_targets" in str(task.get("ansible.builtin.assert"))]
+    assert check["ansible.builtin.assert"]["that"] == "verify_target in verify_cli_targets.stdout_lines"
+    probes = [task for task in tasks if "'probe'" in str(task)]
+    assert probes and all(tasks.index(check) < tasks.index(task) for task in probes)
+    assert not re.search(r"'(postfix|sendmail|qmail|exim|opensmtpd)'", (COLLECTION / "roles" / "verify" / "tasks" /
+                                                                       "main.yml").read_text())
+
+
+def test_the_cli_lists_the_targets_with_a_queue_proof() -> None:
+    from mtaharden.probe.proof import MTAS
+
+    result = subprocess.run([sys.executable, "-m", "mtaharden", "targets", "--queue-proof"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [name for name in TARGET_NAMES if name in MTAS]
+    assert {"exim", "opensmtpd"} <= set(result.stdout.split()) and "exchange" not in result.stdout
+
+
+def test_every_mta_role_refuses_every_other_roles_mta() -> None:
+    """Debian's MTA packages all provide mail-transport-agent and conflict: each role's *_conflicts names the
+    first package every other role installs (qmail installs none), so no role replaces another by surprise."""
+    defaults = {role: load(COLLECTION / "roles" / role / "defaults" / "main.yml") for role in MTA_ROLES}
+    installs = {role: values[f"{role}_packages"][0] for role, values in defaults.items()
+                if f"{role}_packages" in values}
+    assert {"postfix", "sendmail", "exim", "opensmtpd"} <= set(installs)
+    for role, values in defaults.items():
+        missing = sorted(package for other, package in installs.items()
+                         if other != role and package not in values[f"{role}_conflicts"])
+        assert not missing, f"{role}_conflicts lacks {missing}"
+        assert installs.get(role) not in values[f"{role}_conflicts"], f"{role} refuses its own package"
 
 
 DOCS = (REPO / "README.md", COLLECTION / "README.md")

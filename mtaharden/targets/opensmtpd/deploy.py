@@ -14,6 +14,7 @@ from .capabilities import note
 from .options import opensmtpd_options
 
 INIT = "/etc/init.d/opensmtpd"
+CONTROL = "/usr/sbin/smtpctl"
 
 
 def steps(policy: Policy) -> tuple[Step, ...]:
@@ -23,7 +24,9 @@ def steps(policy: Policy) -> tuple[Step, ...]:
 
 
 def service() -> Service:
-    return Service(running=(INIT, "status"), start=((INIT, "start"),), stop=((INIT, "stop"),))
+    # Not `INIT status`: Debian's script ends in `exit 0` and ignores status_of_proc's answer, so it says
+    # "running" for a stopped daemon; smtpctl fails unless it reaches the daemon's control socket.
+    return Service(running=(CONTROL, "show", "status"), start=((INIT, "start"),), stop=((INIT, "stop"),))
 
 
 def record_builtin(policy: Policy, rec: Recorder) -> None:
