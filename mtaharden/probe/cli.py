@@ -180,7 +180,7 @@ def _queue_check(proof: str, mta: str | None, queue_via: str | None, endpoints: 
             raise click.UsageError("--queue-via goes with --proof queue")
         return None
     if mta is None or mta not in MTAS:
-        raise click.UsageError("--proof queue needs --mta (postfix, sendmail or qmail): the MTA of the probed host")
+        raise click.UsageError(f"--proof queue needs --mta ({', '.join(sorted(MTAS))}): the MTA of the probed host")
     if len(endpoints) != 1:
         raise click.UsageError("--proof queue reads one host's queue: give exactly one HOST[:PORT]")
     prefix = tuple(shlex.split(queue_via)) if queue_via else ()
@@ -262,7 +262,7 @@ def _progress() -> Progress:
 @click.option("--proof", type=click.Choice(["none", "queue"]), default="none", show_default=True,
               help="queue: DATA to the reserved-TLD domain, then read the MTA's own queue and log (needs --mta)")
 @click.option("--mta", type=click.Choice(sorted(TARGET_NAMES)),
-              help="the probed host's target: with --proof queue, whose queue to read (postfix, sendmail, qmail); "
+              help="the probed host's target: with --proof queue, whose queue to read (the MTAs, not exchange); "
                    "with --policy, a failed check the target's coverage declares not enforced is 'declared', "
                    "not a finding")
 @click.option("--queue-via", metavar="COMMAND",

@@ -149,7 +149,8 @@ def test_greylisting_at_data_is_deferred_never_a_pass(serve: Serve, tmp_path: Pa
 @pytest.mark.parametrize(("args", "message"), [
     (["--proof", "queue", "127.0.0.1:25"], "needs --mta"),
     (["--queue-via", "ssh root@mx1", "127.0.0.1:25"], "goes with --proof queue"),
-    (["--proof", "queue", "--mta", "exchange", "127.0.0.1:25"], "needs --mta (postfix, sendmail or qmail)"),
+    (["--proof", "queue", "--mta", "exchange", "127.0.0.1:25"],
+     "needs --mta (exim, opensmtpd, postfix, qmail, sendmail)"),
     (["--proof", "queue", "--mta", "postfix", "192.0.2.99:25"], "not an address of this machine"),
     (["--proof", "queue", "--mta", "postfix", "127.0.0.1:25", "127.0.0.2:25"], "exactly one"),
     (["--proof", "queue", "--mta", "postfix", "--external-domain", "gmail.com", "127.0.0.1:25"], "reserved"),

@@ -77,7 +77,7 @@ def install(work: Path, data: dict[str, Any], port: int) -> Installed:
     rules.parent.mkdir()
     shutil.copy(out / "tcp.smtp", rules)
     shutil.copytree(out / "service" / "qmail-smtpd", work / "service" / "qmail-smtpd")
-    (compile_step,) = [step.argv for step in plan.steps if step.argv[:2] == ("sh", "-c")]
+    (compile_step,) = [step.argv for step in plan.steps if step.phase == "build" and step.argv[:2] == ("sh", "-c")]
     run(compile_step)
     return Installed(plan, home, work / "service" / "qmail-smtpd", rules, port)
 

@@ -56,7 +56,7 @@ def files(policy: Policy, exim: str, config: str) -> list[PlannedFile]:
                    "accepted" if s.accepted else "refused") for s in sessions(policy))
     if not found:
         return []
-    return [PlannedFile(SCRIPT, "relay-check.sh.j2", RelayCheck(q(exim), q(config), q(HELO), found), mode=0o755)]
+    return [PlannedFile(SCRIPT, "relay-check.sh.j2", RelayCheck(q(exim), q(config), q(HELO), found))]  # run by sh
 
 
 def check_step(config_dir: str) -> Step:
