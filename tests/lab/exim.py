@@ -8,24 +8,22 @@ Exim logs to /var/log/exim4/mainlog and rejectlog (Debian's compiled log_file_pa
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtaharden.targets.base import Plan
-from tests.lab.kind import DeployError, HostKind, install_plan, register, run_steps
+from tests.lab.kind import InitScriptKind, install_plan, register, run_steps
 
 if TYPE_CHECKING:
     from tests.lab.host import LabHost
 
-INIT = "/etc/init.d/exim4"
-PID_FILE = "/run/exim4/exim.pid"
-STOP_SECONDS = 20.0
 
 
-class EximKind(HostKind):
+class EximKind(InitScriptKind):
     name = "exim"
     target = "exim"
+    init = "/etc/init.d/exim4"
+    pid_file = "/run/exim4/exim.pid"
     packages = ("exim4-daemon-heavy", "sasl2-bin", "libsasl2-modules", "ca-certificates")
     # Debian's README.Debian: Debian-exim joins the sasl group to read the sasldb; the package's
     # /etc/aliases already has postmaster.
@@ -44,27 +42,7 @@ class EximKind(HostKind):
                 host.run(["chmod", "g+r", *paths])
         install_plan(host, rendered, plan)
         run_steps(host, plan)
-        started = host.run([INIT, "restart"], check=False)
-        output = started.stdout + started.stderr
-        if started.returncode != 0:
-            raise DeployError(f"{INIT} restart exited {started.returncode}:\n{output}\n{self.log_text(host)}")
-        host.wait_for_port(25)
-
-    def stop(self, host: LabHost) -> None:
-        host.run([INIT, "stop"], check=False)
-        deadline = time.monotonic() + STOP_SECONDS
-        while self.running(host):
-            if time.monotonic() > deadline:
-                raise DeployError("Exim did not stop")
-            time.sleep(0.2)
-
-    def running(self, host: LabHost) -> bool:
-        """The daemon named in Debian's PID file is alive."""
-        pid_file = host.path(PID_FILE)
-        if not pid_file.exists():
-            return False
-        first = pid_file.read_text().split()
-        return bool(first) and host.run(["kill", "-0", first[0]], check=False).returncode == 0
+        self.restart(host)
 
     def log_text(self, host: LabHost) -> str:
         """Exim's main and reject logs."""

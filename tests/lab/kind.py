@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import re
 import shlex
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -108,6 +109,39 @@ def _warns(output: str) -> bool:
     """A tool's complaint, as the MTAs' tools word it: at the start of a line, after the tool's name."""
     return _WARNING.search(output) is not None
 
+
+
+class InitScriptKind(HostKind):
+    """A kind whose MTA Debian's init script starts and stops, and whose PID file names the listener."""
+
+    init: ClassVar[str]  # Debian's init script, e.g. /etc/init.d/exim4
+    pid_file: ClassVar[str]  # the PID file the script writes
+    stop_seconds: ClassVar[float] = 20.0
+
+    def restart(self, host: LabHost, *, refuse_warnings: bool = False) -> None:
+        """``init restart`` (a stop that finds nothing running, then a start: what a role does after
+        changed files), then wait for port 25."""
+        started = host.run([self.init, "restart"], check=False)
+        output = started.stdout + started.stderr
+        if started.returncode != 0 or (refuse_warnings and "arning" in output):
+            raise DeployError(f"{self.init} restart exited {started.returncode}:\n{output}\n{self.log_text(host)}")
+        host.wait_for_port(25)
+
+    def stop(self, host: LabHost) -> None:
+        host.run([self.init, "stop"], check=False)
+        deadline = time.monotonic() + self.stop_seconds
+        while self.running(host):
+            if time.monotonic() > deadline:
+                raise DeployError(f"{self.name} did not stop")
+            time.sleep(0.2)
+
+    def running(self, host: LabHost) -> bool:
+        """The daemon named in the PID file is alive."""
+        pid_file = host.path(self.pid_file)
+        if not pid_file.exists():
+            return False
+        first = pid_file.read_text().split()
+        return bool(first) and host.run(["kill", "-0", first[0]], check=False).returncode == 0
 
 _REGISTRY: dict[str, HostKind] = {}
 
