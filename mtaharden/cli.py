@@ -181,8 +181,14 @@ def _check(source: str, folder: Path, rendered: dict[str, list[RenderedFile]]) -
 
 
 def _plan(target: Target, policy: Policy) -> Plan:
-    """The target's plan; refuse it when an element the policy sets cannot be enforced and is not waived."""
-    plan = target.plan(policy)
+    """The target's plan; refuse it when an element the policy sets cannot be enforced and is not waived,
+    or when a value cannot be written in the target's syntax at all (exit 2, in the user's terms)."""
+    from .render import RenderError
+
+    try:
+        plan = target.plan(policy)
+    except RenderError as exc:
+        fail(f"{target.name} cannot write this policy: {exc} (fix: change the value, or render other targets)")
     options = getattr(policy.targets, target.name)
     gaps = plan.unwaived_gaps(options.allow_unsupported)
     stated = [gap for gap in gaps if policy.states(gap.element)]

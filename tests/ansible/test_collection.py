@@ -242,3 +242,12 @@ def test_example_playbooks_pass_syntax_check_and_lint(tmp_path: Path) -> None:
     lint = tool("ansible-lint", "--profile", "production", "--offline", *[p.name for p in playbooks], env=env,
                 cwd=EXAMPLES)
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-2000:]
+
+
+def test_roles_pass_ansible_lint_production_profile() -> None:
+    lint = shutil.which("ansible-lint", path=str(BIN))
+    assert lint, "ansible-lint is a test dependency"
+    collection = REPO / "ansible_collections" / "mtaharden" / "mail"
+    result = subprocess.run([lint, "--profile", "production", "--offline", "."], cwd=collection,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

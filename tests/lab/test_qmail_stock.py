@@ -251,7 +251,7 @@ def test_a_second_deploy_restarts_both_services_through_the_plans_apply_steps(qm
     assert qmail.talk(UNTRUSTED, "QUIT").banner[0] == 220
 
 
-REDEPLOYS = 20
+REDEPLOYS = 10
 
 
 def test_a_connection_right_after_a_redeploy_meets_the_new_service(qmail: Deployed, tmp_path: Path) -> None:

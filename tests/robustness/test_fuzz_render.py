@@ -5,7 +5,8 @@ element unsupported that the policy states and does not waive, the CLI refuses t
 the example then skips it, once the reason is known to be in the coverage. Everything else is rendered
 and handed to the real tool: ``postconf -n`` (exactly the Plan's parameters, no warning) and
 ``postfix check`` for Postfix, m4 with sendmail-cf for Sendmail, tcprules for qmail, the PowerShell
-grammar for Exchange.
+grammar for Exchange, the plan's check steps (``exim -bV``, the ``exim -bh`` relay check) for Exim and
+``smtpd -n`` for OpenSMTPD.
 
 ``MTAHARDEN_FUZZ_EXAMPLES`` sets the number of examples per target (default 200, what CI runs).
 """
@@ -13,15 +14,19 @@ grammar for Exchange.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
+from mtaharden.targets.kit.escape import Unexpressible
 from tests.powershell import Script
 from tests.realmta.harness import Postfix, daemon_dir, run
 from tests.robustness.readback import compiled_cf, planned_parameters, rendered, shown_parameters, with_options
 from tests.robustness.strategies import policies
+from tests.unit.exim_chroot import exim_chroot
 from tests.unit.test_exchange_script import KNOWN_COMMANDS
+from tests.unit.test_opensmtpd_check import opensmtpd, smtpd_accepts
 
 EXAMPLES = int(os.environ.get("MTAHARDEN_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -82,3 +87,45 @@ def test_exchange_script_parses_and_calls_only_known_commands(data: dict[str, An
         script = Script((result[1] / "harden.ps1").read_text())
         assert script.errors() == []
         assert {command.name for command in script.commands()} <= KNOWN_COMMANDS
+
+
+@FUZZ
+@given(data=policies())
+def test_exim_files_pass_the_plans_check_steps(data: dict[str, Any]) -> None:
+    """Every planned file at its destination in a private overlay of the stock Exim root, then the plan's own
+    check steps as the role runs them: ``exim -bV`` silent and the ``exim -bh`` relay check."""
+    with daemon_dir("fuzz-exim") as work:
+        try:  # the binary and its user are the stock host's; the policy's other paths are the plan's own
+            result = rendered(with_options(data, "exim", exim="/usr/sbin/exim4", user="Debian-exim"), "exim",
+                              work / "r")
+        except Unexpressible as refused:  # a value Exim's syntax cannot hold: bad input (exit 2), named
+            assert "into an Exim" in str(refused) or "(" in str(refused), refused
+            event("exim refuses a value it cannot write")
+            return
+        if result is None:
+            return
+        plan, out = result
+        exim = exim_chroot(work / "overlay")
+        for planned in plan.files:
+            if planned.dest is not None:
+                exim.put(planned.dest, (out / planned.path).read_text(), planned.mode)
+        for argv in (step.argv for step in plan.steps if step.phase == "check"):
+            checked = exim.run(list(argv), timeout=120)
+            assert checked.returncode == 0 and checked.stdout == checked.stderr == "", \
+                f"{argv}: {checked.stdout}{checked.stderr}"
+
+
+@FUZZ
+@given(data=policies())
+def test_opensmtpd_config_passes_smtpd_n(data: dict[str, Any]) -> None:
+    """smtpd.conf has no safe spelling for a backslash or non-ASCII text: such a value is refused as bad input
+    (exit 2) naming its element; everything else smtpd -n accepts."""
+    with daemon_dir("fuzz-opensmtpd") as work:
+        try:
+            result = rendered(data, "opensmtpd", work / "r")
+        except Unexpressible as refused:
+            assert re.search(r"smtpd\.conf \([a-z_.\[\]0-9]+\)", str(refused)), refused
+            event("opensmtpd refuses a value it cannot write")
+            return
+        if result is not None:
+            smtpd_accepts(opensmtpd(), result[1] / "smtpd.conf")

@@ -330,3 +330,15 @@ def test_set_overrides_a_policy_value_and_is_located_when_wrong(tmp_path: Path) 
     bad = run("validate", str(write_policy(tmp_path)), "--set", "networks.trusted=[0.0.0.0/0]")
     assert bad.returncode == 2
     assert bad.stderr.startswith("--set networks.trusted:1:19: networks.trusted.0: 0.0.0.0/0 is wider than /8")
+
+
+def test_a_value_a_target_cannot_write_is_bad_input_and_nothing_is_written(tmp_path: Path) -> None:
+    """Exim's address lists hold no local part '+': the render refuses with exit 2 and the reason, no traceback,
+    and writes no folder (a refusal while planning, not only while laying the files out)."""
+    policy = tmp_path / "policy.yml"
+    policy.write_text('version: 1\naccess:\n  senders:\n    - {match: "+@example.org", action: reject}\n')
+    result = subprocess.run([sys.executable, "-m", "mtaharden", "render", str(policy), "--target", "exim",
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "exim cannot write this policy" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -26,8 +26,8 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def smtpd() -> Path:
+def opensmtpd() -> Path:
+    """The real smtpd, or a skip (a failure in CI, where a missing smtpd must not pass unnoticed)."""
     if not SMTPD.is_file() or os.geteuid() != 0:
         problem = f"needs root and {SMTPD} (scripts/bootstrap.sh --test unpacks tests/packages/opensmtpd.unpack)"
         if os.environ.get("CI"):
@@ -36,7 +36,13 @@ def smtpd() -> Path:
     return SMTPD
 
 
-def _check(smtpd: Path, conf: Path) -> None:
+@pytest.fixture(scope="module")
+def smtpd() -> Path:
+    return opensmtpd()
+
+
+def smtpd_accepts(smtpd: Path, conf: Path) -> None:
+    """``smtpd -n -f conf`` says the configuration is OK."""
     result = subprocess.run([str(smtpd), "-n", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "configuration OK" in result.stdout + result.stderr, result.stderr
 
@@ -70,7 +76,7 @@ def test_the_example_policy_parses(smtpd: Path, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "mtaharden", "render", "examples/policy.yml", "--target", "opensmtpd",
                     "--out", str(out)],
                    cwd=REPO, check=True, capture_output=True, timeout=120)
-    _check(smtpd, out / "opensmtpd" / "smtpd.conf")
+    smtpd_accepts(smtpd, out / "opensmtpd" / "smtpd.conf")
 
 
 @pytest.mark.parametrize("role", ["mx", "mx+submission", "submission", "relay-only", "null-client"])
@@ -78,12 +84,12 @@ def test_every_role_parses(smtpd: Path, tmp_path: Path, role: str) -> None:
     data = _policy(role=role, access={"clients": [{"match": "192.0.2.0/24", "action": "defer"}],
                                            "helo": [{"match": "2001:db8::7", "action": "permit"}]})
     _, out = render_policy(data, tmp_path, "opensmtpd")
-    _check(smtpd, out / "smtpd.conf")
+    smtpd_accepts(smtpd, out / "smtpd.conf")
 
 
 def test_without_tls_and_auth_it_parses(smtpd: Path, tmp_path: Path) -> None:
     _, out = render_policy({"domains": {"local": ["example.test"]}}, tmp_path, "opensmtpd")
-    _check(smtpd, out / "smtpd.conf")
+    smtpd_accepts(smtpd, out / "smtpd.conf")
 
 
 def test_hostile_reply_texts_inject_nothing(smtpd: Path, tmp_path: Path) -> None:
@@ -94,7 +100,7 @@ def test_hostile_reply_texts_inject_nothing(smtpd: Path, tmp_path: Path) -> None
                      for n, text in enumerate(HOSTILE)] for name in lists}
     _, out = render_policy(_policy(access=access), tmp_path, "opensmtpd")
     conf = (out / "smtpd.conf").read_text()
-    _check(smtpd, out / "smtpd.conf")
+    smtpd_accepts(smtpd, out / "smtpd.conf")
     replies = [strings(line)[-1] for line in conf.splitlines() if line.startswith("filter ") and " reject " in line]
     assert replies == [f"550 5.7.1 {text.strip()}" for _ in lists for text in HOSTILE]
     # one directive per line: every line starts with a directive the target writes, none with an injected one

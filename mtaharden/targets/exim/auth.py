@@ -26,9 +26,10 @@ def authenticators(policy: Policy, options: EximOptions, rec: Recorder) -> tuple
         return ()
     condition = tls_condition(policy)
     tls_only = (("server_advertise_condition", condition),) if condition else ()
-    mechanisms = ", ".join(auth.mechanisms)
+    unique = tuple(dict.fromkeys(auth.mechanisms))  # one authenticator per mechanism: Exim refuses two names alike
+    mechanisms = ", ".join(unique)
     found = []
-    for mechanism in auth.mechanisms:
+    for mechanism in unique:
         name = f"{auth.backend}_{mechanism.lower().replace('-', '')}"
         if auth.backend == "cyrus":
             driver: tuple[tuple[str, str], ...] = (("driver", "cyrus_sasl"), ("server_set_id", "$auth1"))
