@@ -14,7 +14,7 @@ import re
 import shlex
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -111,6 +111,14 @@ def _warns(output: str) -> bool:
 
 
 
+def wait_until(kind: HostKind, host: LabHost, done: Callable[[], bool], problem: str, seconds: float = 20.0) -> None:
+    """Poll ``done`` (bounded); on time-out fail with ``problem`` and the kind's log."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise DeployError(f"{problem} after {seconds} s:\n{kind.log_text(host)}")
+        time.sleep(0.2)
+
 class InitScriptKind(HostKind):
     """A kind whose MTA Debian's init script starts and stops, and whose PID file names the listener."""
 
@@ -129,11 +137,7 @@ class InitScriptKind(HostKind):
 
     def stop(self, host: LabHost) -> None:
         host.run([self.init, "stop"], check=False)
-        deadline = time.monotonic() + self.stop_seconds
-        while self.running(host):
-            if time.monotonic() > deadline:
-                raise DeployError(f"{self.name} did not stop")
-            time.sleep(0.2)
+        wait_until(self, host, lambda: not self.running(host), f"{self.name} did not stop", self.stop_seconds)
 
     def running(self, host: LabHost) -> bool:
         """The daemon named in the PID file is alive."""

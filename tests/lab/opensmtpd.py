@@ -8,20 +8,18 @@ asks for (the package leaves /etc/aliases without one).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mtaharden.targets.base import Plan
-from tests.lab.kind import DeployError, HostKind, install_plan, register, run_steps
+from tests.lab.kind import DeployError, HostKind, install_plan, register, run_steps, wait_until
 from tests.lab.postfix import start_syslog
 
 if TYPE_CHECKING:
     from tests.lab.host import LabHost
 
 INIT = "/etc/init.d/opensmtpd"
-WAIT_SECONDS = 20.0
 
 
 class OpensmtpdKind(HostKind):
@@ -42,24 +40,17 @@ class OpensmtpdKind(HostKind):
         if started.returncode != 0:
             raise DeployError(f"{INIT} start exited {started.returncode}:\n{started.stdout}{started.stderr}\n"
                               f"{self.log_text(host)}")
-        self._wait(host, lambda: self._running(host), "OpenSMTPD did not start")
+        wait_until(self, host, lambda: self._running(host), "OpenSMTPD did not start")
         if " port 25 " in (rendered / "smtpd.conf").read_text():  # a null-client or submission host has no port 25
             host.wait_for_port(25)
 
     def stop(self, host: LabHost) -> None:
         host.run([INIT, "stop"], check=False)
-        self._wait(host, lambda: not self._running(host), "OpenSMTPD did not stop")
+        wait_until(self, host, lambda: not self._running(host), "OpenSMTPD did not stop")
 
     def _running(self, host: LabHost) -> bool:
         """smtpctl reaches the daemon's control socket."""
         return host.run(["smtpctl", "show", "status"], check=False).returncode == 0
-
-    def _wait(self, host: LabHost, done: Callable[[], bool], problem: str) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not done():
-            if time.monotonic() > deadline:
-                raise DeployError(f"{problem} after {WAIT_SECONDS} s:\n{self.log_text(host)}")
-            time.sleep(0.2)
 
     def log_text(self, host: LabHost) -> str:
         """busybox syslogd's ring buffer, read with logread (OpenSMTPD logs to syslog's mail facility)."""

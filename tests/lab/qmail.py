@@ -16,13 +16,12 @@ DNS, and the lab DNS sends every foreign name to the sink, so no ``control/smtpr
 from __future__ import annotations
 
 import shlex
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mtaharden.targets.base import Plan
-from tests.lab.kind import DeployError, HostKind, install_plan, register, run_steps
+from tests.lab.kind import DeployError, HostKind, install_plan, register, run_steps, wait_until
 
 if TYPE_CHECKING:
     from tests.lab.host import LabHost
@@ -36,7 +35,6 @@ SERVICES = (f"{SERVICE}/qmail-send", f"{SERVICE}/qmail-smtpd")
 SEND_LOG, SMTPD_LOG, SVSCAN_LOG = "/var/log/qmail/current", "/var/log/qmail/smtpd/current", "/var/log/svscan.log"
 LOCAL_USER = "alice"
 MAILBOXES = {"alias": f"{HOME}/alias/Maildir", LOCAL_USER: f"/home/{LOCAL_USER}/Maildir"}
-WAIT_SECONDS = 20.0
 
 # conf-users lines 1-8: alias, daemon, log, owner (root), passwd, queue, remote, send; conf-groups: qmail, nofiles.
 _USERS = f"""
@@ -91,21 +89,21 @@ class QmailKind(HostKind):
             _must(host, ["sh", "-c", f"cd {SOURCE} && ./config-fast {shlex.quote(host.fqdn)}"], "config-fast")
         if host.run(["svok", SERVICES[0]], check=False).returncode != 0:
             _must(host, ["sh", "-c", f"setsid svscan {SERVICE} </dev/null >>{SVSCAN_LOG} 2>&1 &"], "svscan")
-            self._wait(host, lambda: _up(host, SERVICES[0]), "svscan did not start qmail-send")
+            wait_until(self, host, lambda: _up(host, SERVICES[0]), "svscan did not start qmail-send")
         install_plan(host, rendered, plan)
         run_steps(host, plan)
         run_steps(host, plan, ("apply",))  # ends when a restarted tcpserver listens: no settling pause
         assert plan.service is not None
         for argv in plan.service.start:  # qmailctl start: up again after a stop; ends when tcpserver listens
             _must(host, list(argv), "the plan's start")
-        self._wait(host, lambda: all(_up(host, s) for s in SERVICES), "qmail-send and qmail-smtpd are not up")
+        wait_until(self, host, lambda: all(_up(host, s) for s in SERVICES), "qmail-send and qmail-smtpd are not up")
 
     def stop(self, host: LabHost) -> None:
         """qmailctl stop: take both services down (supervise stays, so a deploy brings them up)."""
         if host.run(["svok", SERVICES[0]], check=False).returncode != 0:
             return
         host.run(["svc", "-d", *SERVICES], check=False)
-        self._wait(host, lambda: not any(_up(host, s) for s in SERVICES), "qmail did not stop")
+        wait_until(self, host, lambda: not any(_up(host, s) for s in SERVICES), "qmail did not stop")
 
     def log_text(self, host: LabHost) -> str:
         logs = [(name, host.path(name)) for name in (SEND_LOG, SMTPD_LOG, SVSCAN_LOG)]
@@ -117,13 +115,6 @@ class QmailKind(HostKind):
         counts = host.run([f"{HOME}/bin/qmail-qstat"], check=False).stdout
         numbers = [line.rsplit(":", 1)[-1].strip() for line in counts.splitlines()]
         return len(numbers) == 2 and numbers == ["0", "0"]
-
-    def _wait(self, host: LabHost, done: Callable[[], bool], problem: str) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not done():
-            if time.monotonic() > deadline:
-                raise DeployError(f"{problem} after {WAIT_SECONDS} s:\n{self.log_text(host)}")
-            time.sleep(0.2)
 
 
 def mailbox_texts(host: LabHost, user: str) -> list[str]:
