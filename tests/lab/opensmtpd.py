@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mtaharden.targets.base import Plan
+from mtaharden.targets.opensmtpd.deploy import service
 from tests.lab.kind import DeployError, HostKind, install_plan, register, run_steps, wait_until
 from tests.lab.postfix import start_syslog
 
@@ -45,7 +46,10 @@ class OpensmtpdKind(HostKind):
             host.wait_for_port(25)
 
     def stop(self, host: LabHost) -> None:
-        host.run([INIT, "stop"], check=False)
+        """The plan's own stop (init script, then its bounded wait until no smtpd process is left), as a role
+        stops it: `init.d stop` alone returns while smtpd still exits, and a start then starts nothing."""
+        for argv in service().stop:
+            host.run(list(argv), check=False)
         wait_until(self, host, lambda: not self._running(host), "OpenSMTPD did not stop")
 
     def _running(self, host: LabHost) -> bool:
