@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from mtaharden.targets.postfix.header_checks import escape_delimiter
 from mtaharden.targets.postfix.main_cf import WRITTEN, MainCf
 from mtaharden.targets.postfix.master_cf import DEBIAN_SERVICES, MasterCf, MasterRow
 from mtaharden.targets.postfix.tables import Table
+from tests.conftest import need_real_mta, render_policy
 
 TLS = "tls: {cert: /etc/ssl/certs/mx1.pem, key: /etc/ssl/private/mx1.key}\n"
 ACCESS = """\
@@ -470,3 +473,20 @@ def test_restart_key_follows_master_cf() -> None:
     assert base is not None and moved is not None
     assert base.restart_key != moved.restart_key
     assert base.restart_key == plan("smtp: {max_recipients: 7}\n").service.restart_key  # type: ignore[union-attr]
+
+
+def test_postfix_reads_a_dot_domain_local_entry_as_its_subdomains_only(tmp_path: Path) -> None:
+    """The regexp table as Postfix's own dict_regexp reads it (postmap -q): subdomains match, the name
+    itself and a look-alike suffix do not."""
+    need_real_mta("postmap")
+    _, out = render_policy({"version": 1, "domains": {"local": ["example.org", ".sub.example.org"]}}, tmp_path)
+    table = f"regexp:{out / 'local_subdomains'}"
+
+    def found(name: str) -> bool:
+        result = subprocess.run(["postmap", "-c", str(out), "-q", name, table], capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode in (0, 1) and "warning" not in result.stderr, result.stderr
+        return result.returncode == 0 and result.stdout.strip() == "OK"
+
+    assert found("a.sub.example.org") and found("A.B.Sub.Example.ORG")
+    assert not found("sub.example.org") and not found("xsub.example.org") and not found("a.sub.example.org.evil")
