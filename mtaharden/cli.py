@@ -12,7 +12,7 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import click
 from click.core import ParameterSource
@@ -82,19 +82,25 @@ target_option = click.option("--target", "-t", default="all", show_default=True,
 
 
 class _Commands(click.Group):
-    """The command group; ``probe`` (asyncio, ssl, the probe's modules) is imported only when asked for."""
+    """The command group. Commands with heavy imports of their own (asyncio, ssl, DNS, HTTP clients) live in
+    their own modules, named here, and are imported only when asked for."""
 
-    lazy = ("probe",)
+    lazy: ClassVar[dict[str, str]] = {
+        "probe": "mtaharden.probe.cli:probe",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "probe":
-            from .probe.cli import probe
+        where = self.lazy.get(cmd_name)
+        if where is None:
+            return super().get_command(ctx, cmd_name)
+        from importlib import import_module
 
-            return probe
-        return super().get_command(ctx, cmd_name)
+        module, _, attribute = where.partition(":")
+        command: click.Command = getattr(import_module(module), attribute)
+        return command
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
