@@ -27,6 +27,7 @@ from pydantic import (
 
 from ..engines.header_forms import CHARSETS, DEFAULT_CHARSETS
 from . import options
+from .hardening import DkimKey, Outbound, Published, Screening, SenderAuth
 from .lists import DomainNames, EntryFile, Kind, read_list
 from .strict import StrictModel
 from .types import (
@@ -246,6 +247,12 @@ class Smtp(StrictModel):
     max_message_size: SizeBytes = 25 * 2**20
     max_recipients: int = Field(100, ge=1, le=100_000)
     max_connections_per_client: int = Field(20, ge=1, le=10_000)
+    bare_newlines: Literal["normalize", "reject"] = Field(
+        "normalize", description="SMTP smuggling: a line in DATA that ends in a bare LF or CR is read as "
+        "if it ended in CRLF (normalize) or the message is refused (reject); either way only CRLF.CRLF ends DATA")
+    bare_newlines_exempt_trusted: bool = Field(
+        True, description="clients in networks.trusted keep the MTA's old line handling (some internal "
+        "applications send bare LF); they may relay anyway, so they gain nothing by smuggling")
 
 
 class Tls(StrictModel):
@@ -285,6 +292,11 @@ class Policy(StrictModel):
     header_checks: list[HeaderCheck] = Field(default_factory=list)
     smtp: Smtp = Field(default_factory=Smtp)
     tls: Tls | None = None
+    screening: Screening = Field(default_factory=Screening)
+    sender_auth: SenderAuth = Field(default_factory=SenderAuth)
+    dkim_signing: list[DkimKey] = Field(default_factory=list)
+    outbound: Outbound = Field(default_factory=Outbound)
+    published: Published = Field(default_factory=Published)
     targets: Targets = Field(default_factory=Targets)
 
     def states(self, element: str) -> bool:

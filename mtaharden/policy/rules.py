@@ -21,7 +21,7 @@ MAX_FINDINGS_PER_LIST = 20  # a list file with thousands of repeats gets the fir
 def check(policy: Policy) -> list[Finding]:
     """Every cross-field problem of ``policy``; empty when the policy is usable."""
     rules = (_trusted_networks, _roles, _auth_and_tls, _domains, _relay_hostname, _access_duplicates, _dnsbl,
-             _ports, _target_options, _header_text)
+             _ports, _target_options, _header_text, _hardening)
     return [finding for rule in rules for finding in rule(policy)]
 
 
@@ -218,3 +218,34 @@ def _header_text(policy: Policy) -> Iterator[Finding]:
             yield Finding(("header_checks", index, "pattern"), problem,
                           "drop (?i) or the ASCII letters next to the text, or list fewer charsets; see README.md, "
                           "header_checks")
+
+
+def _within(name: str, domains: Iterable[str]) -> bool:
+    """Whether ``name`` is one of ``domains`` or below one of them (a ``.domain`` entry: below it only)."""
+    return any(name == domain or name.endswith(domain if domain.startswith(".") else "." + domain)
+               for domain in domains)
+
+
+def _hardening(policy: Policy) -> Iterator[Finding]:
+    """Screening, sender authentication, signing and published records: what each one needs elsewhere."""
+    if policy.screening.enabled and not policy.accepts_inbound:
+        yield Finding(("screening", "enabled"), f"role {policy.role} has no public port 25 to screen",
+                      "set screening.enabled: false, or use a role that receives mail (mx, mx+submission)")
+    verify = policy.sender_auth
+    if verify.dmarc.enabled and not (verify.spf.enabled and verify.dkim.enabled):
+        yield Finding(("sender_auth", "dmarc", "enabled"), "DMARC is judged from the SPF and DKIM results",
+                      "also set sender_auth.spf.enabled: true and sender_auth.dkim.enabled: true")
+    own = (*policy.domains.local, *policy.domains.relay)
+    for index, signing in enumerate(policy.dkim_signing):
+        if not _within(signing.domain, own):
+            yield Finding(("dkim_signing", index, "domain"), f"{signing.domain} is not one of this site's domains",
+                          "sign only for a domain in domains.local or domains.relay (or below one of them)")
+    yield from duplicates(("dkim_signing",), [f"{key.selector}._domainkey.{key.domain}" for key in policy.dkim_signing],
+                          "selector")
+    for index, domain in enumerate(policy.published.domains):
+        if not _within(domain, own):
+            yield Finding(("published", "domains", index), f"{domain} is not one of this site's domains",
+                          "publish records only for a domain in domains.local or domains.relay")
+    if policy.published.mta_sts is not None and policy.published.mta_sts.mode != "none" and policy.tls is None:
+        yield Finding(("published", "mta_sts"), "MTA-STS tells senders to insist on TLS, but no certificate "
+                      "is configured", "add tls.cert and tls.key, or set published.mta_sts.mode: none")

@@ -201,6 +201,28 @@ def address_pattern(value: Any) -> str:
     return f"{local}@{domain_name(domain)}" if domain else f"{local}@"
 
 
+def dns_label(value: Any) -> str:
+    """One DNS label (a DKIM selector), canonical lower case."""
+    text = _plain_name(value, "label")
+    if not _LABEL.fullmatch(text):
+        raise PolicyValueError(f"{_shown(text)} is not a DNS label",
+                               "use letters, digits and inner hyphens, at most 63 characters, e.g. s2026")
+    return text
+
+
+_MAILBOX_LOCAL = re.compile(r"^[A-Za-z0-9._+=-]{1,64}$")
+
+
+def plain_mailbox(value: Any) -> str:
+    """A mailbox ``local@domain`` with a plain local part (letters, digits and ``._+=-``)."""
+    text = _require_str(value, "address")
+    local, at, domain = text.rpartition("@")
+    if not at or not _MAILBOX_LOCAL.fullmatch(local) or local.startswith(".") or ".." in local:
+        raise PolicyValueError(f"{_shown(text)} is not a plain mail address",
+                               "write local@domain with letters, digits and . _ + = - before the @")
+    return f"{local}@{domain_name(domain)}"
+
+
 _MESSAGE_CHARS = re.compile(r"^[\x20-\x7e]*$")
 MESSAGE_MAX = 200
 
