@@ -87,6 +87,7 @@ class _Commands(click.Group):
 
     lazy: ClassVar[dict[str, str]] = {
         "probe": "mtaharden.probe.cli:probe",
+        "dns": "mtaharden.dns.cli:dns",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
