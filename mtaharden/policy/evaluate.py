@@ -221,7 +221,7 @@ def _ruled(stage: str, index: int, action: str, what: str) -> Iterator[_Step]:
     if action == "permit":
         yield element, "accept", f"{what} permitted: later access lists and DNSBLs are skipped"
     else:
-        yield element, ACTION_VERDICT[action], f"{what} {action}ed"
+        yield element, ACTION_VERDICT[action], f"{what} {'deferred' if action == 'defer' else 'rejected'}"
 
 
 def _first(items: Sequence[T], covers: Callable[[T], bool]) -> Iterator[tuple[int, str]]:

@@ -50,7 +50,7 @@ class Change:
 
 def diff_policies(old: Policy, new: Policy) -> list[Change]:
     """Every change in meaning from ``old`` to ``new``, in the order of the policy contract."""
-    return [
+    edits = [
         *_domains(old, new),
         *_trusted(old.networks.trusted, new.networks.trusted),
         *_flag("networks.allow_wide_trusted", old.networks.allow_wide_trusted, new.networks.allow_wide_trusted,
@@ -64,7 +64,7 @@ def diff_policies(old: Policy, new: Policy) -> list[Change]:
           for change in _rules(f"access.{stage}", getattr(old.access, stage), getattr(new.access, stage),
                                _access_subject, _access_words)),
         *_rules("header_checks", old.header_checks, new.header_checks, lambda c: f"{c.header}: /{c.pattern}/",
-                _header_words),
+                _header_words, change_risk=_header_weakened),
         *_flag("smtp.disable_vrfy", old.smtp.disable_vrfy, new.smtp.disable_vrfy, weak=False,
                weak_words="VRFY re-enabled", strong_words="VRFY disabled",
                risk="anyone can test which addresses exist"),
@@ -75,6 +75,31 @@ def diff_policies(old: Policy, new: Policy) -> list[Change]:
         *_waivers(old.targets, new.targets),
         *_other_values(old, new),
     ]
+    return edits + list(_meaning(old, new, [change.element for change in edits if change.risky]))
+
+
+MEANING_RISK = {
+    "accept": "mail the old policy refused is accepted now",
+    "defer": "mail the old policy refused is only deferred now: the sender may retry until it is accepted elsewhere",
+}
+SWALLOW_RISK = "a relay domain's mail is delivered here now instead of being forwarded to its own server"
+
+
+def _meaning(old: Policy, new: Policy, flagged: Sequence[str]) -> Iterator[Change]:
+    """Weakenings the reference evaluator finds on sample transactions (what the edits above *do*), but for
+    those an edit already flagged risky explains (the element that decided before or decides now)."""
+    from .weakenings import weakenings
+
+    def explained(element: str | None) -> bool:
+        base = (element or "").split("[", 1)[0]
+        return bool(base) and any(e.startswith(base) or base.startswith(e) for e in flagged)
+
+    for found in weakenings(old, new):
+        if explained(found.before.element) or explained(found.after.element):
+            continue
+        risk = MEANING_RISK.get(found.after.verdict, "") if found.before.verdict != found.after.verdict else (
+            SWALLOW_RISK)
+        yield Change(f"meaning: {found.element}", found.words, risk)
 
 
 def _domains(old: Policy, new: Policy) -> Iterator[Change]:
@@ -140,14 +165,15 @@ def _auth(old: Policy, new: Policy) -> Iterator[Change]:
 
 
 def _rules(element: str, before: Sequence[Rule], after: Sequence[Rule], key: Callable[[Rule], str],
-           words: Callable[[Rule], str], removal_risk: str | None = None) -> Iterator[Change]:
+           words: Callable[[Rule], str], removal_risk: str | None = None,
+           change_risk: Callable[[Rule, Rule], str | None] = lambda old, new: None) -> Iterator[Change]:
     """Rules added (with their place: first match wins), changed, removed and reordered, by ``key``."""
     old, new = _keyed(before, key), _keyed(after, key)
     for place, (name, rule) in enumerate(new.items(), start=1):
         if name not in old:
             yield Change(element, f"added as rule {place} of {len(new)}: {words(rule)}")
         elif old[name] != rule:
-            yield Change(element, f"changed: {words(old[name])} → {words(rule)}")
+            yield Change(element, f"changed: {words(old[name])} → {words(rule)}", change_risk(old[name], rule))
     yield from (Change(element, f"removed: {words(rule)}", removal_risk) for name, rule in old.items()
                 if name not in new)
     kept_before, kept_after = [n for n in old if n in new], [n for n in new if n in old]
@@ -181,6 +207,15 @@ def _access_subject(rule: ClientRule | HeloRule | AddressRule | ListFileRule) ->
 def _access_words(rule: ClientRule | HeloRule | AddressRule | ListFileRule) -> str:
     entries = f" ({len(rule.file)} entries)" if isinstance(rule, ListFileRule) else ""
     return f"{rule.action} {_access_subject(rule)}{entries}" + (f" ({rule.message!r})" if rule.message else "")
+
+
+def _header_weakened(before: HeaderCheck, after: HeaderCheck) -> str | None:
+    """Risky when matching messages are delivered now (warn only logs), or fewer charsets are matched."""
+    if after.action == "warn" and before.action != "warn":
+        return f"matching messages are delivered now (warn only logs), not {before.action}ed"
+    if set(after.charsets) < set(before.charsets):
+        return "the pattern no longer matches text in " + ", ".join(sorted(set(before.charsets) - set(after.charsets)))
+    return None
 
 
 def _header_words(check: HeaderCheck) -> str:

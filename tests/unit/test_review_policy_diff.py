@@ -136,9 +136,15 @@ def test_access_rules_added_changed_removed_and_reordered() -> None:
         "reordered (first match wins): now 203.0.113.0/24, 198.51.100.0/24"]
     permit = edited((f"[{first}, ", "[{match: 198.51.100.7/32, action: permit}, " + first.replace("reject", "defer")
                      + ", "))
-    assert [c.what for c in changes(BASE, permit)] == [
+    found = changes(BASE, permit)
+    assert [c.what for c in found if not c.element.startswith("meaning:")] == [
         "added as rule 1 of 3: permit 198.51.100.7/32",
         "changed: reject 198.51.100.0/24 → defer 198.51.100.0/24",
+    ]
+    # what the two edits do: the permitted client is accepted, the rest of the /24 only deferred
+    assert sorted(c.what.split(": ", 1)[1].split(" (")[0] for c in found if c.risky) == [
+        "reject by access.clients[0] → accept by access.clients[0]",
+        "reject by access.clients[0] → defer by access.clients[1]",
     ]
     assert [c.what for c in changes(permit, BASE)][-1] == "removed: permit 198.51.100.7/32"
 
