@@ -119,8 +119,15 @@ def main() -> None:
 @set_option
 @lists_root_option
 def validate(policy: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
-    """Check POLICY and report every problem with file:line:col and a fix."""
+    """Check POLICY and report every problem with file:line:col and a fix.
+
+    Warnings (exit 0) name entries another entry makes moot: a relay domain a local .domain entry
+    swallows, a rule an earlier rule of its list always decides first."""
+    from .policy.warnings import located
+
     loaded = _load(policy, overrides, lists_root)
+    for warning in located(policy, loaded):
+        err_console().print(f"warning: {warning}", markup=False)
     out_console().print(
         f"{policy}: valid (role {loaded.role}, {len(loaded.domains.local)} local and "
         f"{len(loaded.domains.relay)} relay domains, {len(loaded.networks.trusted)} trusted networks)",

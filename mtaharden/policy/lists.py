@@ -170,6 +170,11 @@ class DomainNames(list[str]):
         return item, file, position - start
 
 
+def within(inner: Network, outer: Network) -> bool:
+    """Whether every address of ``inner`` is in ``outer`` (never across IPv4 and IPv6)."""
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
 def first_covering(hosts: Sequence[str], networks: Sequence[tuple[Network, T]]) -> dict[str, T]:
     """For each IPv4 host some of ``networks`` contains, the value of the first one that does.
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ..policy import Policy
+from ..policy.lists import within
 from ..policy.model import AddressRule, ClientRule, DnsblEntry, HeaderCheck, HeloRule, ListFileRule, Targets
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -115,9 +116,9 @@ def _trusted(before: Sequence[Network], after: Sequence[Network]) -> Iterator[Ch
     removed = [n for n in before if n not in after]
     element = "networks.trusted"
     for network in added:
-        if any(_within(network, o) for o in removed):
+        if any(within(network, o) for o in removed):
             continue  # a narrowed network: reported with the one it replaces
-        wider_than = [o for o in removed if _within(o, network)]
+        wider_than = [o for o in removed if within(o, network)]
         if _already_trusted(network, before):
             yield Change(element, f"trusted network added: {network} (its addresses were already trusted)")
         elif wider_than:
@@ -125,22 +126,18 @@ def _trusted(before: Sequence[Network], after: Sequence[Network]) -> Iterator[Ch
         else:
             yield Change(element, f"trusted network added: {network}", TRUST_RISK)
     for network in removed:
-        if any(_within(network, n) for n in added):
+        if any(within(network, n) for n in added):
             continue  # reported as widened
-        narrower = [n for n in added if _within(n, network)]
+        narrower = [n for n in added if within(n, network)]
         yield Change(element, f"trusted network narrowed: {network} → {_listed(narrower)}" if narrower
                      else f"trusted network removed: {network}")
-
-
-def _within(inner: Network, outer: Network) -> bool:
-    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 def _already_trusted(network: Network, before: Sequence[Network]) -> bool:
     """Whether the old networks, merged, contain ``network`` (a CIDR inside a union lies inside one part)."""
     same_version = [n for n in before if n.version == network.version]
     merged = ipaddress.collapse_addresses(same_version)  # type: ignore[type-var]  # one version, as it needs
-    return any(_within(network, part) for part in merged)
+    return any(within(network, part) for part in merged)
 
 
 def _flag(element: str, before: bool, after: bool, *, weak: bool, weak_words: str, strong_words: str,

@@ -14,14 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ...policy.lists import Network, first_covering
+from ...policy.lists import Network, first_covering, within
 
 T = TypeVar("T")
-
-
-def within(inner: Network, outer: Network) -> bool:
-    """Whether every address of ``inner`` is in ``outer`` (never across IPv4 and IPv6)."""
-    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
 def first_within(network: Network, rules: Iterable[tuple[Network, T]]) -> T | None:
