@@ -178,7 +178,7 @@ def _check_owned(folder: Path, files: list[RenderedFile]) -> None:
     fix = f"(fix: move it elsewhere, or choose another --out folder; render replaces {folder} as a whole)"
     if not stat.S_ISDIR(mode):
         raise OutputConflict(f"{folder} is {kind_of(mode)} that mtaharden did not write {fix}")
-    if not _has_header(folder / "COVERAGE.md"):
+    if not has_header(folder / "COVERAGE.md"):
         raise OutputConflict(f"{folder} is a folder that mtaharden did not write (it holds no COVERAGE.md from "
                              f"mtaharden) {fix}")
     headerless = {item.path for item in files if HEADER_MARK not in "".join(item.content.split("\n", 2)[:2])}
@@ -187,13 +187,13 @@ def _check_owned(folder: Path, files: list[RenderedFile]) -> None:
             path = Path(current, name)
             kind = kind_of(path.lstat().st_mode)
             ours = kind == "a folder" or (kind == "a regular file" and (
-                str(path.relative_to(folder)) in headerless or _has_header(path)))
+                str(path.relative_to(folder)) in headerless or has_header(path)))
             if not ours:
                 raise OutputConflict(f"{path} is {kind} that mtaharden did not write, and render would delete it "
                                      f"{fix}")
 
 
-def _has_header(path: Path) -> bool:
+def has_header(path: Path) -> bool:
     """Whether the regular file ``path`` starts (in its first two lines) with mtaharden's header."""
     try:
         head = read_head(path, 1024)

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..render import RenderedFile
+from ..render import RenderedFile, has_header
 from ..safe_read import UnsafeFile, kind_of, read_regular
 from .semantic import comparer
 
@@ -93,7 +93,20 @@ def host_diff(folder: Path, target: str, files: Sequence[RenderedFile]) -> list[
                                    + "".join(f"{line}\n" for line in lines))
         elif current != item.content:
             differences.append(unified(where, current, item.content, "current", "rendered"))
-    return differences
+    return differences + _left_behind(folder, found, {item.path for item in files})
+
+
+def _left_behind(folder: Path, found: Mapping[str, str], rendered: set[str]) -> list[str]:
+    """Files an earlier render wrote (they carry its header) that this render no longer writes.
+
+    Installing copies the rendered files only, so these stay on the host: unused by the new
+    configuration, yet read by anything that still names them (a hand-edited main.cf, a cron job).
+    """
+    return [_Note(f"{folder / path}: written by an earlier mtaharden render, not rendered now: installing leaves "
+                  "it in place (fix: remove it after the new configuration is in place)\n")
+            for path, kind in sorted(found.items())
+            if kind == _REGULAR and path not in rendered and path not in DOCUMENTATION
+            and has_header(folder / path)]
 
 
 def unified(path: Path, old: str | None, new: str | None, old_label: str, new_label: str) -> str:

@@ -116,6 +116,20 @@ def test_diff_compares_main_cf_by_meaning_and_other_files_as_text(tmp_path: Path
     assert "COVERAGE.md" not in result.stdout and "dynamicmaps" not in result.stdout
 
 
+def test_diff_names_a_file_an_earlier_render_wrote_that_this_one_no_longer_writes(tmp_path: Path) -> None:
+    """The example's DNSBL replies live in rbl_reply; a policy without DNSBLs renders none, and installing
+    leaves the old one in place: diff says so, and leaves the host's own files alone."""
+    host = tmp_path / "host"
+    render(write_policy(tmp_path, "dnsbl: [{zone: zen.spamhaus.org}]\n", "old.yml"), host)
+    assert (host / "postfix" / "rbl_reply").exists()
+    (host / "postfix" / "dynamicmaps.cf").write_text("a host file render does not manage\n")
+    result = run("diff", str(write_policy(tmp_path, "", "new.yml")), "--against", str(host), "-t", "postfix")
+    assert result.returncode == 1, result.stderr
+    assert (f"{host}/postfix/rbl_reply: written by an earlier mtaharden render, not rendered now: installing "
+            "leaves it in place") in result.stdout
+    assert "dynamicmaps" not in result.stdout
+
+
 def test_diff_against_a_hand_written_main_cf(tmp_path: Path) -> None:
     policy = write_policy(tmp_path, "networks: {trusted: [127.0.0.0/8, '::1/128', 192.0.2.0/24]}\n")
     host = tmp_path / "host"
