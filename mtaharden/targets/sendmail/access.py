@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ...policy import Policy, canonical
-from ...policy.lists import Network
+from ...policy.lists import Network, within
 from ...policy.model import AccessAction, AddressFile, AddressRule, ClientFile
 from ..base import Block
 from ..kit.address_parts import address_key, first_match_keys, overlap
 from ..kit.coverage import Recorder
 from ..kit.escape import Unexpressible
-from ..kit.shadowing import first_within, split_hosts, within
+from ..kit.shadowing import first_within, split_hosts
 from . import capabilities as facts
 from .m4 import rule_string
 from .rulesets import CLIENT_TAG, auth_passes, helo_ruleset, rcpt_ruleset
