@@ -15,7 +15,7 @@ import io
 import os
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionStartEvent, DocumentStartEvent, ScalarEvent
 
 from ..safe_read import UnsafeFile, read_regular
-from . import characters, fastyaml, rules
+from . import characters, fastyaml, rules, yaml_words
 from .errors import PolicyError, Problem
 from .lists import ListFileError
 from .model import INLINE, LIST_FILE, LISTS_ROOT, POLICY_FOLDER, Policy
 from .types import PolicyValueError
-from .wording import type_message
+from .wording import bound_message, shown, type_message
 
 MAX_POLICY_BYTES = 16 * 2**20
 MAX_DEPTH = 32
@@ -229,7 +229,11 @@ def _parse(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (exc.problem or str(exc)).strip()
-        hint = "give each key once" if "duplicate" in what else "fix the YAML syntax at this place"
+        known = yaml_words.meaning(f"{exc.context or ''} {what}")
+        if known is not None:
+            what, hint = f"{known[0]} (the YAML reader: {what})", known[1]
+        else:
+            hint = "give each key once" if "duplicate" in what else "fix the YAML syntax at this place"
         raise PolicyError([Problem(source, line, column, "", f"YAML: {what}", hint)]) from None
     except (YAMLError, RecursionError) as exc:
         raise PolicyError([Problem(source, 1, 1, "", f"YAML: {exc}", "fix the YAML syntax")]) from None
@@ -272,11 +276,45 @@ def _problems_from_pydantic(err: ErrorDetails, locate: Callable[..., Problem]) -
         dotted = ".".join(map(str, path))
         return [Problem(cause.source, p.line, p.column, dotted, p.message, p.hint) for p in cause.problems]
     if isinstance(cause, PolicyValueError):
-        return [locate(path, str(cause), cause.hint)]
+        return [locate(path, str(cause), _stray_colon(err.get("input")) or cause.hint)]
     if kind == "extra_forbidden":
         return [locate(path, f"unknown key {path[-1]!r}", _did_you_mean(tagged), at_key=True)]
-    message = type_message(kind, err["msg"].removeprefix("Value error, "), err.get("input"))
-    return [locate(path, message, _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))]
+    given = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        message = f"expected {ctx.get('expected', 'one of the listed values')} here, not {shown(given)}"
+    elif kind == "string_pattern_mismatch":
+        return [locate(path, f"{shown(given)} does not have the form this key takes",
+                       f"write text matching the regular expression {ctx.get('pattern')}")]
+    elif (bounded := bound_message(kind, ctx, given)) is not None:
+        return [locate(path, *bounded)]
+    else:
+        message = type_message(kind, err["msg"].removeprefix("Value error, "), given)
+    return [locate(path, message, _stray_colon(given) or _mapping_hint(kind, tagged)
+                   or _GENERIC_HINTS.get(kind, "see the policy reference in README.md"))]
+
+
+def _mapping_hint(kind: str, path: tuple[Any, ...]) -> str | None:
+    """For a mapping written as something else: the keys it takes, indented below its own key."""
+    model = _model_at(path) if kind in ("model_type", "model_attributes_type") else None
+    if model is None:
+        return None
+    keys, name = ", ".join(model.model_fields), _untagged(path)[-1]
+    if isinstance(name, str):
+        return f"write {name}: on a line of its own and its keys ({keys}) indented below it"
+    return f"write the item as a mapping with the keys {keys}"
+
+
+def _stray_colon(given: Any) -> str | None:
+    """The fix for a word written with a ':' after it: ``discard:`` is a key with no value to YAML (or,
+    inside ``[ ]``/``{ }``, the text ``discard:``)."""
+    if isinstance(given, Mapping) and len(given) == 1 and next(iter(given.values())) is None:
+        word = next(iter(given))
+    elif isinstance(given, str) and given.endswith(":") and given[:-1].strip().isidentifier():
+        word = given[:-1].strip()
+    else:
+        return None
+    return f"write {word} without the ':' after it (YAML reads '{word}:' as a key, or as text with a colon)"
 
 
 def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -291,7 +329,23 @@ def _did_you_mean(path: tuple[Any, ...]) -> str:
     close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
+    homes = _homes(str(path[-1]))
+    if homes:
+        return f"{path[-1]} is a key of {' or '.join(homes)}: move it there (indent it under that key)"
     return "remove it; known keys here: " + ", ".join(known) if known else "remove it"
+
+
+def _homes(name: str, model: type[BaseModel] = Policy, prefix: str = "", depth: int = 4) -> list[str]:
+    """Where in the policy ``name`` is a key (dotted paths of the mappings that have it), for a key
+    written at the wrong level; ``targets.<t>`` knobs are left out (every target has its own)."""
+    found: list[str] = []
+    for key, field in model.model_fields.items():
+        if key == name and prefix:
+            found.append(prefix.rstrip("."))
+        inner = _find_model(field.annotation)
+        if inner is not None and depth > 1 and key != "targets":
+            found += _homes(name, inner, f"{prefix}{key}.", depth - 1)
+    return found[:3]
 
 
 def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:

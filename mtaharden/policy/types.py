@@ -263,8 +263,9 @@ def template_text(value: Any, allowed: frozenset[str]) -> str:
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 2**20,
-          "g": 10**9, "gb": 10**9, "gib": 2**30, "ki": 1024, "mi": 2**20, "gi": 2**30}
+# The README's units. A bare K, M or G (or Ki, Mi, Gi) is refused: Exim reads 10M as 10 MiB, other
+# tools as 10 MB, and a limit should not depend on which one the reader has in mind.
+_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 
 
 def size_bytes(value: Any) -> int:
@@ -280,7 +281,14 @@ def size_bytes(value: Any) -> int:
         match = _SIZE.fullmatch(value)
         if not match:
             raise PolicyValueError(f"{value!r} is not a size", "write a size such as 25MiB, 10MB or 10485760")
-        number = int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+        unit = (match.group(2) or "").lower()
+        if unit not in _UNITS:
+            count, letter = int(match.group(1)), unit[0].upper()
+            power = "KMG".index(letter) + 1
+            raise PolicyValueError(f"{value!r} has no unit of the policy ({letter} alone means 1000 to some tools "
+                                   "and 1024 to others)", f"write {count}{letter}B ({count * 1000**power:,} bytes) "
+                                   f"or {count}{letter}iB ({count * 1024**power:,} bytes)")
+        number = int(match.group(1)) * _UNITS[unit]
     if number <= 0:
         raise PolicyValueError("size must be positive", "write a size such as 25MiB (there is no 'unlimited')")
     if number > 2**40:

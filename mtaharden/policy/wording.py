@@ -51,3 +51,29 @@ def type_message(kind: str, message: str, given: Any) -> str:
     if expected is None:
         return message
     return f"expected {expected} here, not {kind_of(given)}"
+
+
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
+           "greater_than": ("gt", "more than"), "less_than": ("lt", "less than"),
+           "too_short": ("min_length", "at least"), "too_long": ("max_length", "at most")}
+
+
+def bound_message(kind: str, ctx: Mapping[str, Any], given: Any) -> tuple[str, str] | None:
+    """(message, fix) for a number or list outside its bounds, with the bound and what was written."""
+    bound = _BOUNDS.get(kind)
+    if bound is None or bound[0] not in ctx:
+        return None
+    key, words = bound
+    if kind.startswith("too_"):
+        items = f"{ctx[key]} item{'s' if ctx[key] != 1 else ''}"
+        return f"expected {words} {items} here, not {len(given)}", f"write a list of {words} {items}"
+    return f"expected {words} {ctx[key]} here, not {given}", f"write a number {words} {ctx[key]}"
+
+
+def shown(value: Any) -> str:
+    """A scalar as written (text quoted), anything else by its kind."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return kind_of(value)

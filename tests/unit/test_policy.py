@@ -99,17 +99,23 @@ def test_bad_address_patterns_are_refused(written: str) -> None:
 @pytest.mark.parametrize(
     ("written", "expected"),
     [("25MiB", 25 * 2**20), ("10MB", 10_000_000), ("10485760", 10_485_760), ("512 KiB", 512 * 1024),
-     ("1g", 10**9), ("2GiB", 2 * 2**30), ("100b", 100)],
+     ("1gb", 10**9), ("2GiB", 2 * 2**30), ("100b", 100)],
 )
 def test_sizes(written: str, expected: int) -> None:
     assert load(f"smtp: {{max_message_size: {written}}}\n").smtp.max_message_size == expected
+
+
+def test_a_unit_the_readme_does_not_list_is_refused_with_both_readings() -> None:
+    (found,) = problems("smtp:\n  max_message_size: 10M\n")
+    assert "has no unit of the policy" in found.message
+    assert found.hint == "write 10MB (10,000,000 bytes) or 10MiB (10,485,760 bytes)"
 
 
 def test_size_as_plain_yaml_integer() -> None:
     assert load("smtp:\n  max_message_size: 1048576\n").smtp.max_message_size == 1_048_576
 
 
-@pytest.mark.parametrize("written", ["lots", "0", "-1", "25 MiBs", "2TiB", "true", "25.5MiB"])
+@pytest.mark.parametrize("written", ["lots", "0", "-1", "25 MiBs", "2TiB", "true", "25.5MiB", "10M", "1g", "5Ki"])
 def test_bad_sizes_are_refused(written: str) -> None:
     found = problems(f"smtp:\n  max_message_size: {written}\n")
     assert [p.path for p in found] == ["smtp.max_message_size"]

@@ -102,7 +102,7 @@ def test_a_module_without_options_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("targets:\n  postfix:\n    smtp_port: 0\n",
-     "policy.yml:3:16: targets.postfix.smtp_port: Input should be greater than or equal to 1"),
+     "policy.yml:3:16: targets.postfix.smtp_port: expected at least 1 here, not 0"),
     ("targets:\n  postfix:\n    inet_interfaces: [all, 192.0.2.1]\n",
      "policy.yml:3:23: targets.postfix.inet_interfaces.0: all stands for a set of addresses and cannot be combined"),
     ("targets:\n  postfix:\n    inet_protocols: ipv4\n    inet_interfaces: ['2001:db8::1']\n",
@@ -114,10 +114,11 @@ def test_a_module_without_options_is_refused(tmp_path: Path) -> None:
      "policy.yml:4:13: targets.postfix.parameters.biff: biff: this parameter is not managed safely by mtaharden; "
      "mtaharden writes it itself"),
     ("targets:\n  sendmail:\n    dont_blame_sendmail: [Nope]\n",
-     "policy.yml:3:27: targets.sendmail.dont_blame_sendmail.0: Input should be 'AssumeSafeChown'"),
-    ("targets:\n  qmail:\n    smtpd_user: Root\n", "policy.yml:3:17: targets.qmail.smtpd_user: String should match"),
+     "policy.yml:3:27: targets.sendmail.dont_blame_sendmail.0: expected 'AssumeSafeChown'"),
+    ("targets:\n  qmail:\n    smtpd_user: Root\n",
+     "policy.yml:3:17: targets.qmail.smtpd_user: 'Root' does not have the form this key takes"),
     ("targets:\n  exchange:\n    deployment: cloud\n",
-     "policy.yml:3:17: targets.exchange.deployment: Input should be 'mailbox' or 'edge'"),
+     "policy.yml:3:17: targets.exchange.deployment: expected 'mailbox' or 'edge' here, not 'cloud'"),
     ("targets:\n  courier: {}\n",
      "policy.yml:2:3: targets.courier: unknown key 'courier' (fix: remove it; known keys here: exchange, exim, "),
 ])
