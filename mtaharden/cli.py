@@ -87,7 +87,9 @@ class _Commands(click.Group):
 
     lazy: ClassVar[dict[str, str]] = {
         "probe": "mtaharden.probe.cli:probe",
+        "trace": "mtaharden.trace.cli:trace",
         "dns": "mtaharden.dns.cli:dns",
+        "blocklist": "mtaharden.blocklist.cli:blocklist",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
