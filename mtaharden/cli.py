@@ -61,14 +61,14 @@ def _load(path: str, overrides: tuple[str, ...] = (), lists_root: str | None = N
 
 
 def _targets(choice: str) -> list[Target]:
-    from .targets.base import registered
+    from .targets.base import registered, registered_target
 
-    targets = registered()
     if choice == "all":
-        return list(targets.values())
-    if choice not in targets:
-        fail(f"unknown target {choice!r} (fix: choose one of {', '.join(targets)} or all)")
-    return [targets[choice]]
+        return list(registered().values())
+    chosen = registered_target(choice)
+    if chosen is None:
+        fail(f"unknown target {choice!r} (fix: choose one of {', '.join(TARGET_NAMES)} or all)")
+    return [chosen]
 
 
 set_option = click.option(

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from mtaharden.targets.base import HOST_ITSELF, Coverage, registered
+from mtaharden.targets.base import HOST_ITSELF, Coverage, registered_target
 
 from .verdict import CheckResult, CheckStatus
 
@@ -32,7 +32,10 @@ class Declarations:
 
     @classmethod
     def for_target(cls, target: str, policy: Policy) -> Declarations:
-        coverage = registered()[target].plan(policy).coverage
+        chosen = registered_target(target)
+        if chosen is None:  # the command line checked the name against the registered targets
+            raise KeyError(target)
+        coverage = chosen.plan(policy).coverage
         return cls(target, {row.element: row for row in coverage})
 
     def row_for(self, element: str) -> Coverage | None:

@@ -103,6 +103,18 @@ class Service:
     restart_key: str = ""
 
 
+@dataclass(frozen=True)
+class Folder:
+    """A folder the MTA needs that a fresh host may lack (a queue, a data or log folder): created before the
+    first start with this owner and mode, so a first deploy does not depend on a package's postinst having run."""
+
+    path: str
+    owner: str
+    mode: int
+    why: str
+    group: str = ""  # "": not set, as ``install -d -o OWNER`` leaves it (the deploying user's group)
+
+
 Need = Literal["readable", "tls-pair", "any-of", "address", "alias"]
 
 
@@ -150,6 +162,7 @@ class Plan:
     apply: Literal["reload", "restart"] = "reload"
     service: Service | None = None  # None: the target runs no daemon a role manages (Exchange)
     preflight: tuple[Requirement, ...] = ()  # checked on the host after staging, before the swap
+    folders: tuple[Folder, ...] = ()  # created (if missing) before the first start; ``service.start`` starts it
 
     def unwaived_gaps(self, waived: list[str]) -> list[Coverage]:
         """Unsupported elements the policy did not allow this target to leave unenforced."""
@@ -206,3 +219,16 @@ def registered() -> dict[str, Target]:
         if module.name not in _NOT_TARGETS:
             importlib.import_module(f"{package}.{module.name}")
     return dict(sorted(_REGISTRY.items()))
+
+
+def registered_target(name: str) -> Target | None:
+    """The target ``name``, importing only its own module (a one-target command loads no other target);
+    None when there is no such target. A target's module or package is named like the target."""
+    import importlib
+    import importlib.util
+
+    package = __name__.rpartition(".")[0]
+    if name in _NOT_TARGETS or not name.isidentifier() or importlib.util.find_spec(f"{package}.{name}") is None:
+        return None
+    importlib.import_module(f"{package}.{name}")
+    return _REGISTRY.get(name)
