@@ -14,9 +14,11 @@
 
     python bench/probe.py                     # (b) with 1000 endpoints, concurrency 50 and 200, text and jsonl
     python bench/probe.py --hosts 1000 --concurrency 50,200 --formats text,jsonl --rounds 3 [--src /tmp/before]
+    python bench/probe.py --hosts 1000 --concurrency 50 --workers 1,0 --formats jsonl   # one process vs auto
     python bench/probe.py --hosts 300 --concurrency 50 --starttls [--src /tmp/before]
     python bench/probe.py --real 127.0.0.1:2525 [--source-address 127.0.0.2]
-    python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here
+    python bench/probe.py --postfix           # (a) against a Postfix rendered by mtaharden, started here:
+                                              #     in-process, mtaharden probe's whole process, nmap's
     python bench/probe.py --lab               # (c) proof cost: each stock lab host, without and with --proof queue
 
 (c) proof cost: on each stock-host lab kind (tests/lab), the probe from the stranger's address without a
@@ -174,15 +176,6 @@ def _nmap_argv(addresses: list[str], port: int, source_address: str | None = Non
     return [NMAP, "-Pn", "-n", "-p", str(port), *source, "--script", "+smtp-open-relay", *addresses]
 
 
-def _nmap(addresses: list[str], port: int, source_address: str | None = None) -> tuple[float, int]:
-    """Wall time of one nmap run over every address, and how many hosts it reported as not open."""
-    started = time.perf_counter()
-    done = subprocess.run(_nmap_argv(addresses, port, source_address), capture_output=True, text=True,
-                          timeout=1800, check=False)
-    elapsed = time.perf_counter() - started
-    return elapsed, done.stdout.count(NMAP_NOT_OPEN)
-
-
 def _raise_open_files() -> None:
     """1000 listeners plus 500 sessions need more descriptors than a default soft limit of 1024."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -215,9 +208,10 @@ class _Row:
 
 def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200), *, starttls: bool = False,
                 servers: int = 4, layouts: Sequence[str] = ("text", "jsonl"), src: str | None = None,
-                rounds: int = 3) -> None:
+                rounds: int = 3, workers: Sequence[str] = ("1",)) -> None:
     """(b): each command ``rounds`` times, interleaved (round by round), so that the machine's changing load
-    hits every row alike; ``src``: the same probe commands run from that tree too, as the "before" rows."""
+    hits every row alike; ``src``: the same probe commands run from that tree too, as the "before" rows;
+    ``workers``: the probe's ``--workers`` values to measure ("-": leave the option out)."""
     _raise_open_files()
     addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
     port = _free_port("127.0.0.1")
@@ -238,13 +232,17 @@ def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200), *, starttl
             pids = [process.pid for process, _ in started if process.pid is not None]
             hosts = Path(work) / "hosts.txt"
             hosts.write_text("".join(f"{address}:{port}\n" for address in addresses))
-            trees: list[tuple[str, list[str], dict[str, str] | None]] = [("", [MTAHARDEN], None)]
-            if src:
-                trees.append((" [before]", [sys.executable, "-m", "mtaharden"], {**os.environ, "PYTHONPATH": src}))
-            rows = [_Row(f"probe --concurrency {concurrency} --format {layout}{name}",
+            trees: list[tuple[str, list[str], dict[str, str] | None, Sequence[str]]] = [
+                ("", [MTAHARDEN], None, workers)]
+            if src:  # a tree before --workers existed: its one process only
+                trees.append((" [before]", [sys.executable, "-m", "mtaharden"], {**os.environ, "PYTHONPATH": src},
+                              ["-"]))
+            rows = [_Row(f"probe --concurrency {concurrency}{'' if processes == '-' else f' --workers {processes}'} "
+                         f"--format {layout}{name}",
                          [*command, "probe", "-i", str(hosts), "--concurrency", str(concurrency), "--timeout", "30",
-                          "--format", layout], env, layout)
-                    for concurrency in concurrencies for layout in layouts for name, command, env in trees]
+                          "--format", layout, *(["--workers", processes] if processes != "-" else [])], env, layout)
+                    for concurrency in concurrencies for layout in layouts
+                    for name, command, env, counts in trees for processes in counts]
             if NMAP:
                 rows.append(_Row("nmap --script smtp-open-relay (16 forms, one session)", _nmap_argv(addresses, port)))
             offer = "offering STARTTLS" if starttls else "plain"
@@ -261,6 +259,7 @@ def bench_fleet(count: int, concurrencies: Sequence[int] = (50, 200), *, starttl
                     row.outcome = _outcome(run.stdout, row.layout, count)
             for row in rows:
                 print(row.line(count), flush=True)
+            print(f"    load average {_load()} at the end", flush=True)
             if not NMAP:
                 print("    nmap not installed: skipped")
         finally:
@@ -289,27 +288,57 @@ def _statuses(stdout: str, layout: str) -> list[str]:
     return [record["status"] for record in records if record.get("record") == "host"]
 
 
-def bench_real_mta(host: str, port: int, *, rounds: int = 3, source_address: str | None = None) -> dict[str, Any]:
-    """(a) The full matrix against one real MTA, ``rounds`` times, and nmap against the same endpoint.
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min), printed with each figure: the machine is shared."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
-    Returns the figures (seconds per full matrix, verdict counts, nmap seconds) and prints them."""
+
+def _spread(values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    return f"{ordered[0]:.3f} / {statistics.median(ordered):.3f} / {ordered[-1]:.3f}"
+
+
+def bench_real_mta(host: str, port: int, *, rounds: int = 3, source_address: str | None = None) -> dict[str, Any]:
+    """(a) The full matrix against one real MTA, and nmap against the same endpoint, ``rounds`` times, interleaved.
+
+    Three rows: the matrix in this process (what the probe itself costs); ``mtaharden probe HOST:PORT`` as a
+    user runs it, a child process (start-up, matrix, checks, report); nmap's whole process. The ratio is whole
+    process against whole process. Returns the figures and prints them."""
     endpoint = Endpoint(host, port)
     options = ProbeOptions(session=SessionOptions(source_address=source_address), deadline=300)
-    figures: dict[str, Any] = {"endpoint": str(endpoint), "cases": len(CASES), "probe_seconds": []}
+    figures: dict[str, Any] = {"endpoint": str(endpoint), "cases": len(CASES), "probe_seconds": [],
+                               "command_seconds": [], "command_cpu": [], "nmap_seconds": [], "nmap_cpu": []}
+    source = ["--source-address", source_address] if source_address else []
+    command = [MTAHARDEN, "probe", f"{host}:{port}", *source, "--format", "json", "--timeout", "30"]
+    nmap = _nmap_argv([host], port, source_address) if NMAP else None
     for _ in range(rounds):
         started = time.perf_counter()
         [result] = asyncio.run(probe_fleet([endpoint], options, concurrency=1))
-        figures["probe_seconds"].append(round(time.perf_counter() - started, 3))
+        figures["probe_seconds"].append(time.perf_counter() - started)
         figures["status"], figures["counts"] = result.status.value, result.counts()
-    print(f"(a) {endpoint}: full matrix ({len(CASES)} cases) in {figures['probe_seconds']} s; "
-          f"status {figures['status']}; {figures['counts']}")
-    if NMAP:
-        nmap_seconds = []
-        for _ in range(rounds):
-            elapsed, _closed = _nmap([host], port, source_address)
-            nmap_seconds.append(round(elapsed, 3))
-        figures["nmap_seconds"] = nmap_seconds
-        print(f"    nmap smtp-open-relay (16 tests) in {nmap_seconds} s")
+        run = measure(command, ok=(0, 1, 2))
+        figures["command_seconds"].append(run.seconds)
+        figures["command_cpu"].append(run.cpu_seconds)
+        figures["command_status"] = json.loads(run.stdout)["hosts"][0]["status"]
+        if nmap:
+            run = measure(nmap)
+            figures["nmap_seconds"].append(run.seconds)
+            figures["nmap_cpu"].append(run.cpu_seconds)
+            figures["nmap_says"] = "not open" if NMAP_NOT_OPEN in run.stdout else "open or no verdict"
+    print(f"(a) {endpoint}: full matrix ({len(CASES)} cases), {rounds} rounds interleaved, min / median / max "
+          f"(load {_load()} at the end)")
+    print(f"    in-process matrix        {_spread(figures['probe_seconds'])} s; status {figures['status']}; "
+          f"{figures['counts']}")
+    print(f"    mtaharden probe (child)  {_spread(figures['command_seconds'])} s wall, "
+          f"{statistics.median(figures['command_cpu']):.3f} CPU-s median; status {figures['command_status']}")
+    if nmap:
+        ratio = statistics.median(figures["nmap_seconds"]) / statistics.median(figures["command_seconds"])
+        figures["ratio"] = ratio
+        print(f"    nmap smtp-open-relay     {_spread(figures['nmap_seconds'])} s wall, "
+              f"{statistics.median(figures['nmap_cpu']):.3f} CPU-s median; says {figures['nmap_says']}")
+        print(f"    whole process against whole process (medians): mtaharden {ratio:.0f}x faster than nmap")
+    else:
+        print("    nmap not installed: no side-by-side")
     return figures
 
 
@@ -392,6 +421,7 @@ def main() -> None:
     parser.add_argument("--starttls", action="store_true", help="for (b): the fake servers offer STARTTLS")
     parser.add_argument("--servers", type=int, default=4, help="for (b): fake server processes")
     parser.add_argument("--formats", default="text,jsonl", help="for (b): probe output formats to measure")
+    parser.add_argument("--workers", default="1", help="for (b): probe --workers values (0 auto, - none)")
     parser.add_argument("--src", metavar="DIR",
                         help="for (b): also run python -m mtaharden from DIR (a 'before' tree), interleaved")
     args = parser.parse_args()
@@ -404,7 +434,8 @@ def main() -> None:
         bench_real_mta(endpoint.host, endpoint.port, rounds=args.rounds, source_address=args.source_address)
     else:
         bench_fleet(args.hosts, [int(n) for n in args.concurrency.split(",")], starttls=args.starttls,
-                    servers=args.servers, layouts=args.formats.split(","), src=args.src, rounds=args.rounds)
+                    servers=args.servers, layouts=args.formats.split(","), src=args.src, rounds=args.rounds,
+                    workers=args.workers.split(","))
 
 
 if __name__ == "__main__":

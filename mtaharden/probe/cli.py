@@ -225,6 +225,39 @@ async def _run(endpoints: list[Endpoint], options: ProbeOptions, expectations: E
         await canary.stop()
 
 
+def _sharded(endpoints: list[Endpoint], options: ProbeOptions, expectations: Expectations | None, concurrency: int,
+             workers: int, progress: Progress | None, stream: Callable[[HostResult], None] | None) -> list[HostResult]:
+    """As :func:`_run`, over ``workers`` processes (no canary: its listener lives in one process)."""
+    from .workers import probe_sharded
+
+    task = progress.add_task("probing", total=len(endpoints)) if progress else None
+    kept: list[HostResult] = []
+    for result in probe_sharded(endpoints, options, expectations=expectations, concurrency=concurrency,
+                                workers=workers):
+        if progress is not None and task is not None:
+            progress.advance(task)
+        if stream is None:
+            kept.append(result)
+        else:
+            stream(result)
+    order = {endpoint: index for index, endpoint in enumerate(endpoints)}
+    return sorted(kept, key=lambda result: order[result.endpoint])
+
+
+def _worker_count(asked: int, hosts: int, proving: bool) -> int:
+    """``--workers``: 0 is one per core for long lists (see :func:`~.workers.auto_workers`); proofs run in one.
+
+    Why one by default: on a shared 2-core machine two workers cost 16% more CPU (results pickled, smaller
+    batches per loop turn) and, with the cores busy, ran 3x slower than one process (README, Benchmarks)."""
+    if asked > 1 and proving:
+        raise click.UsageError("--workers goes without --confirm and --proof: a proof runs in one process")
+    if asked or proving:
+        return max(asked, 1)
+    from .workers import auto_workers
+
+    return auto_workers(hosts)
+
+
 def _progress() -> Progress:
     """A progress bar on stderr (only when stdout is a terminal: rich.progress costs 10 ms to import)."""
     from rich.console import Console
@@ -240,6 +273,9 @@ def _progress() -> Progress:
               help="file with one HOST[:PORT] per line (# starts a comment)")
 @click.option("--concurrency", type=click.IntRange(1, 10_000), default=DEFAULT_CONCURRENCY, show_default=True,
               help="hosts probed at the same time")
+@click.option("--workers", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="processes the host list is shared over (they share --concurrency); 0: one per core from "
+                   "200 hosts on. More than one pays only on cores nothing else needs")
 @click.option("--policy", type=click.Path(dir_okay=False), help="policy file: also check conformance to it")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="override a policy value for this host (as for render), e.g. networks.trusted=[192.0.2.0/24]")
@@ -278,7 +314,7 @@ def _progress() -> Progress:
               help="text: tables (past 50 hosts one plain line per host, details for hosts not clean); json: one "
                    "document; jsonl: one line per host as it finishes, then a summary line (memory flat in hosts)")
 @click.option("--junit", type=click.Path(dir_okay=False), help="also write JUnit XML to this file")
-def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, policy: str | None,
+def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, workers: int, policy: str | None,
           overrides: tuple[str, ...], lists_root: str | None, vantage: Vantage, external_domain: str, ehlo: str,
           source_address: str | None, smtps: bool,
           tls_verify: bool, auth_user: str | None, auth_password_file: str | None, confirm: bool,
@@ -336,9 +372,14 @@ def probe(targets: tuple[str, ...], hosts_file: str | None, concurrency: int, po
         _emit(console, fmt, result)
 
     progress = _progress() if sys.stdout.isatty() else None
+    processes = _worker_count(workers, len(endpoints), canary_at is not None or queue is not None)
     with progress or contextlib.nullcontext():
-        results = asyncio.run(_run(endpoints, options, expectations, canary_at, concurrency, progress,
-                                   emit if streamed else None))
+        if processes > 1:
+            results = _sharded(endpoints, options, expectations, concurrency, processes, progress,
+                               emit if streamed else None)
+        else:
+            results = asyncio.run(_run(endpoints, options, expectations, canary_at, concurrency, progress,
+                                       emit if streamed else None))
     if streamed:
         code = exit_code_of(set(statuses))
         _emit_summary(console, fmt, statuses, code)

@@ -33,10 +33,14 @@ class Connection:
 
     async def session(self) -> SmtpSession:
         """The current session, or a new one if it is broken or has collected enough errors."""
+        return self.live() or await self.fresh()
+
+    def live(self) -> SmtpSession | None:
+        """The current session if it may take more commands now, else None (never connects)."""
         current = self._current
         if current is not None and not current.broken and current.errors < self.reconnect_every:
             return current
-        return await self.fresh()
+        return None
 
     async def fresh(self) -> SmtpSession:
         """Close the current session (politely) and open a new one."""

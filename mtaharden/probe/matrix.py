@@ -76,21 +76,58 @@ def _after_data(verdict: Verdict, data: Reply | None) -> Verdict:
     return Verdict.DEFERRED if data.transient else Verdict.REFUSED
 
 
+def _batch_size(session: SmtpSession | None, reconnect_every: int, remaining: int) -> int:
+    """How many cases may go in one write on ``session``: none without PIPELINING, and no more than the errors
+    the session may still collect before its reconnect allow at two per case (a refused MAIL and its RCPT)."""
+    if session is None or "PIPELINING" not in session.extensions:
+        return 0
+    return min(remaining, (reconnect_every - session.errors) // 2)
+
+
+async def _one(conn: Connection, mail_line: str, rcpt_line: str, token: str | None, failed_once: bool) -> _Outcome:
+    """One case, tried once more on a new session if it fails; once only when its first try (in a batch) failed."""
+    if failed_once:
+        return await _attempt(await conn.fresh(), mail_line, rcpt_line, token)
+    return await conn.run(_attempt, mail_line, rcpt_line, token)
+
+
 async def run_matrix(conn: Connection, cases: Sequence[Case], values: Placeholders, results: list[CaseResult],
                      *, canary: Canary | None, confirm_wait: float, queue: QueueCheck | None = None) -> None:
-    """Append one result per case to ``results`` (as it goes, so a deadline keeps what was found)."""
+    """Append one result per case to ``results`` (as it goes, so a deadline keeps what was found).
+
+    Without a proof mode, cases go several to a write while the server offers PIPELINING (each judged as
+    alone: :meth:`SmtpSession.transactions_of`); a case whose batch broke gets its one retry on a new session."""
     proving = canary is not None or queue is not None
     tokens: dict[str, int] = {}
     errors_in_a_row = 0
-    for case in cases:
+    index, failed_once = 0, False
+    while index < len(cases):
+        case = cases[index]
         mail_line, rcpt_line = case.commands(values)
         if errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
             results.append(CaseResult(case, Verdict.ERROR, mail_line, rcpt_line,
                                       detail=f"not run: {errors_in_a_row} cases in a row failed"))
+            index += 1
+            continue
+        live = None if proving or failed_once or errors_in_a_row else conn.live()
+        size = _batch_size(live, conn.reconnect_every, len(cases) - index)
+        if live is not None and size >= 2:
+            batch = cases[index:index + size]
+            pairs = [one.commands(values) for one in batch]
+            done: list[tuple[Reply, Reply | None]] = []
+            try:
+                failure = await live.transactions_of(pairs, done)
+            finally:  # a deadline keeps the cases read before it
+                for one, (mail, rcpt), (one_mail, one_rcpt) in zip(batch, done, pairs, strict=False):
+                    results.append(CaseResult(one, classify(mail, rcpt), one_mail, one_rcpt, mail, rcpt))
+            index += len(done)
+            failed_once = failure is not None
             continue
         token = new_token() if proving and case.confirmable else None
+        retried, failed_once = failed_once, False
+        index += 1
         try:
-            outcome = await conn.run(_attempt, mail_line, rcpt_line, token)
+            outcome = await _one(conn, mail_line, rcpt_line, token, retried)
         except ServerClosing as exc:
             errors_in_a_row += 1
             results.append(CaseResult(case, Verdict.DEFERRED, mail_line, rcpt_line,
