@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from ..policy import Policy
 from ..policy.lists import within
 from ..policy.model import AddressRule, ClientRule, DnsblEntry, HeaderCheck, HeloRule, ListFileRule, Targets
+from ..policy.transaction import Transaction
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Rule = TypeVar("Rule", bound=BaseModel)
@@ -89,13 +90,19 @@ SWALLOW_RISK = "a relay domain's mail is delivered here now instead of being for
 def _meaning(old: Policy, new: Policy, flagged: Sequence[str]) -> Iterator[Change]:
     """Weakenings the reference evaluator finds on sample transactions (what the edits above *do*), but for
     those an edit already flagged risky explains (the element that decided before or decides now)."""
+    from ..policy.evaluate import authenticated, trusted
     from .weakenings import weakenings
 
     def explained(element: str | None) -> bool:
         base = (element or "").split("[", 1)[0]
         return bool(base) and any(e.startswith(base) or base.startswith(e) for e in flagged)
 
-    for found in weakenings(old, new):
+    def newly_trusted(t: Transaction) -> bool:
+        """A client the flagged trust or AUTH change alone lets relay: that change is the finding."""
+        return (explained("networks.trusted") and trusted(old, t) != trusted(new, t)) or (
+            explained("auth") and authenticated(old, t) != authenticated(new, t))
+
+    for found in weakenings(old, new, newly_trusted):
         if explained(found.before.element) or explained(found.after.element):
             continue
         risk = MEANING_RISK.get(found.after.verdict, "") if found.before.verdict != found.after.verdict else (

@@ -13,7 +13,7 @@ huge policy costs a bounded number of evaluations.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice, product
 from types import MappingProxyType
@@ -59,10 +59,14 @@ class Weakening:
                 f"({self.after.note}){alike}")
 
 
-def weakenings(old: Policy, new: Policy) -> list[Weakening]:
-    """Every way ``new`` decides more leniently than ``old``, one entry per (stage, old element, new element)."""
+def weakenings(old: Policy, new: Policy, explained: Callable[[Transaction], bool] = lambda t: False
+               ) -> list[Weakening]:
+    """Every way ``new`` decides more leniently than ``old``, one entry per (stage, old element, new element);
+    transactions ``explained`` by a change reported otherwise are left out."""
     found: dict[tuple[str, str | None, str, str | None], Weakening] = {}
     for transaction in _transactions(old, new):
+        if explained(transaction):
+            continue
         for before, after in zip(_decisions(old, transaction), _decisions(new, transaction), strict=False):
             if before.stage != after.stage or not _weaker(before, after) or _now_ours(new, before):
                 continue

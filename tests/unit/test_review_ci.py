@@ -23,7 +23,13 @@ from tests.unit.test_cli import run
 BIN = Path(sys.executable).parent
 WORKFLOW = REPO / "examples" / "ci" / "mail-policy.yml"
 # the GitHub expressions the workflow may use in step env blocks, as a pull request against main sees them
-EXPRESSIONS = {"${{ github.base_ref }}": "main"}
+EXPRESSIONS = {"${{ github.base_ref }}": "main", "${{ github.token }}": "ghs_SECRET-TOKEN",
+               "${{ github.repository }}": "site/mail", "${{ github.event.pull_request.number }}": "7"}
+# `gh` itself cannot run here (no GitHub): this stand-in records what it was asked to post, nothing else
+GH_STUB = """#!/bin/sh
+printf '%s\\n' "$@" > "$CAPTURE/gh.args"
+while [ $# -gt 0 ]; do [ "$1" = --body-file ] && cp "$2" "$CAPTURE/gh.body"; shift; done
+"""
 
 
 def load(path: Path) -> Any:
@@ -92,6 +98,10 @@ def test_workflow_shape() -> None:
     assert approval["environment"] == "risky-mail-policy"
     for step in review["steps"]:
         assert "${{" not in step.get("run", ""), "expressions go through env:, never into a script"
+    assert workflow["permissions"] == {"contents": "read"}
+    assert review["permissions"] == {"contents": "read", "pull-requests": "write"}, "the least the comment needs"
+    comment = next(step for step in review["steps"] if step.get("name") == "Comment on the pull request")
+    assert comment["if"] == "github.event_name == 'pull_request'" and "gh pr comment" in comment["run"]
 
 
 @pytest.mark.parametrize("risky", [True, False])
@@ -108,8 +118,14 @@ def test_workflow_review_steps_run_on_a_pull_request(tmp_path: Path, risky: bool
     workflow = load(WORKFLOW)
     summary, output, runner_temp = tmp_path / "summary.md", tmp_path / "output", tmp_path / "runner"
     runner_temp.mkdir()
-    env = {**os.environ, **workflow["env"], "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(runner_temp)}
+    stubs, capture = tmp_path / "stubs", tmp_path / "capture"
+    stubs.mkdir()
+    capture.mkdir()
+    (stubs / "gh").write_text(GH_STUB)
+    (stubs / "gh").chmod(0o755)
+    env = {**os.environ, **workflow["env"], "PATH": f"{stubs}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+           "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(runner_temp),
+           "CAPTURE": str(capture)}
     for step in workflow["jobs"]["review"]["steps"]:
         if "run" not in step or step["name"] == "Install mtaharden":
             continue
@@ -117,12 +133,19 @@ def test_workflow_review_steps_run_on_a_pull_request(tmp_path: Path, risky: bool
         result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=repo,
                                 env={**env, **step_env}, capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, f"{step['name']}: {result.stdout}{result.stderr}"
+        assert "ghs_SECRET-TOKEN" not in result.stdout + result.stderr
 
     text = summary.read_text()
+    assert (capture / "gh.args").read_text().splitlines()[:3] == ["pr", "comment", "7"]
+    comment = (capture / "gh.body").read_text()
+    assert comment == text or (len(comment) <= 65000 < len(text) and comment == text[:text.index(
+        "## mtaharden explain:")] + "How each target enforces the policy: see the run's job summary.\n"), \
+        "the comment is the job summary, or its change part when the whole is too long for GitHub"
+    assert text.index("## Policy change:") < text.index("## mtaharden explain:"), "the change comes first"
     assert "**Relay stance:** this server relays only for" in text
     assert "### postfix" in text and "## Policy change:" in text
     assert f"risky={'true' if risky else 'false'}\n" == output.read_text()
-    assert "### What changes on each server\n```diff\n# exchange: " in text
+    assert "### What changes on each server\n```diff\n# " in text and "\n# exchange: " in text
     if risky:
         assert "| **risky** | `networks.trusted` | trusted network widened: 202.112.57.0/24 → 202.112.0.0/16 |" in text
         assert "+ mynetworks = 127.0.0.0/8, [::1]/128, 202.112.0.0/16\n" in text

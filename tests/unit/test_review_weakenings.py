@@ -67,3 +67,14 @@ def test_a_policy_weakens_nothing_against_itself_and_the_sample_is_bounded() -> 
     big = BASE.replace("clients: [", "clients: [" + ", ".join(
         f"{{match: 10.{i}.0.0/16, action: reject}}" for i in range(200)) + ", ")
     assert weakenings(load_policy_text(big), load_policy_text(big)) == []
+
+
+def test_a_weakening_an_edit_already_flags_is_not_repeated_by_meaning() -> None:
+    """A widened trusted network lets its new clients relay (to a permitted postmaster@ anywhere, too): that is
+    the flagged edit, not a second finding."""
+    base = BASE.replace("  helo: [{match: localhost, action: reject}]\n",
+                        "  helo: [{match: localhost, action: reject}]\n  recipients: [{match: 'postmaster@', "
+                        "action: permit}]\n")
+    widened = base.replace("trusted: [192.0.2.0/24]", "trusted: [192.0.0.0/16]")
+    found = [c for c in diff_policies(load_policy_text(base), load_policy_text(widened)) if c.risky]
+    assert [c.element for c in found] == ["networks.trusted"], found
