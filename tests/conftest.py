@@ -14,9 +14,35 @@ import pytest
 from mtaharden.policy import load_policy
 from mtaharden.render import render_plan, write_outputs
 from mtaharden.targets.base import Plan, registered
+from tests.parallel import default_workers, forget, make_scheduler, tell_worker, write_groups
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_POLICY = REPO / "examples" / "policy.yml"
+
+
+# The parallel run (tests/parallel.py): two xdist workers by default, tests sharing a held fixture kept together.
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    default_workers(config)  # before xdist reads -n
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    tell_worker(node)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    return make_scheduler(config, log)  # before xdist's own (None: xdist's)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    write_groups(session)  # before the worker reports its collection
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    forget(config)
 
 
 def render_policy(data: dict[str, Any], work: Path, target: str = "postfix") -> tuple[Plan, Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO, need_real_mta, render_policy
-from tests.realmta.harness import Postfix, Sendmail, free_port, run
+from tests.realmta.harness import SANDBOX_PARENT, Postfix, Sendmail, free_port, run
 from tests.realmta.smtp_client import converse
 
 RUNNING_TARGETS = ("postfix", "sendmail")
@@ -56,22 +57,28 @@ def make_certificate(directory: Path) -> None:
 
 @contextlib.contextmanager
 def sasl_config(rendered: Path) -> Iterator[None]:
-    """Put the rendered Sendmail.conf where Cyrus SASL looks, and restore what was there afterwards."""
+    """Put the rendered Sendmail.conf where Cyrus SASL looks, and restore what was there afterwards.
+
+    The file is one per machine, so a lock holds it for the whole run of the daemon: another test process
+    (an xdist worker) waits instead of swapping its own file under this Sendmail."""
     source = rendered / "Sendmail.conf"
     if not source.exists():
         yield
         return
     target = SASL_CONF_DIR / "Sendmail.conf"
-    saved = target.read_bytes() if target.exists() else None
     SASL_CONF_DIR.mkdir(exist_ok=True)
-    shutil.copyfile(source, target)
-    try:
-        yield
-    finally:
-        if saved is None:
-            target.unlink()
-        else:
-            target.write_bytes(saved)
+    SANDBOX_PARENT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with (SANDBOX_PARENT / "sasl2-sendmail.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = target.read_bytes() if target.exists() else None
+        shutil.copyfile(source, target)
+        try:
+            yield
+        finally:
+            if saved is None:
+                target.unlink()
+            else:
+                target.write_bytes(saved)
 
 
 def behaviour_policy(**overrides: Any) -> dict[str, Any]:
