@@ -8,6 +8,7 @@ The MTA's tools are reached through a real ``Shell`` whose prefix is a small she
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -190,8 +191,10 @@ def test_greylisting_at_the_end_of_data_is_deferred_never_a_pass(serve: Serve, t
 
 def test_queue_tool_that_hangs_leaves_the_cases_accepted(serve: Serve, tmp_path: Path) -> None:
     """A slow queue: the host's tool does not answer in time; the cases stay accepted, the host suspect."""
-    hang = Shell(("sh", "-c", "sleep 5", "via"), timeout=0.3)
+    hang = Shell(("sh", "-c", "sleep 7.31; true", "via"), timeout=0.3)  # sleep is a grandchild holding the pipe
     result = queue_probe(serve(qmail_server()), proof_for("qmail"), hang, wait=0.2)
+    left = subprocess.run(["pgrep", "-f", "sleep 7.31"], capture_output=True, text=True, check=False).stdout
+    assert not left, "a timeout ends the tool's whole process group"
     confirmable = [case for case in result.cases if case.case.confirmable and case.rcpt_reply]
     assert proven(result) == {Verdict.ACCEPTED}
     assert all("queue proof failed: " in case.detail and "no answer within 0.3 s" in case.detail

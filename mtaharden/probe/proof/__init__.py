@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import signal
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,17 +44,17 @@ class Shell:
     async def run(self, argv: Sequence[str]) -> str:
         """The command's standard output (its exit status is the proof's business, not a failure here)."""
         try:
-            process = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(  # its own process group: a timeout ends all of it
                 *self.prefix, *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, limit=MAX_OUTPUT)
+                stderr=asyncio.subprocess.DEVNULL, limit=MAX_OUTPUT, start_new_session=True)
         except OSError as exc:
             raise ProofError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
         try:
             async with asyncio.timeout(self.timeout):
                 output, _ = await process.communicate()
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            with contextlib.suppress(ProcessLookupError):  # children too: one holding the pipe keeps wait() waiting
+                os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
             raise ProofError(f"{argv[0]} gave no answer within {self.timeout:g} s") from None
         return output.decode("utf-8", "replace")
