@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from .policy import Policy
     from .render import RenderedFile
+    from .review.terminal import ColorChoice
     from .targets.base import Plan, Target
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
@@ -51,7 +52,8 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _load(path: str, overrides: tuple[str, ...] = (), lists_root: str | None = None) -> Policy:
+def load_or_fail(path: str, overrides: tuple[str, ...] = (), lists_root: str | None = None) -> Policy:
+    """The policy at ``path`` (with ``--set`` overrides), or every located problem printed and exit 2."""
     from .policy import PolicyError, load_policy
 
     try:
@@ -77,6 +79,9 @@ set_option = click.option(
 lists_root_option = click.option(
     "--lists-root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
     help="folder tree the policy's list files may lie in (default: the policy file's folder)")
+color_option = click.option(
+    "--color", "color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+    help="colour RISKY changes and unsupported elements: auto = on a terminal unless NO_COLOR is set")
 target_option = click.option("--target", "-t", default="all", show_default=True,
                              help=f"target to use: {', '.join(TARGET_NAMES)} or all")
 
@@ -87,6 +92,7 @@ class _Commands(click.Group):
 
     lazy: ClassVar[dict[str, str]] = {
         "probe": "mtaharden.probe.cli:probe",
+        "clients": "mtaharden.clients.cli:clients",
         "trace": "mtaharden.trace.cli:trace",
         "dns": "mtaharden.dns.cli:dns",
         "blocklist": "mtaharden.blocklist.cli:blocklist",
@@ -127,7 +133,7 @@ def validate(policy: str, overrides: tuple[str, ...], lists_root: str | None) ->
     swallows, a rule an earlier rule of its list always decides first."""
     from .policy.warnings import located
 
-    loaded = _load(policy, overrides, lists_root)
+    loaded = load_or_fail(policy, overrides, lists_root)
     for warning in located(policy, loaded):
         err_console().print(f"warning: {warning}", markup=False)
     out_console().print(
@@ -148,13 +154,15 @@ def validate(policy: str, overrides: tuple[str, ...], lists_root: str | None) ->
 @lists_root_option
 def render(policy: str, target: str, out_dir: str, check_dir: str | None, overrides: tuple[str, ...],
            lists_root: str | None) -> None:
-    """Render POLICY into native configuration under OUT/<target>/."""
+    """Render POLICY into native configuration under OUT/<target>/, then say on stderr, per target, what to do
+    next (from its Plan): folders a fresh host needs, where each file goes, build, check, first start, reload."""
     out_given = click.get_current_context().get_parameter_source("out_dir") is not ParameterSource.DEFAULT
     if check_dir is not None and out_given:
         raise click.UsageError("--check writes nothing: give either --out or --check")
     from .render import OutputConflict, write_outputs
 
-    rendered = _render_targets(policy, _load(policy, overrides, lists_root), _targets(target))
+    plans: dict[str, Plan] = {}
+    rendered = _render_targets(policy, load_or_fail(policy, overrides, lists_root), _targets(target), plans)
     if check_dir is not None:
         _check(policy, Path(check_dir), rendered)
     try:
@@ -165,15 +173,22 @@ def render(policy: str, target: str, out_dir: str, check_dir: str | None, overri
         fail(f"cannot write to {out_dir}: {exc} (fix: choose a writable --out folder)")
     for name, files in rendered.items():
         out_console().print(f"{name}: {len(files)} files in {Path(out_dir) / name}", markup=False)
+    from .next_steps import next_steps
+
+    for name, plan in plans.items():
+        err_console().print("\n".join(next_steps(plan, str(Path(out_dir) / name))), markup=False)
 
 
-def _render_targets(source: str, policy: Policy, targets: list[Target]) -> dict[str, list[RenderedFile]]:
-    """Each target's files as ``render`` writes them (all-or-nothing: any failure exits)."""
+def _render_targets(source: str, policy: Policy, targets: list[Target],
+                    plans: dict[str, Plan] | None = None) -> dict[str, list[RenderedFile]]:
+    """Each target's files as ``render`` writes them (all-or-nothing: any failure exits); each Plan into ``plans``."""
     from .render import RenderError, render_plan
 
     rendered: dict[str, list[RenderedFile]] = {}
     for chosen in targets:
         plan = _plan(chosen, policy)
+        if plans is not None:
+            plans[chosen.name] = plan
         try:
             rendered[chosen.name] = render_plan(plan, chosen)
         except (RenderError, ValueError) as exc:
@@ -222,14 +237,19 @@ def _plan(target: Target, policy: Policy) -> Plan:
 @click.argument("policy", type=click.Path(dir_okay=False))
 @target_option
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@color_option
 @set_option
 @lists_root_option
-def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
-    """Show the relay stance and, per target, how each policy element is enforced, approximated or unsupported."""
+def explain(policy: str, target: str, fmt: str, color: ColorChoice, overrides: tuple[str, ...],
+            lists_root: str | None) -> None:
+    """Show the relay stance and, per target, how each policy element is enforced, approximated or unsupported.
+
+    Text is a table on a terminal and plain lines elsewhere (a file, a CI log): no cell is ever cut short."""
     from .review.report import explain_markdown
     from .review.stance import relay_stance
+    from .review.terminal import console, print_explain
 
-    loaded = _load(policy, overrides, lists_root)
+    loaded = load_or_fail(policy, overrides, lists_root)
     stance = relay_stance(loaded)
     plans = {chosen.name: chosen.plan(loaded) for chosen in _targets(target)}
     if fmt == "json":
@@ -239,16 +259,7 @@ def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...], list
     if fmt == "markdown":
         click.echo(explain_markdown(policy, stance, {name: plan.coverage for name, plan in plans.items()}), nl=False)
         return
-    from rich.table import Table
-
-    out_console().print(f"relay stance: this server {stance}.", markup=False)
-    for name, plan in plans.items():
-        table = Table(title=f"{name}: coverage of {policy}", show_lines=False)
-        for column in ("element", "status", "how"):
-            table.add_column(column)
-        for item in plan.coverage:
-            table.add_row(item.element, item.status, item.detail)
-        out_console().print(table)
+    print_explain(console(color), policy, stance, {name: plan.coverage for name, plan in plans.items()})
 
 
 @main.command("plan")
@@ -257,10 +268,11 @@ def explain(policy: str, target: str, fmt: str, overrides: tuple[str, ...], list
 @set_option
 @lists_root_option
 def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
-    """Print a target's Plan as JSON: files with modes, post-install steps by phase, reload or restart.
+    """Print a target's Plan as JSON: files with modes, post-install steps by phase, reload or restart, and for a
+    fresh host the folders to create and the first start (``service.start``).
 
     The Ansible roles run these steps; nothing about a target is written down twice."""
-    loaded = _load(policy, overrides, lists_root)
+    loaded = load_or_fail(policy, overrides, lists_root)
     (chosen,) = _targets(target)
     plan = _plan(chosen, loaded)
     data = {
@@ -273,6 +285,8 @@ def plan_command(policy: str, target: str, overrides: tuple[str, ...], lists_roo
             "running": list(plan.service.running), "start": [list(a) for a in plan.service.start],
             "stop": [list(a) for a in plan.service.stop], "restart_key": plan.service.restart_key},
         "preflight": [{"need": r.need, "args": list(r.args), "why": r.why} for r in plan.preflight],
+        "folders": [{"path": f.path, "owner": f.owner, "group": f.group, "mode": f"{f.mode:04o}", "why": f.why}
+                    for f in plan.folders],
     }
     click.echo(json.dumps(data, indent=2))
 
@@ -313,7 +327,7 @@ def diff_command(policy: str, against: str, target: str, overrides: tuple[str, .
     without a folder in DIR are skipped. Exit 1 when anything would change."""
     from .review.config_diff import ConfigSyntaxError, host_diff
 
-    loaded = _load(policy, overrides, lists_root)
+    loaded = load_or_fail(policy, overrides, lists_root)
     root = Path(against)
     chosen = [t for t in _targets(target) if (root / t.name).is_dir() or (root / t.name).is_symlink()]
     if not chosen:
@@ -338,8 +352,9 @@ def diff_command(policy: str, against: str, target: str, overrides: tuple[str, .
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@color_option
 @lists_root_option
-def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
+def diff_policy(old: str, new: str, fmt: str, color: ColorChoice, lists_root: str | None) -> None:
     """Explain the change from policy OLD to NEW in words; exit 1 when a change is risky.
 
     Risky: a trusted network added or widened, wide networks allowed, AUTH turned on or accepted
@@ -349,10 +364,14 @@ def diff_policy(old: str, new: str, fmt: str, lists_root: str | None) -> None:
     from .review.report import PolicyChange, change_json, change_markdown, change_text
     from .review.stance import relay_stance
 
-    before, after = _load(old, lists_root=lists_root), _load(new, lists_root=lists_root)
+    before, after = load_or_fail(old, lists_root=lists_root), load_or_fail(new, lists_root=lists_root)
     report = PolicyChange(old, new, relay_stance(before), relay_stance(after), diff_policies(before, after))
-    layout = {"text": change_text, "markdown": change_markdown, "json": change_json}[fmt]
-    click.echo(layout(report), nl=False)
+    if fmt == "text":
+        from .review.terminal import console, print_change
+
+        print_change(console(color), change_text(report))
+    else:
+        click.echo((change_markdown if fmt == "markdown" else change_json)(report), nl=False)
     sys.exit(EXIT_FINDINGS if report.risky else EXIT_OK)
 
 
@@ -384,7 +403,7 @@ def test_command(policy: str, cases_file: str | None, client: str | None, helo: 
     from .policy import PolicyError, cases
     from .policy.evaluate import evaluate
 
-    loaded = _load(policy, overrides, lists_root)
+    loaded = load_or_fail(policy, overrides, lists_root)
     try:
         if cases_file is not None:
             matched, text = cases.report(loaded, cases.load_cases(cases_file))

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..cli import _load, err_console, fail, lists_root_option, set_option
+from ..cli import err_console, fail, lists_root_option, load_or_fail, set_option
 from . import catalogue
 from .errors import EXIT_INTERRUPTED, EXIT_UNCHECKED, BadInput, CouldNotCheck
 from .reverse import DEFAULT_MAX
@@ -55,7 +55,7 @@ def blocklist(targets: tuple[str, ...], policy_file: str | None, zones: tuple[st
         if policy_file is not None:
             from .own import policy_targets
 
-            found = policy_targets(_load(policy_file, overrides, lists_root), server, timeout)
+            found = policy_targets(load_or_fail(policy_file, overrides, lists_root), server, timeout)
             arguments += found.addresses
             sources += found.sources
             policy_zones = found.zones

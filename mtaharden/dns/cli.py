@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import EXIT_FINDINGS, EXIT_OK, _load, fail, lists_root_option, set_option
+from ..cli import EXIT_FINDINGS, EXIT_OK, fail, lists_root_option, load_or_fail, set_option
 from .records import RecordError, RecordSet
 
 JSON_SCHEMA = 1
@@ -42,7 +42,7 @@ def _record_set(policy_path: str, overrides: tuple[str, ...], lists_root: str | 
     from .keys import dkim_records, tlsa_record
     from .records import policy_records
 
-    policy = _load(policy_path, overrides, lists_root)
+    policy = load_or_fail(policy_path, overrides, lists_root)
     try:
         wanted = policy_records(policy)
         tlsa = tlsa_record(policy)

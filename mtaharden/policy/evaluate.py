@@ -82,6 +82,10 @@ def _stages(policy: Policy, t: Transaction) -> Iterator[Decision]:
         why = ("has no public port-25 service" if t.port == MX_PORT else f"opens no port {t.port}")
         yield Decision("connect", str(t.client), "reject", "role", f"role {policy.role} {why}")
         return
+    screened = _screened_out(policy, t) if where == "mx" else None
+    if screened is not None and policy.screening.dnsbl.action == "drop":
+        yield Decision("connect", str(t.client), "reject", "screening.dnsbl", screened + "; 521 and hang up")
+        return
     yield Decision("connect", str(t.client), "accept", None, "greeting")
     if t.helo is not None:
         yield Decision("helo", t.helo, "accept", None, "HELO names are judged per recipient, at RCPT")
@@ -157,6 +161,9 @@ def _walk(policy: Policy, t: Transaction, recipient: str, accepted: int, matched
         if authenticated(policy, t):
             raise _Decided("accept", "auth", "authenticated client on a submission port")
         raise _Decided("reject", "auth.submission", "the submission ports take mail from authenticated clients only")
+    screened = _screened_out(policy, t)
+    if screened is not None and policy.screening.dnsbl.action == "reject":
+        raise _Decided("reject", "screening.dnsbl", screened)
     _, domain = split_address(recipient)
     destination = _destination(policy, t, domain)
     steps = list(_access_steps(policy, t, recipient))
@@ -279,6 +286,20 @@ def _fully_qualified(address: str) -> bool:
     except PolicyValueError:
         return False
     return True
+
+
+def _screened_out(policy: Policy, t: Transaction) -> str | None:
+    """Why bot screening refuses the client (its DNS list score reaches the threshold), or None: screening
+    off, a trusted or allowed client, or a score below it. The score is each listing site's weight, once."""
+    screening = policy.screening
+    if not screening.enabled or trusted(policy, t) or any(t.client in n for n in screening.allow):
+        return None
+    listing = [site for site in screening.dnsbl.sites
+               if site.zone in t.listed and _filters_match(site.match, t.listed[site.zone])]
+    score = sum(site.weight for site in listing)
+    if not listing or score < screening.dnsbl.threshold or screening.dnsbl.action == "log":
+        return None
+    return f"screening score {score} reaches {screening.dnsbl.threshold}"
 
 
 def _filters_match(filters: Sequence[str], answer: str) -> bool:

@@ -30,6 +30,7 @@ from ruamel.yaml.events import AliasEvent, CollectionStartEvent, DocumentStartEv
 from ..safe_read import UnsafeFile, read_regular
 from . import characters, fastyaml, rules, yaml_words
 from .errors import PolicyError, Problem
+from .finding import Finding
 from .lists import ListFileError
 from .model import INLINE, LIST_FILE, LISTS_ROOT, POLICY_FOLDER, Policy
 from .types import PolicyValueError
@@ -379,6 +380,15 @@ def _find_model(annotation: Any, tag: str | None = None) -> type[BaseModel] | No
             if found:
                 return found
     return None
+
+
+def locate_findings(path: str | Path, findings: Sequence[Finding]) -> list[Problem]:
+    """Findings about the policy file at ``path`` (a valid one: warnings, a command's own refusals), located in
+    its YAML as the loader locates errors; the file is read again only for this."""
+    if not findings:
+        return []
+    document = _parse(Path(path).read_text(encoding="utf-8"), str(path))
+    return sorted(_locate(document, f.path, str(path), f.message, f.hint) for f in findings)
 
 
 def _locate(document: Any, path: tuple[Any, ...], source: str, message: str, hint: str,

@@ -27,6 +27,7 @@ from pydantic import (
 
 from ..engines.header_forms import CHARSETS, DEFAULT_CHARSETS
 from . import options
+from .clients import Clients
 from .hardening import DkimKey, Outbound, Published, Screening, SenderAuth
 from .lists import DomainNames, EntryFile, Kind, read_list
 from .strict import StrictModel
@@ -298,6 +299,7 @@ class Policy(StrictModel):
     outbound: Outbound = Field(default_factory=Outbound)
     published: Published = Field(default_factory=Published)
     targets: Targets = Field(default_factory=Targets)
+    clients: Clients = Field(default_factory=Clients)  # mail-client settings (mtaharden clients)
 
     def states(self, element: str) -> bool:
         """Whether the policy file itself sets ``element`` (dotted, with [i] for list items).

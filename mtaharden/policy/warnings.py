@@ -31,13 +31,9 @@ def findings(policy: Policy) -> list[Finding]:
 
 def located(path: str | Path, policy: Policy) -> list[Problem]:
     """The warnings of the policy read from ``path``, located in its YAML."""
-    found = findings(policy)
-    if not found:
-        return []
-    from .load import _locate, _parse
+    from .load import locate_findings
 
-    document = _parse(Path(path).read_text(encoding="utf-8"), str(path))
-    return sorted(_locate(document, f.path, str(path), f.message, f.hint) for f in found)
+    return locate_findings(path, findings(policy))
 
 
 def _swallowed_relay_domains(policy: Policy) -> Iterator[Finding]:

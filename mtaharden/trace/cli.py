@@ -93,9 +93,9 @@ def trace(messages: tuple[str, ...], policy: str | None, trusted: tuple[str, ...
 
 
 def _policy_trust(path: str, trust: Trust) -> str | None:
-    from mtaharden.cli import _load
+    from mtaharden.cli import load_or_fail
 
-    loaded = _load(path)
+    loaded = load_or_fail(path)
     if loaded.hostname:
         trust.names.add(str(loaded.hostname).lower())
     for domain in [*loaded.domains.local, *loaded.domains.relay]:

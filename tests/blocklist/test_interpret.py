@@ -45,7 +45,8 @@ def test_an_error_answer_outweighs_a_listing_code_in_the_same_reply() -> None:
 def test_a_code_outside_the_zone_filters_is_an_error_not_a_listing() -> None:
     verdict = interpret("192.0.2.30", ZEN, reply("127.0.0.50"))
     assert verdict.status == "error"
-    assert verdict.why == "127.0.0.50 is not a code zen.spamhaus.org documents as a listing (127.0.0.[2..11], 127.0.0.30)"
+    assert verdict.why == ("127.0.0.50 is not a code zen.spamhaus.org documents as a listing "
+                           "(127.0.0.[2..11], 127.0.0.30)")
     assert not verdict.hint
 
 

@@ -23,12 +23,18 @@ def check_zone(zone: str, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["nsd-checkzone", zone, str(path)], capture_output=True, text=True, timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
-        udp.bind(("127.0.0.1", 0))
-        port = int(udp.getsockname()[1])
-        tcp.bind(("127.0.0.1", port))  # nsd listens on both: the port must be free for both
-        return port
+def _free_port(tries: int = 20) -> int:
+    """A loopback port free for both UDP and TCP right now (nsd listens on both)."""
+    for _ in range(tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken for TCP by someone else: draw another
+            return port
+    raise RuntimeError("no loopback port free for both UDP and TCP")
 
 
 def _answers(port: int) -> bool:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,14 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_counter)}"
 
 
+def _txt_record(record: tuple[str, str]) -> str:
+    """dnsmasq's --txt-record: the strings of one TXT record are comma-separated, each at most 255 bytes."""
+    name, text = record
+    if "," in text or "\\" in text:
+        raise ValueError(f"a lab TXT record cannot hold a comma or backslash: {text!r}")
+    return f"--txt-record={name}," + ",".join(text[i:i + 255] for i in range(0, len(text), 255))
+
+
 def ip(netns: str, *args: str) -> None:
     result = subprocess.run(["ip", "-n", netns, *args], capture_output=True, text=True, timeout=30, check=False)
     if result.returncode != 0:
@@ -65,10 +73,13 @@ def ip(netns: str, *args: str) -> None:
 class LabNet:
     """The lab network; use as a context manager, then ``host(kind)`` for each stock host on it."""
 
-    def __init__(self, *, ptr: bool = True, canary_domain: str | None = None) -> None:
+    def __init__(self, *, ptr: bool = True, canary_domain: str | None = None,
+                 txt: Mapping[str, str] | None = None) -> None:
         """``ptr``: give the client addresses forward and reverse names (off: they resolve to nothing).
-        ``canary_domain``: a foreign domain whose address is CANARY instead of the sink's."""
+        ``canary_domain``: a foreign domain whose address is CANARY instead of the sink's.
+        ``txt``: TXT records to serve (name -> text, e.g. SPF, DMARC, DKIM keys; split into 255-byte strings)."""
         self.canary_domain = canary_domain
+        self.txt = dict(txt or {})
         self.netns = unique("mtalab-c")
         self.work = Path(tempfile.mkdtemp(prefix="net-", dir=work_parent()))
         os.chmod(self.work, 0o755)
@@ -144,7 +155,7 @@ class LabNet:
                      f"--listen-address={SINK}", "--bind-interfaces", f"--addn-hosts={self.hosts_file}",
                      f"--address=/#/{SINK}", "--local=/#/", f"--local=/{OWN_ZONE}/",
                      *([f"--address=/{self.canary_domain}/{CANARY}"] if self.canary_domain else []),
-                     f"--mx-host={OWN_ZONE},{MAIL_HOST},10",
+                     f"--mx-host={OWN_ZONE},{MAIL_HOST},10", *map(_txt_record, self.txt.items()),
                      f"--server=/{DNSBL_ZONE}/127.0.0.1#{RBLDNSD_PORT}",
                      "--log-queries", "--log-facility=-"], "dnsmasq.log")
         self._wait_for_dns()

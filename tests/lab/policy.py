@@ -62,7 +62,7 @@ def render(kind: HostKind, work: Path, policy: dict[str, Any] | None = None) -> 
     """Write the policy (default: the behaviour policy) for ``kind`` and render it with the CLI;
     (policy file, plan, rendered folder)."""
     policy = behaviour_policy() if policy is None else policy
-    policy["targets"] = {kind.target: dict(kind.policy_targets)}
+    policy["targets"] = {kind.target: policy.get("targets", {}).get(kind.target, dict(kind.policy_targets))}
     work.mkdir(parents=True, exist_ok=True)
     policy_file = work / "policy.yml"
     policy_file.write_text(json.dumps(policy, indent=1))

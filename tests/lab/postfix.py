@@ -26,7 +26,9 @@ class PostfixKind(HostKind):
     name = "postfix"
     target = "postfix"
     packages: ClassVar[tuple[str, ...]] = ("postfix", "postfix-pcre", "libsasl2-modules", "sasl2-bin",
-                                           "busybox-syslogd")
+                                           "busybox-syslogd",
+                                           # sender authentication and DKIM signing (issue 26)
+                                           "postfix-policyd-spf-python", "opendkim", "opendmarc")
     # Debian's SASL notes: the sasldb is root:sasl 0640 and postfix joins the sasl group to read it.
     setup = ("adduser --quiet postfix sasl",)
     sasl_owner = "root:sasl"
@@ -49,6 +51,8 @@ class PostfixKind(HostKind):
             host.wait_for_port(25)  # a null-client's master.cf runs no smtpd at all
         else:
             host.run(["postfix", "status"])  # then the daemon's own word that it runs
+        if any(step.phase == "apply" and step.argv[0] != "postfix" for step in plan.steps):
+            run_steps(host, plan, ("apply",))  # the milters the plan runs beside Postfix, as a role applies them
 
     def stop(self, host: LabHost) -> None:
         host.run(["/etc/init.d/postfix", "stop"], check=False)

@@ -23,11 +23,12 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from pydantic import BaseModel, BeforeValidator
 
-from mtaharden.policy import Policy, rules
+from mtaharden.policy import Policy, hardening, rules
 from mtaharden.policy import options as target_options
 from mtaharden.policy import types as policy_types
 from mtaharden.policy.lists import EntryFile
 from mtaharden.policy.model import Tls
+from mtaharden.policy.options import _delivery, procmail
 from mtaharden.policy.options.postfix import PostfixOptions
 from mtaharden.policy.options.postfix.parameters import ALLOWED
 from mtaharden.policy.types import PolicyValueError
@@ -164,6 +165,12 @@ _DRAWN: dict[Callable[..., Any], Strategy] = {
     _validator(policy_types.ListenAddress): st.one_of(st.sampled_from(["all", "loopback-only"]), ip_addresses()),
     _validator(policy_types.ListenIP): ip_addresses(),
     _validator(policy_types.ListenIPv4): st.ip_addresses(v=4).map(str),
+    _delivery.folder_name: st.one_of(st.sampled_from(["Junk", "Quarantine", "INBOX", "Spam-2"]), text(70)),
+    _delivery.tag_header: st.one_of(st.from_regex(r"X-[A-Za-z0-9][A-Za-z0-9-]{0,20}", fullmatch=True), text(30)),
+    procmail.maildir_path: st.one_of(st.sampled_from(["$HOME/Maildir", "$HOME/.mail"]), absolute_paths(), text(30)),
+    policy_types.dns_label: st.one_of(st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True), text(30)),
+    hardening.report_uri: st.one_of(st.sampled_from(["mailto:dmarc@example.org", "tlsrpt@example.org"]), text(30)),
+    hardening.mx_pattern: st.one_of(st.sampled_from(["mx1.example.org", "*.example.org"]), text(30)),
     _validator(policy_types.QueuePath): st.from_regex(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,10}(?:/[A-Za-z0-9_-]{1,10}){0,2}",
                                                       fullmatch=True),
 }

@@ -34,7 +34,7 @@ EDGES = {
     "notify_classes": "bounce, 2bounce, data, delay, policy, protocol, resource, software",
     "smtpd_reject_footer": "\\c Ref $client_address:${client_port} at $localtime on $server_name, $$5 \\n line 2",
     "delay_warning_time": "0h", "in_flow_delay": "10s", "maximal_queue_lifetime": "1w",
-    "smtp_tls_security_level": "encrypt", "smtp_tls_protocols": ">=TLSv1.3", "header_size_limit": "10240",
+    "smtp_tls_ciphers": "high", "smtp_tls_protocols": ">=TLSv1.3", "header_size_limit": "10240",
     "smtp_tls_loglevel": "4", "unknown_local_recipient_reject_code": "450", "syslog_facility": "local7",
     "smtpd_client_connection_rate_limit": "0", "bounce_queue_lifetime": "0s",
 }
@@ -127,7 +127,7 @@ RED_TEAM = [
     ("alias_maps", "'proxy:unix:passwd.byname'", "is not a table"),
     ("alias_maps", "'hash:${config_directory}/../../tmp/aliases'", "is not a table"),
     ("maximal_queue_lifetime", "'5d mynetworks=0.0.0.0/0'", "with its unit"),
-    ("smtp_tls_security_level", "'${smtpd_tls_security_level}'", "is not one of"),
+    ("smtp_tls_ciphers", "'${smtpd_tls_ciphers}'", "is not one of"),
     ("notify_classes", "'bounce, $mynetworks'", "is not one of"),
     ("header_size_limit", "'102400 # mynetworks = 0.0.0.0/0'", "is not a whole number"),
     ("header_size_limit", '"102400\\nmynetworks = 0.0.0.0/0"', "control or non-ASCII"),

@@ -80,15 +80,18 @@ def test_target_is_registered_and_plans_three_files() -> None:
     assert [f.comment for f in plan().files] == ["hash", "markdown", "markdown"]
 
 
+BARE_NEWLINES = ["smtp.bare_newlines", "smtp.bare_newlines_exempt_trusted"]  # unsupported defaults: a warning
+
+
 def test_an_empty_policy_renders_without_waivers() -> None:
-    assert plan().unwaived_gaps([]) == []
+    assert [gap.element for gap in plan().unwaived_gaps([])] == BARE_NEWLINES
 
 
 def test_the_example_needs_only_its_helo_and_dnsbl_waivers() -> None:
     policy = load_policy(EXAMPLE_POLICY)
     result = ExchangeTarget().plan(policy)
-    assert [gap.element for gap in result.unwaived_gaps([])] == ["dnsbl[0]", "dnsbl[1]", "access.helo"]
-    assert result.unwaived_gaps(policy.targets.exchange.allow_unsupported) == []
+    assert [gap.element for gap in result.unwaived_gaps([])] == ["dnsbl[0]", "dnsbl[1]", "access.helo", *BARE_NEWLINES]
+    assert [g.element for g in result.unwaived_gaps(policy.targets.exchange.allow_unsupported)] == BARE_NEWLINES
 
 
 def test_every_policy_element_has_coverage() -> None:
@@ -373,7 +376,7 @@ def test_mailbox_only_dnsbl_is_unsupported_and_installs_nothing() -> None:
     result = plan("dnsbl: [{zone: zen.spamhaus.org}]\n")
     assert script(result)["antispam"] is None
     assert status(result, "dnsbl[0]") == "unsupported"
-    assert [gap.element for gap in result.unwaived_gaps([])] == ["dnsbl[0]"]  # stated: render needs a waiver
+    assert [gap.element for gap in result.unwaived_gaps([])] == ["dnsbl[0]", *BARE_NEWLINES]  # stated: a waiver
     assert script(plan())["antispam"] is None
 
 

@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from mtaharden.policy.lists import Network
-from mtaharden.targets.kit.shadowing import first_within, split_hosts, within
+from mtaharden.policy.lists import Network, within
+from mtaharden.targets.kit.shadowing import first_within, split_hosts
 
 net = ipaddress.ip_network
 

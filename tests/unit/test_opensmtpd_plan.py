@@ -88,7 +88,8 @@ def test_tls_auth_and_submission_are_unsupported_and_nothing_offers_them(tmp_pat
 def test_tls_stated_without_a_waiver_stops_the_render(tmp_path: Path) -> None:
     data = {**RULES, "tls": {"cert": "/etc/c.pem", "key": "/etc/k.pem"}}
     plan, _ = _plan(data, tmp_path)
-    assert [gap.element for gap in plan.unwaived_gaps(["smtp.max_connections_per_client"])] == ["tls"]
+    assert [gap.element for gap in plan.unwaived_gaps(["smtp.max_connections_per_client"])] == [
+        "tls", "smtp.bare_newlines"]  # the default smtp.bare_newlines only warns (cli: not stated)
 
 
 @pytest.mark.parametrize("role", ["null-client", "submission"])
@@ -107,7 +108,7 @@ def test_dnsbl_and_header_checks_are_unsupported_and_stop_an_unwaived_render(tmp
     policy = load_policy(EXAMPLE_POLICY)
     gaps = {item.element for item in registered()["opensmtpd"].plan(policy).coverage if item.status == "unsupported"}
     assert gaps == {"tls", "auth", "auth.submission", "dnsbl[0]", "dnsbl[1]", "header_checks[0]",
-                    "header_checks[1]", "smtp.max_connections_per_client"}
+                    "header_checks[1]", "smtp.max_connections_per_client", "smtp.bare_newlines"}
 
 
 @pytest.mark.parametrize("text", ["a\\b", "tab\there", "caf\u00e9"])

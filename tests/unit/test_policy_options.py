@@ -120,7 +120,7 @@ def test_a_module_without_options_is_refused(tmp_path: Path) -> None:
     ("targets:\n  exchange:\n    deployment: cloud\n",
      "policy.yml:3:17: targets.exchange.deployment: expected 'mailbox' or 'edge' here, not 'cloud'"),
     ("targets:\n  courier: {}\n",
-     "policy.yml:2:3: targets.courier: unknown key 'courier' (fix: remove it; known keys here: exchange, exim, "),
+     "policy.yml:2:3: targets.courier: unknown key 'courier' (fix: remove it; known keys here: domino, exchange, "),
 ])
 def test_target_option_errors_are_located(text: str, expected: str) -> None:
     with pytest.raises(PolicyError) as caught:

@@ -15,7 +15,8 @@ def problem(text: str, *overrides: str) -> str:
 
 
 @pytest.mark.parametrize(("text", "words", "fix"), [
-    ("domains:\n  local: [a.org]\n   relay: [b.org]\n", "this line is indented differently", "start the keys of one mapping"),
+    ("domains:\n  local: [a.org]\n   relay: [b.org]\n", "this line is indented differently",
+     "start the keys of one mapping"),
     ("smtp:\n  banner: x: y\n", "a ':' where no key can start", "quote a value that holds ': '"),
     ("smtp:\n  banner: \"a: b\n", "a quote that is never closed", "close the quoted text"),
     ("access:\n  clients: [{match: 10.0.0.0/8, action: reject}\n", "a [ … ] list that is not closed", "close the list"),

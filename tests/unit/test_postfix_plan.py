@@ -207,14 +207,15 @@ def test_postmap_steps_only_for_hash_tables() -> None:
         assert unindexed in {f.path for f in result.files}
         assert unindexed not in indexed
     assert [step.argv[-1] for step in result.steps if step.argv[0] == "postfix"] == ["check", "reload"]
-    assert all(step.argv[1:3] == ("-c", "/srv/postfix") for step in result.steps)
+    assert all(step.argv[1:3] == ("-c", "/srv/postfix") for step in result.steps if step.argv[0] != "sh")
+    assert any("postconf -c /srv/postfix -h mail_version" in step.argv[-1] for step in result.steps)  # the version
     assert all(step.why for step in result.steps)
 
 
 def test_no_tables_no_postmap() -> None:
     result = plan()
     assert [(step.phase, step.argv[0]) for step in result.steps] == [
-        ("check", "postconf"), ("check", "postconf"), ("check", "postfix"), ("apply", "postfix")]
+        ("check", "postconf"), ("check", "postconf"), ("check", "postfix"), ("check", "sh"), ("apply", "postfix")]
     assert {f.path for f in result.files} == {"main.cf", "master.cf", "COVERAGE.md"}
 
 
@@ -453,7 +454,9 @@ def test_coverage_is_recorded_once_per_element_in_policy_order() -> None:
         "role", "hostname", "domains.local", "domains.relay", "networks.trusted", "auth", "dnsbl[0]",
         "access.clients", "access.helo", "access.senders", "access.recipients", "header_checks[0]",
         "smtp.banner", "smtp.disable_vrfy", "smtp.disable_expn", "smtp.require_helo", "smtp.strict_envelopes",
-        "smtp.max_message_size", "smtp.max_recipients", "smtp.max_connections_per_client", "tls"]
+        "smtp.max_message_size", "smtp.max_recipients", "smtp.max_connections_per_client", "smtp.bare_newlines",
+        "smtp.bare_newlines_exempt_trusted", "tls", "screening",
+        "outbound.tls", "sender_auth.spf", "sender_auth.dkim", "sender_auth.dmarc", "dkim_signing"]
 
 
 def test_master_rows_are_keyword_records_with_postfix_defaults() -> None:

@@ -114,8 +114,7 @@ BAD_VALUES = [
     ("maximal_queue_lifetime", "'4000w'", "with its unit"),  # more seconds than Postfix's int holds
     ("in_flow_delay", "'11s'", "from 0s to 10s"),
     ("smtpd_timeout", "'0s'", "at least 1s"),
-    ("smtp_tls_security_level", "verify", "is not one of none, may, encrypt"),
-    ("smtp_tls_security_level", "'may, encrypt'", "is not one of"),
+    ("smtp_tls_ciphers", "'medium, high'", "is not one of"),
     ("smtp_tls_ciphers", "low", "is not one of"),
     ("notify_classes", "'bounce, $notify_classes'", "is not one of"),
     ("notify_classes", "'bounce bounce'", "a word repeats"),

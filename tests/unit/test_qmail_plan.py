@@ -562,7 +562,7 @@ def test_null_client_has_no_service_and_no_local_delivery() -> None:
 
 def test_defaults_that_stock_qmail_cannot_enforce_are_unsupported() -> None:
     gaps = {c.element for c in plan().unwaived_gaps([])}
-    assert gaps == {"smtp.require_helo", "smtp.strict_envelopes", "smtp.max_recipients"}
+    assert gaps == {"smtp.require_helo", "smtp.strict_envelopes", "smtp.max_recipients", "smtp.bare_newlines"}
     assert plan(WAIVE).unwaived_gaps(["smtp"]) == []
 
 
@@ -579,7 +579,9 @@ def test_every_top_level_element_is_covered() -> None:
 def test_example_policy_waives_exactly_what_qmail_cannot_do() -> None:
     loaded = load_policy(EXAMPLE_POLICY)
     result = QmailTarget().plan(loaded)
-    assert result.unwaived_gaps(loaded.targets.qmail.allow_unsupported) == []
+    gaps = result.unwaived_gaps(loaded.targets.qmail.allow_unsupported)
+    assert [gap.element for gap in gaps if not loaded.states(gap.element)] == ["smtp.bare_newlines"]  # a warning
+    assert [gap for gap in gaps if loaded.states(gap.element)] == []
     unsupported = {c.element.split("[")[0].split(".")[0] for c in result.coverage if c.status == "unsupported"}
     waived = {w.split(".")[0] for w in loaded.targets.qmail.allow_unsupported}
     assert waived == unsupported
@@ -646,6 +648,13 @@ def test_the_log_service_is_installed_before_the_service_it_logs() -> None:
 TLS = "tls: {cert: /etc/ssl/mx.pem, key: /etc/ssl/mx.key}\n"
 EVERY_CASE = [  # together, these policies reach every case of qmail's capability table
     "",
+    "smtp: {bare_newlines: reject, bare_newlines_exempt_trusted: false}\n",
+    "screening: {enabled: true}\noutbound: {tls: dane}\n",
+    "outbound: {tls: encrypt}\n",
+    "sender_auth: {spf: {enabled: true}, dkim: {enabled: true}, dmarc: {enabled: true}}\n"
+    "dkim_signing: [{domain: example.org, selector: s1, key: /etc/dkimkeys/s1.private}]\n"
+    "domains: {local: [example.org]}\n"
+    "targets: {qmail: {allow_unsupported: [sender_auth, dkim_signing]}}\n",
     "hostname: mx.example.org\naccess: {recipients: [{match: q@nine.example, action: permit}]}\n",
     "role: null-client\ndnsbl: [{zone: bl.example.test}]\naccess: {clients: [{match: 192.0.2.0/24, action: reject}]}\n",
     "role: submission\nauth: {enabled: true}\n" + TLS,

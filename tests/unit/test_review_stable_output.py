@@ -96,7 +96,8 @@ def test_reordering_access_rules_changes_every_target(committed: Path, tmp_path:
     assert result.returncode == 1
     changed = {line.split("\t")[0].removeprefix(f"+++ {committed}/") for line in result.stdout.splitlines()
                if line.startswith("+++ ")}
-    assert {path.split("/")[0] for path in changed} == set(TARGETS), changed
+    assert {path.split("/")[0] for path in changed} == set(TARGETS) - {"procmail", "sieve", "imail"}, changed
+    # procmail, sieve: no access rules; imail: no field for client and recipient rules, whose order swapped
     assert {"postfix/client_access.cidr", "postfix/recipient_access"} <= changed
     diff_policy = run("diff-policy", str(EXAMPLE_POLICY), str(policy))
     assert diff_policy.returncode == 0, "reordering is reported, but not risky"

@@ -6,9 +6,12 @@ from pydantic import Field
 
 from ..strict import TargetOptions
 from ..types import AbsolutePath
+from ._version import DEBIAN_12, Version
 
 
 class EximOptions(TargetOptions):
+    version: Version = Field(DEBIAN_12["exim"], description="the Exim version the render assumes (exim -bV); "
+                             "the deploy stops on an older one")
     config_dir: AbsolutePath = Field(
         "/etc/exim4", description="where exim4.conf and its list files live (Debian reads exim4.conf first)"
     )

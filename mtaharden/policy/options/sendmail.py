@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ..strict import TargetOptions
 from ..types import AbsolutePath, ListenIP
+from ._version import DEBIAN_12, Version
 
 # Sendmail 8.17's DontBlameSendmail flags (op.me), in its spelling; Safe is the empty list.
 DontBlameFlag = Literal[
@@ -28,6 +29,8 @@ DontBlameFlag = Literal[
 
 
 class SendmailOptions(TargetOptions):
+    version: Version = Field(DEBIAN_12["sendmail"], description="the Sendmail version the render assumes "
+                             "(sendmail -d0.1 -bt); the deploy stops on an older one")
     settings_dir: AbsolutePath = Field("/etc/mail", description="MAIL_SETTINGS_DIR: access, relay-domains, …")
     cf_dir: AbsolutePath = Field("/usr/share/sendmail/cf", description="sendmail-cf's folder (m4/cf.m4)")
     ostype: Literal["debian", "linux"] = Field("debian", description="OSTYPE(); linux for a plain tree")

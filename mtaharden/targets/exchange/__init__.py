@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ...policy import Policy, canonical
 from ..base import Coverage, Plan, PlannedFile, Target, coverage_file, register
 from ..kit.coverage import Recorder
-from . import antispam, connectors, rules
+from . import antispam, connectors, rules, screening, sender_auth, smuggling
 from .antispam import MailboxAntispam
 from .capabilities import ELEMENT_ORDER, LIST_FILE_MAX
 from .connectors import Connector
@@ -77,6 +77,9 @@ class ExchangeTarget(Target):
         access = rules.access_rules(policy, rec, edge=edge, mailbox_sender_filter=mailbox_antispam is not None)
         providers = antispam.providers(policy, rec, edge=edge)
         record_checklist(policy, rec)
+        screening.record(policy, rec)
+        sender_auth.record(policy, rec)
+        smuggling.record(rec)
         coverage = tuple(sorted(rec.items(), key=_order))
         script = HardenScript(
             servers=tuple(options.servers),

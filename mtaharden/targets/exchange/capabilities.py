@@ -33,6 +33,8 @@ ELEMENT_ORDER = (
     "access.clients", "access.helo", "access.senders", "access.recipients", "header_checks",
     "smtp.banner", "smtp.disable_vrfy", "smtp.disable_expn", "smtp.require_helo", "smtp.strict_envelopes",
     "smtp.max_message_size", "smtp.max_recipients", "smtp.max_connections_per_client", "tls", "tls.min_protocol",
+    "screening", "outbound.tls", "sender_auth.spf", "sender_auth.dkim", "sender_auth.dmarc", "dkim_signing",
+    "smtp.bare_newlines", "smtp.bare_newlines_exempt_trusted",
 )
 
 # --- fixed facts, each one coverage text ------------------------------------------------------

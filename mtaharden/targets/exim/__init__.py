@@ -20,6 +20,7 @@ from __future__ import annotations
 from ...policy import Policy
 from ...policy.options.exim import EximOptions
 from ..base import (
+    Folder,
     Plan,
     PlannedFile,
     Requirement,
@@ -34,7 +35,7 @@ from ..base import (
 from ..kit.coverage import Recorder
 from ..kit.sasl import saslauthd_sockets
 from . import capabilities as facts
-from . import relay_check
+from . import relay_check, screening, sender_auth, smuggling
 from .acl import RcptAcl, command_acl, mail_acl
 from .auth import SASL_APP, authenticators, sasl_files
 from .config import EximConf
@@ -44,6 +45,7 @@ from .main import main_options
 
 CONFIG = "exim4.conf"
 INIT = "/etc/init.d/exim4"
+SPOOL = "/var/spool/exim4"  # Debian's compiled-in spool_directory; exim4.conf does not move it
 
 
 @register
@@ -60,13 +62,19 @@ class EximTarget(Target):
                                 facts.VRFY, facts.VRFY_ALLOWED),
                     command_acl("acl_check_expn", policy.smtp.disable_expn, "smtp.disable_expn", rec,
                                 facts.EXPN, facts.EXPN_ALLOWED))
-        acls = (mail_acl(policy, rec), rcpt.acl(), data_acl(policy.header_checks, policy.smtp.max_message_size, rec),
-                *(acl for acl in commands if acl is not None))
-        conf = EximConf(tuple(main), acls, authenticators(policy, options, rec))
+        mail, rcpt_acl = mail_acl(policy, rec), rcpt.acl()
+        data = sender_auth.with_results(data_acl(policy.header_checks, policy.smtp.max_message_size, rec), policy, rec)
+        acls = (mail, rcpt_acl, data,
+                *(acl for acl in (*commands, screening.connect_acl(policy, rec)) if acl is not None))
+        transport = (*screening.transport_options(policy, rec),
+                     *sender_auth.transport_options(policy, options.config_dir, rec))
+        conf = EximConf((*main, *screening.main_options(policy)), acls, authenticators(policy, options, rec),
+                        screening.router_options(policy), transport)
         config = f"{options.config_dir}/{CONFIG}"
         files = [PlannedFile(CONFIG, "exim4.conf.j2", conf),
                  *(list_file(path, entries) for path, entries in rcpt.files),
-                 *sasl_files(policy), *relay_check.files(policy, options.exim, config)]
+                 *sasl_files(policy), *relay_check.files(policy, options.exim, config), *sender_auth.files(policy)]
+        smuggling.record(policy, rec)
         coverage = rec.items()
         files.append(coverage_file(self.name, coverage))
 
@@ -79,9 +87,12 @@ class EximTarget(Target):
                       "exim -bV: Exim reads the whole configuration without an error", "check")]
         if any(f.path == relay_check.SCRIPT for f in files):
             steps.append(relay_check.check_step(options.config_dir))
+        steps += (*sender_auth.checks(policy, options.user), smuggling.version_check(policy))
         steps.append(Step((INIT, "reload"), "the daemon re-reads exim4.conf (SIGHUP)", "apply"))
+        spool = Folder(SPOOL, options.user, 0o750, "Exim's queue, hints databases and logs (Debian's spool_directory)",
+                       options.user)
         return Plan(self.name, placed(files, where), tuple(steps), coverage, service=_service(),
-                    preflight=_preflight(policy, options))
+                    preflight=_preflight(policy, options), folders=(spool,))
 
 
 def _service() -> Service:
@@ -97,6 +108,7 @@ def _preflight(policy: Policy, options: EximOptions) -> tuple[Requirement, ...]:
         found.append(Requirement("any-of", saslauthd_sockets(), "saslauthd runs (libsasl2's saslauthd socket)"))
     elif auth.enabled and auth.backend == "dovecot":
         found.append(Requirement("any-of", (options.dovecot_socket,), "Dovecot's auth socket exists"))
+    found += sender_auth.requirements(policy, options.user)
     return tuple(found)
 
 

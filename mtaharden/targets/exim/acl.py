@@ -18,6 +18,7 @@ from ..kit.coverage import Recorder
 from ..kit.dnsbl import return_codes
 from ..kit.placeholders import fill
 from . import capabilities as facts
+from . import sender_auth
 from .config import Acl, Statement
 from .lists import address_item, semicolon_list
 from .main import submission_ports
@@ -89,6 +90,7 @@ class RcptAcl:
             s.append(Statement("accept", (("authenticated", "*"),), "auth: no DNSBL check"))
         for index, entry in enumerate(policy.dnsbl):
             s += self._dnsbl(index, entry)
+        s += sender_auth.spf_statements(policy, rec)
         s.append(Statement("accept", (), "accepted by the relay decision"))
         return Acl("acl_check_rcpt", tuple(s))
 

@@ -52,3 +52,32 @@ RECIPIENTS = "acl_check_rcpt defers a recipient after {limit} accepted ones ($re
 CONNECTIONS = "smtp_accept_max_per_host = {limit} (421 to the next connection)"
 TLS = "tls_certificate, tls_privatekey, tls_require_ciphers {priority} (GnuTLS){encrypt}"
 TLS_ENCRYPT = "; acl_check_mail refuses MAIL without STARTTLS"
+# Bot screening: acl_smtp_connect on port 25 (trusted, allowed and submission clients are accepted first).
+SCREENING_OFF = ("off (no connect ACL; Exim 4.96 advertises PIPECONNECT to every host, so input sent before the "
+                 "greeting is taken as pipelining)")
+SCREENING = "acl_smtp_connect = acl_check_connect, on port 25 only"
+SCREENING_ALLOW = ("accept hosts = +relay_from_hosts and the allow-list first, with control = no_enforce_sync: never "
+                   "screened")
+PREGREET = {
+    "reject": ("delay = {wait}s in the connect ACL with smtp_enforce_sync (PIPECONNECT not advertised): an early "
+               "talker gets 554 SMTP synchronization error and the connection is closed at once (not refused at RCPT)"),
+    "drop": ("delay = {wait}s in the connect ACL with smtp_enforce_sync (PIPECONNECT not advertised): an early "
+             "talker gets 554 SMTP synchronization error (not 521) and the connection is closed"),
+}
+PREGREET_LOG = ("Exim cannot only log an early talker: smtp_enforce_sync refuses it, or (false) turns off every "
+                "synchronization check; the greeting is not held back, use action reject or drop")
+SCREENING_NO_DNSBL = "no weighted lists"
+SCREENING_DNSBL = {
+    "reject": ("{count} warn dnslists statements sum the weights in acl_c_screen; at the threshold the connect ACL "
+               "denies: 550 before the greeting, not a refusal at RCPT"),
+    "drop": ("{count} warn dnslists statements sum the weights in acl_c_screen; at the threshold the connect ACL "
+             "denies: 550 (not 521), and the connection is closed"),
+}
+SCREENING_DNSBL_LOG = "{count} warn dnslists statements sum the weights in acl_c_screen; at the threshold: log_message"
+# Outbound TLS: the smtp transport (remote_smtp) and the dnslookup router.
+OUTBOUND = {"may": "remote_smtp's default hosts_try_tls = *: STARTTLS when offered, else in clear",
+            "dane": ("hosts_try_dane = * in remote_smtp, dnssec_request_domains = * in dnslookup, dns_dnssec_ok = 1; "
+                     "a resolver that does not validate DNSSEC makes every TLSA lookup insecure, so delivery falls "
+                     "back to opportunistic TLS (no check step: Exim has no DNSSEC probe); a DANE-verified delivery "
+                     "is not proven in the lab"),
+            "encrypt": "hosts_require_tls = * in remote_smtp: no delivery without TLS"}

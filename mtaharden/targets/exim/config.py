@@ -34,3 +34,5 @@ class EximConf:
     main: tuple[tuple[str, str], ...]
     acls: tuple[Acl, ...]
     authenticators: tuple[Authenticator, ...] = field(default_factory=tuple)
+    router: tuple[tuple[str, str], ...] = ()  # extra options of the dnslookup router (outbound.tls)
+    transport: tuple[tuple[str, str], ...] = ()  # extra options of the remote_smtp transport (outbound.tls)

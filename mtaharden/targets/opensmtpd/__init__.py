@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ...policy import Policy
 from ..base import Plan, PlannedFile, Target, coverage_file, placed, register
 from ..kit.coverage import Recorder
+from . import screening, sender_auth, smuggling
 from .capabilities import in_table_order
 from .conf import Directive, Value, line
 from .deploy import record_builtin, service, steps
@@ -48,6 +49,9 @@ class OpensmtpdTarget(Target):
         access = access_filters(policy, rec) if policy.accepts_inbound else None
         listen = listeners(policy, rec, access.chain if access else None)
         record_builtin(policy, rec)
+        screening.record(policy, rec)
+        sender_auth.record(policy, rec)
+        smuggling.record(policy, rec)
         local, relay = Value("local", "action"), Value("relay", "action")
         conf = SmtpdConf(
             settings=tuple(settings),

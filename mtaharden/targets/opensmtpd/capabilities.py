@@ -146,6 +146,52 @@ CAPABILITIES = FactTable({
                      "fixes it"),
         "off": _e("no pki: no listener offers STARTTLS"),
     },
+    "screening": {
+        "off": _e("off (no filter before the SMTP dialogue)"),
+        "none": _u("OpenSMTPD 6.8 has no pregreet test and no weighted DNS lists by itself; both need a proc "
+                   "filter (filter-senderscore, filter-dnsbl), and Debian 12 ships none"),
+    },
+    "outbound.tls": {
+        "may": _a("the relay action's default (STARTTLS when the server offers it, no verification); not proven "
+                  "on Debian 12's 6.8.0p2, whose TLS fails with OpenSSL 3 on the server side"),
+        "dane": _u("OpenSMTPD 6.8 has no DANE (no TLSA lookups)"),
+        "encrypt": _u("not rendered: the relay action would need 'tls' (TLS required, certificate verified), which "
+                      "mtaharden does not write; add it to the action yourself"),
+    },
+    "sender_auth.spf": {
+        "off": _e("off: no SPF check"),
+        "on": _u("OpenSMTPD 6.8 checks no SPF by itself and Debian 12 ships no SPF filter; check SPF through "
+                 "opensmtpd-filter-rspamd with an rspamd you run (not rendered), or on an MTA in front"),
+    },
+    "sender_auth.dkim": {
+        "off": _e("off: no DKIM verification"),
+        "on": _u("OpenSMTPD 6.8 verifies no DKIM by itself; use opensmtpd-filter-rspamd with an rspamd you run "
+                 "(not rendered)"),
+    },
+    "sender_auth.dmarc": {
+        "off": _e("off: no DMARC evaluation"),
+        "on": _u("OpenSMTPD 6.8 has no DMARC evaluation; use opensmtpd-filter-rspamd with an rspamd you run "
+                 "(not rendered)"),
+    },
+    "dkim_signing": {
+        "off": _e("off: nothing is signed"),
+        "on": _u("not rendered: Debian 12's opensmtpd-filter-dkimsign signs (a proc filter on the submission "
+                 "listeners, 'filter-dkimsign -d DOMAIN -s SELECTOR -k KEY'), but mtaharden does not write it yet"),
+    },
+    # SMTP smuggling, as the lab's CVE-2023-51764 payloads showed on Debian's 6.8.0p2 (tests/lab/test_smuggling.py).
+    "smtp.bare_newlines": {
+        "any": _u("OpenSMTPD 6.8 has no setting for it and reads a bare LF as a line end, so LF.CRLF, LF.LF and "
+                  "CRLF.LF end DATA (a send split after them was answered 250 there); commands that arrive with "
+                  "that end in one write are refused (500 5.5.1 Pipelining not supported, disconnect) and the "
+                  "message is lost; a bare CR stays in the line and never ends DATA; under the lab's batch of these "
+                  "payloads smtpd exited now and then ('process pony socket closed'), holding the queue until a "
+                  "restart. Put a relay that requires "
+                  "CRLF.CRLF in front (Postfix with smtpd_forbid_bare_newline), or waive it"),
+    },
+    "smtp.bare_newlines_exempt_trusted": {
+        "exempt": _a("no per-client line handling: trusted clients are read like everyone (see smtp.bare_newlines)"),
+        "held": _e("every client, trusted or not, is read alike (see smtp.bare_newlines)"),
+    },
 })
 
 note = CAPABILITIES.note

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ...policy import Policy
 from ..base import Plan, PlannedFile, Target, coverage_file, placed, register
 from ..kit.coverage import Recorder
-from . import deploy, main_cf, master_cf, sasl
+from . import deploy, main_cf, master_cf, outbound, sasl, sender_auth, smuggling
 from .master_cf import MasterCf
 
 
@@ -28,7 +28,12 @@ class PostfixTarget(Target):
     def plan(self, policy: Policy) -> Plan:
         record = Recorder()
         services = master_cf.services(policy, record)
-        main, tables = main_cf.lower(policy, record)
+        decided = Recorder()  # sender authentication's rows, recorded after main.cf's (COVERAGE.md's order)
+        auth = sender_auth.lower(policy, policy.targets.postfix.config_dir, decided)
+        services = (*services, *auth.services)
+        main, tables = main_cf.lower(policy, record, auth)
+        for item in decided.items():
+            record.record(item.element, item.status, item.detail)
         files = [
             PlannedFile("main.cf", "main.cf.j2", main),
             PlannedFile("master.cf", "master.cf.j2", MasterCf(services)),
@@ -37,9 +42,13 @@ class PostfixTarget(Target):
         cyrus = sasl.cyrus_file(policy)
         if cyrus is not None:
             files.append(cyrus)
+        files += auth.files
         coverage = record.items()
         files.append(coverage_file(self.name, coverage))
         config_dir = policy.targets.postfix.config_dir
-        return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"),
-                    deploy.steps(config_dir, tables.values()), coverage, apply="reload",
-                    service=deploy.service(config_dir, main, services), preflight=deploy.preflight(policy))
+        checks = (smuggling.version_check(policy), *outbound.checks(policy, config_dir), *auth.check_steps())
+        steps = deploy.steps(config_dir, tables.values(), checks,
+                             auth.apply_steps())
+        return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"), steps, coverage, apply="reload",
+                    service=deploy.service(config_dir, main, services, auth.milters),
+                    preflight=deploy.preflight(policy), folders=deploy.FOLDERS)

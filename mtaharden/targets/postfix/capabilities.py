@@ -57,3 +57,19 @@ LIMITS = (("smtp.max_recipients", "smtpd_recipient_limit"),
           ("smtp.max_connections_per_client", "smtpd_client_connection_count_limit (anvil)"))
 TLS = "smtpd_tls_* (security level {inbound}, >= {min_protocol})"
 NO_TLS = "no TLS (smtpd_tls_security_level = none)"
+# Bot screening: postscreen on port 25 only (the submission listeners stay plain smtpd).
+SCREENING_OFF = "off: port 25 is smtpd itself (no postscreen)"
+SCREENING = ("postscreen on port 25 (smtpd pass, dnsblog, tlsproxy with TLS); its after-220 tests stay off; "
+             "submission ports unscreened")
+PREGREET = "postscreen_greet_wait = {wait}s, postscreen_greet_action = {action}"
+SCREENING_DNSBL = ("postscreen_dnsbl_sites ({count} weighted, one zone=filter*weight each), threshold {threshold}, "
+                   "postscreen_dnsbl_action = {action}; smtpd's reject_rbl_client steps (dnsbl) still follow")
+SCREENING_NO_DNSBL = "no weighted lists (postscreen_dnsbl_sites empty)"
+SCREENING_DNSBL_SPLIT = ("; a site whose filters differ in more than one octet gets one entry per filter, so a "
+                         "listing that answers addresses of two of them adds its weight twice")
+SCREENING_ALLOW = "postscreen_access_list = {how}: trusted and allowed clients skip every test"
+# Outbound TLS: the SMTP client's security level; DANE needs DNSSEC-validated answers (a validating resolver).
+OUTBOUND = {"may": "smtp_tls_security_level = may", "encrypt": "smtp_tls_security_level = encrypt",
+            "dane": "smtp_tls_security_level = dane, smtp_dns_support_level = dnssec; the check step refuses "
+                    "a host whose resolver does not validate DNSSEC (Postfix's dnssec_probe, via posttls-finger); "
+                    "a DANE-verified delivery itself is not proven in the lab (it has no DNSSEC-signed zone)"}

@@ -17,8 +17,9 @@ from ..base import Block
 from ..kit.coverage import Recorder
 from ..kit.placeholders import fill
 from . import capabilities as facts
-from . import dnsbl, header_checks, sasl
+from . import dnsbl, header_checks, outbound, sasl, screening, smuggling
 from .access import access_tables
+from .sender_auth import SenderAuth
 from .syntax import Value, escape_dollar, interface, network, yes
 from .tables import Table
 
@@ -40,7 +41,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "smtpd_reject_unlisted_sender", "header_checks", "rbl_reply_maps")),
     ("SMTP protocol hardening and limits", (
         "smtpd_helo_required", "disable_vrfy_command", "strict_rfc821_envelopes", "message_size_limit",
-        "mailbox_size_limit", "smtpd_recipient_limit", "smtpd_client_connection_count_limit")),
+        "mailbox_size_limit", "smtpd_recipient_limit", "smtpd_client_connection_count_limit",
+        "smtpd_forbid_bare_newline", "smtpd_forbid_bare_newline_exclusions", "smtpd_forbid_bare_newline_reject_code")),
     ("SMTP AUTH", (
         "smtpd_sasl_auth_enable", "smtpd_sasl_type", "smtpd_sasl_path", "smtpd_sasl_security_options",
         "smtpd_sasl_tls_security_options", "smtpd_sasl_mechanism_filter", "broken_sasl_auth_clients",
@@ -48,6 +50,13 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("TLS", (
         "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_security_level", "smtpd_tls_protocols",
         "smtpd_tls_mandatory_protocols", "smtpd_tls_auth_only", "smtpd_tls_received_header")),
+    ("Bot screening (postscreen on port 25)", (
+        "postscreen_access_list", "postscreen_greet_wait", "postscreen_greet_action", "postscreen_dnsbl_sites",
+        "postscreen_dnsbl_threshold", "postscreen_dnsbl_action", "postscreen_pipelining_enable",
+        "postscreen_non_smtp_command_enable", "postscreen_bare_newline_enable")),
+    ("Outbound delivery (SMTP client)", ("smtp_tls_security_level", "smtp_dns_support_level")),
+    ("Sender authentication and DKIM signing (policyd-spf, OpenDKIM, OpenDMARC)", (
+        "smtpd_milters", "non_smtpd_milters", "milter_default_action")),
 )
 WRITTEN = frozenset(name for _, names in SECTIONS for name in names)  # the policy's MANAGED_PARAMETERS, exactly
 
@@ -67,7 +76,7 @@ class MainCf:
         return {name: value for _, parameters in self.sections for name, value in parameters}
 
 
-def lower(policy: Policy, record: Recorder) -> tuple[MainCf, dict[str, Table]]:
+def lower(policy: Policy, record: Recorder, auth: SenderAuth) -> tuple[MainCf, dict[str, Table]]:
     """main.cf and the tables it names (in install order). The steps run in COVERAGE.md's order (the role
     is master.cf's), since each records its elements as it decides them."""
     values = _identity(policy, record)
@@ -79,17 +88,21 @@ def lower(policy: Policy, record: Recorder) -> tuple[MainCf, dict[str, Table]]:
     access = access_tables(policy.access, record)
     headers = header_checks.table(policy.header_checks, record)
     values |= _protocol(policy, record)
+    values |= smuggling.parameters(policy, record)
     values |= _tls(policy, record)
-    tables = {**access, **domain_tables, "header_checks": headers, "rbl_reply": rbl_reply}
+    screened, allowed = screening.lower(policy, record)
+    values |= screened | outbound.parameters(policy, record)
+    tables = {**access, **domain_tables, "header_checks": headers, "rbl_reply": rbl_reply,
+              **({"postscreen_access": allowed} if allowed else {})}
     tables = {key: table for key, table in tables.items() if not table.empty}
-    values |= _restrictions(policy, tables, rbl_steps)
+    values |= _restrictions(policy, tables, [*rbl_steps, *auth.restrictions]) | auth.parameters
     return MainCf(_layout(policy, values)), tables
 
 
 def _layout(policy: Policy, values: Mapping[str, Value]) -> tuple[Section, ...]:
     """The sections of :data:`SECTIONS`, then Debian's aliases unless the site sets them, then the site's own."""
     sections: list[Section] = [(title, tuple((name, values[name]) for name in names if name in values))
-                               for title, names in SECTIONS]
+                               for title, names in SECTIONS if any(name in values for name in names)]
     site = policy.targets.postfix.parameters
     aliases = tuple((name, DEBIAN_ALIASES) for name in ALIAS_PARAMETERS if name not in site)
     if aliases:

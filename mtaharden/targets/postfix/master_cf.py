@@ -77,7 +77,8 @@ def services(policy: Policy, record: Recorder) -> tuple[MasterRow, ...]:
     listeners: list[MasterRow] = []
     if policy.accepts_inbound:
         name = "smtp" if options.smtp_port == 25 else str(options.smtp_port)
-        listeners.append(MasterRow(name, "inet", private="n", chroot=chroot, command="smtpd"))
+        listeners += _screened(name, chroot, policy.tls is not None) if policy.screening.enabled else [
+            MasterRow(name, "inet", private="n", chroot=chroot, command="smtpd")]
     if policy.offers_submission:
         submission = policy.auth.submission
         if submission.port is not None:
@@ -90,6 +91,15 @@ def services(policy: Policy, record: Recorder) -> tuple[MasterRow, ...]:
     internal = DEBIAN_SERVICES if options.chroot else tuple(
         replace(row, chroot="n") if row.chroot == "y" else row for row in DEBIAN_SERVICES)
     return (*listeners, *internal)
+
+
+def _screened(name: str, chroot: str, tls: bool) -> tuple[MasterRow, ...]:
+    """``screening``: port 25 as postscreen (one process), the smtpd it passes clients to, its DNS helper and,
+    with TLS, the proxy postscreen's own SMTP engine uses for STARTTLS (POSTSCREEN_README, basic setup)."""
+    rows = (MasterRow(name, "inet", private="n", chroot=chroot, maxproc="1", command="postscreen"),
+            MasterRow("smtpd", "pass", chroot=chroot, command="smtpd"),
+            MasterRow("dnsblog", "unix", chroot=chroot, maxproc="0"))
+    return (*rows, MasterRow("tlsproxy", "unix", chroot=chroot, maxproc="0")) if tls else rows
 
 
 def _submission(policy: Policy, name: str, *, wrapper: bool, chroot: str) -> MasterRow:

@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping
 from ...policy import Policy, canonical
 from ..base import Plan, Target, address_requirement, coverage_file, placed, register
 from ..kit.coverage import Recorder
+from . import screening, sender_auth, smuggling
 from .addresses import lower_envelope
 from .capabilities import in_table_order, note
 from .control import domain_files, identity_files, percenthack
 from .lines import control_line, control_lines
 from .options import qmail_options
-from .service import RunScript, service, service_files, smtpd_arguments, steps
+from .service import RunScript, folders, service, service_files, smtpd_arguments, steps
 from .smtpd import record_builtin
 from .tcp_smtp import answers_with_text, client_networks, tcp_rules_file, trusted_networks
 from .tcprules import tcprules_value
@@ -49,6 +50,9 @@ class QmailTarget(Target):
         else:
             _record_no_smtpd(policy, rec)
         record_builtin(policy, rec)
+        screening.record(policy, rec)
+        sender_auth.record(policy, rec)
+        smuggling.record(policy, rec)
         coverage = in_table_order(rec.items())
         files.append(coverage_file(self.name, coverage))
 
@@ -62,7 +66,7 @@ class QmailTarget(Target):
         listen = canonical.address(options.listen)
         preflight = address_requirement([listen] if policy.accepts_inbound and listen != "0.0.0.0" else [])
         return Plan(self.name, placed(files, where), steps(policy), coverage, apply="restart",
-                    service=service(policy), preflight=preflight)
+                    service=service(policy), preflight=preflight, folders=folders(policy))
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"control_line": control_line, "control_lines": control_lines, "tcprules_value": tcprules_value}

@@ -43,6 +43,12 @@ _ENVELOPE = {
     "exempt": _e("nothing in qmail-smtpd would refuse it later"),
 }
 
+_SMUGGLED_CR = ("qmail-smtpd keeps a bare CR in the line, and notqmail's qmail-remote sends a bare CR as CRLF "
+                "without dot-stuffing what follows: CR.CRLF sent to this host leaves it as CRLF.CRLF, so the next "
+                "hop ends DATA there and reads the rest as commands (the lab's sink received the smuggled message). "
+                "No setting changes it: take mail in through a relay that refuses a bare CR (Sendmail 8.18, or "
+                "Debian's 8.17.1.9 by default), or waive it")
+
 CAPABILITIES = FactTable({
     "role": {
         "null-client": _a("no qmail-smtpd service and an empty control/locals; point control/smtproutes at a "
@@ -136,7 +142,8 @@ CAPABILITIES = FactTable({
     },
     "header_checks[]": {
         "none": _u("{header}: qmail-smtpd has no header filter; it needs a qmail-queue wrapper (QMAILQUEUE patch "
-                   "with qmail-qfilter or simscan), not rendered"),
+                   "with qmail-qfilter or simscan), not rendered; at delivery the procmail and sieve targets "
+                   "file matching messages instead (see their COVERAGE.md)"),
     },
     "smtp.disable_vrfy": {
         "on": _e("qmail-smtpd answers every VRFY with 252 and verifies nothing"),
@@ -171,6 +178,47 @@ CAPABILITIES = FactTable({
         "on": _u("stock qmail-smtpd has no STARTTLS; a TLS patch (e.g. netqmail's by Frederik Vermeulen, "
                  "control/servercert.pem) is needed and not rendered"),
         "off": _e("no TLS (stock qmail-smtpd has none)"),
+    },
+    "screening": {
+        "off": _e("off (tcpserver hands every connection to qmail-smtpd at once)"),
+        "none": _u("tcpserver and qmail-smtpd have no pregreet test, no weighted DNS lists (rblsmtpd refuses on "
+                   "one listing) and no allow-list for either; list the zones whose single listing suffices under "
+                   "dnsbl instead"),
+    },
+    "outbound.tls": {
+        "may": _a("qmail-remote has no STARTTLS (notqmail ships no TLS): mail leaves unencrypted, never "
+                  "opportunistically encrypted"),
+        "dane": _u("qmail-remote has no STARTTLS, so no DANE (notqmail ships no TLS)"),
+        "encrypt": _u("qmail-remote has no STARTTLS, so it cannot insist on TLS (notqmail ships no TLS)"),
+    },
+    "sender_auth.spf": {
+        "off": _e("off: no SPF check"),
+        "on": _u("qmail-smtpd has no SPF check (notqmail applies no SPF patch); check SPF on an MTA in front of "
+                 "qmail, or in a QMAILQUEUE filter"),
+    },
+    "sender_auth.dkim": {
+        "off": _e("off: no DKIM verification"),
+        "on": _u("qmail has no DKIM verifier; verify in a QMAILQUEUE filter or on an MTA in front of qmail"),
+    },
+    "sender_auth.dmarc": {
+        "off": _e("off: no DMARC evaluation"),
+        "on": _u("qmail has no DMARC evaluation; evaluate it on an MTA in front of qmail"),
+    },
+    "dkim_signing": {
+        "off": _e("off: nothing is signed"),
+        "on": _u("qmail-remote does not sign and notqmail ships no signer; relay outbound mail through a signing "
+                 "MTA, or wrap qmail-remote with a DKIM signer yourself (not rendered)"),
+    },
+    # SMTP smuggling, as the lab's CVE-2023-51764 payloads showed on notqmail (tests/lab/test_smuggling.py).
+    "smtp.bare_newlines": {
+        "normalize": _u("a bare LF in DATA is refused, not normalised (451 See https://cr.yp.to/docs/smtplf.html "
+                        "and a hang-up, a temporary refusal); " + _SMUGGLED_CR),
+        "reject": _u("a bare LF in DATA is refused with 451 See https://cr.yp.to/docs/smtplf.html and a hang-up (a "
+                     "temporary code: the sender retries), a bare CR is not refused; " + _SMUGGLED_CR),
+    },
+    "smtp.bare_newlines_exempt_trusted": {
+        "exempt": _a("qmail-smtpd reads every client alike: trusted clients' bare LF is refused too"),
+        "held": _e("qmail-smtpd reads every client alike"),
     },
 })
 

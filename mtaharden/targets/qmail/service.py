@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 
 from ...policy import Policy, canonical
-from ..base import PlannedFile, Service, Step
+from ..base import Folder, PlannedFile, Service, Step
 from ..kit.coverage import Recorder
 from .capabilities import note
 from .options import qmail_options
@@ -138,6 +138,13 @@ def _smtpd(policy: Policy) -> tuple[str, str]:
     """qmail-smtpd's service folder and port, as the serving steps take them."""
     options = qmail_options(policy)
     return f"{options.service_dir}/qmail-smtpd", str(options.smtp_port)
+
+
+def folders(policy: Policy) -> tuple[Folder, ...]:
+    """multilog's folder for qmail-smtpd: qmail's own install makes the queue, nothing makes this one."""
+    options = qmail_options(policy)
+    return (Folder(options.log_dir, options.log_user, 0o750, "multilog writes qmail-smtpd's log there"),
+            ) if policy.accepts_inbound else ()
 
 
 def steps(policy: Policy) -> tuple[Step, ...]:

@@ -18,15 +18,19 @@ import shlex
 from collections.abc import Callable, Mapping
 
 from ...policy import Policy
-from ..base import Plan, PlannedFile, Service, Step, Target, coverage_file, placed, register
+from ..base import Folder, Plan, PlannedFile, Service, Step, Target, coverage_file, placed, register
 from ..kit.coverage import Recorder
-from . import access, classes, dnsbl, headers, mc, relay_check, sasl
+from . import access, classes, dnsbl, headers, mc, relay_check, sasl, screening, sender_auth, smuggling
 from .contexts import Items, McFile, Table
 from .helpfile import HELP_TOPICS, help_file
 from .m4 import m4_line
 from .preflight import preflight
 
 DEBIAN_PID_FILE = "/run/sendmail/mta/sendmail.pid"
+# the queues as Debian's sendmail-bin creates them (measured in the lab's stock root): sm-mta's and the client's
+FOLDERS = (Folder("/var/spool/mqueue", "smmta", 0o2750, "sm-mta's queue", "smmsp"),
+           Folder("/var/spool/mqueue-client", "smmsp", 0o2770, "the queue of mail submitted by local programs",
+                  "smmsp"))
 DEBIAN_INIT = "/etc/init.d/sendmail"  # starts sm-mta as Debian configures it (the only tested layout)
 
 
@@ -45,12 +49,16 @@ class SendmailTarget(Target):
         rules = access.lower(policy, coverage, names.relay_domains)
         header_rules = headers.lower(policy.header_checks, coverage)
         session = mc.session(policy, coverage)
+        bare_newlines = smuggling.lower(policy, coverage)
         tls = mc.tls(policy, coverage)
-        statements = mc.statements(policy, mc.Sections(daemons, hostname, auth, features, session, tls))
+        screened = screening.lower(policy, coverage)
+        sender_auth.record(policy, coverage)
+        statements = mc.statements(policy, mc.Sections(daemons, hostname, auth, [*features, *screened.features],
+                                                       session, tls))
         files = [
             PlannedFile("sendmail.mc", "sendmail.mc.j2",
                         McFile(statements, header_rules.config, (*rules.rulesets, *header_rules.rulesets))),
-            PlannedFile("access", "table.j2", Table(rules.lines, rules.blocks)),
+            PlannedFile("access", "table.j2", Table((*rules.lines, *screened.access, *bare_newlines), rules.blocks)),
             PlannedFile("relay-domains", "list.j2", Items(names.relay_domains)),
             PlannedFile("local-host-names", "list.j2", Items(names.local_names)),
             PlannedFile("helpfile", "table.j2", Table(HELP_TOPICS)),
@@ -59,7 +67,8 @@ class SendmailTarget(Target):
         ]
         files.append(coverage_file(self.name, coverage.items()))
         return Plan(self.name, placed(files, lambda path: _destination(policy, path)), _steps(policy),
-                    coverage.items(), apply="restart", service=_service(policy), preflight=preflight(policy))
+                    coverage.items(), apply="restart", service=_service(policy), preflight=preflight(policy),
+                    folders=FOLDERS)
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"m4_line": m4_line}
@@ -84,6 +93,7 @@ def _steps(policy: Policy) -> tuple[Step, ...]:
                           f"< {q(settings + '/access')}"), "index the access map into access.db",
              outputs=(f"{settings}/access.db",)),
         relay_check.check_step(policy),
+        *smuggling.checks(policy),
         Step(("sh", "-c", f"kill -HUP \"$(head -n 1 {q(options.pid_file or DEBIAN_PID_FILE)})\""),
              "the daemon re-executes itself and reads the new sendmail.cf", "apply"),
     )

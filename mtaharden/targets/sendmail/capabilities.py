@@ -101,3 +101,25 @@ FIXED: tuple[tuple[str, Status, str], ...] = (
 TLS = "confSERVER_CERT/KEY, confSERVER_SSL_OPTIONS (>= {min_protocol})"
 TLS_REQUIRED = "requiring STARTTLS from every client needs a site ruleset"
 NO_TLS = "no certificate: STARTTLS not offered"
+# Bot screening: FEATURE(greet_pause) with GreetPause: access entries; no DNS list scores.
+SCREENING_OFF = "off (no FEATURE greet_pause)"
+SCREENING = "FEATURE(greet_pause) on every daemon, GreetPause: 0 access entries for the unscreened"
+PREGREET = {
+    "reject": ("FEATURE(greet_pause, {wait}000): an early talker gets a 554 greeting (not accepting messages), then "
+               "550 Command rejected to MAIL and RCPT"),
+    "drop": ("FEATURE(greet_pause, {wait}000): an early talker gets a 554 greeting and 550 to MAIL and RCPT, but the "
+             "connection stays open (no 521)"),
+}
+PREGREET_SUBMISSION = "; the pause also holds back the submission ports' greeting (greet_pause knows no port)"
+PREGREET_LOG = ("greet_pause always refuses an early talker; only logging it is not possible: use action reject, "
+                "or leave screening off")
+NOTHING_TO_ALLOW = "no greet_pause, so nothing to exempt"
+SCREENING_ALLOW = "GreetPause: entries of 0 for networks.trusted and screening.allow (access map)"
+NO_WEIGHTS = ("Sendmail's FEATURE dnsbl/enhdnsbl refuse on one listing and add no scores; list the zones whose "
+              "single listing suffices under dnsbl instead")
+NO_WEIGHTED_LISTS = "no weighted lists"
+OUTBOUND_MAY = ("Sendmail's client default (built with STARTTLS): STARTTLS when the server offers it, the certificate "
+                "not verified; not proven in the lab, whose sink offers no STARTTLS")
+NO_DANE = "Debian's sendmail 8.17.1.9 is built without DANE (sendmail -d0.1 lists no DANE)"
+NO_REQUIRE_TLS = ("not rendered: requiring TLS for every destination needs TLS_Srv: access entries per destination "
+                  "(e.g. TLS_Srv:example.org ENCR:128); add them yourself")

@@ -16,6 +16,7 @@ from pydantic import Field
 from ...finding import Finding, duplicates
 from ...strict import TargetOptions
 from ...types import AbsolutePath, ListenAddress, ParameterName, ParameterValue, PolicyValueError
+from .._version import DEBIAN_12, Version
 
 if TYPE_CHECKING:
     from ...model import Policy
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 class PostfixOptions(TargetOptions):
     config_dir: AbsolutePath = "/etc/postfix"
+    version: Version = Field(DEBIAN_12["postfix"], description="the Postfix version the render assumes "
+                             "(postconf -h mail_version); the deploy stops on an older one")
     smtp_port: int = Field(25, ge=1, le=65535, description="port of the public smtpd service")
     inet_interfaces: list[ListenAddress] = Field(
         default_factory=lambda: ["all"], description="'all', 'loopback-only' or addresses to listen on"

@@ -40,6 +40,12 @@ MANAGED_PARAMETERS = frozenset({
     "smtpd_sasl_tls_security_options", "smtpd_sasl_type", "smtpd_sender_restrictions", "smtpd_tls_auth_only",
     "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_mandatory_protocols", "smtpd_tls_protocols",
     "smtpd_tls_received_header", "smtpd_tls_security_level", "strict_rfc821_envelopes", "swap_bangpath",
+    "postscreen_access_list", "postscreen_bare_newline_enable", "postscreen_dnsbl_action", "postscreen_dnsbl_sites",
+    "postscreen_dnsbl_threshold", "postscreen_greet_action", "postscreen_greet_wait",
+    "postscreen_non_smtp_command_enable", "postscreen_pipelining_enable", "smtp_dns_support_level",
+    "smtp_tls_security_level",
+    "milter_default_action", "non_smtpd_milters", "smtpd_milters",
+    "smtpd_forbid_bare_newline", "smtpd_forbid_bare_newline_exclusions", "smtpd_forbid_bare_newline_reject_code",
 })
 
 _WORD_LIST = re.compile(r"[,\s]+")
@@ -257,8 +263,6 @@ ALLOWED: Mapping[str, Parameter] = {p.name: p for p in (
     Parameter("smtp_skip_5xx_greeting", Boolean(), "yes", _OUTBOUND),
     Parameter("smtp_mx_address_limit", _RATE, "5", _OUTBOUND),
     Parameter("smtp_mx_session_limit", _RATE, "2", _OUTBOUND),
-    Parameter("smtp_tls_security_level", Choice(("none", "may", "encrypt")), "may",
-              _OUTBOUND + " (verify/dane need CA or DNSSEC settings mtaharden does not take)"),
     Parameter("smtp_tls_loglevel", Integer(low=0, high=4), "1", _OUTBOUND),
     Parameter("smtp_tls_protocols", _TLS_PROTOCOLS, ">=TLSv1.2", _OUTBOUND),
     Parameter("smtp_tls_mandatory_protocols", _TLS_PROTOCOLS, ">=TLSv1.2", _OUTBOUND),
@@ -293,6 +297,9 @@ POLICY_KEYS: Mapping[str, str] = {
     "smtpd_sasl_mechanism_filter": "auth.mechanisms", "smtpd_tls_auth_only": "auth.require_tls",
     "smtpd_tls_cert_file": "tls.cert", "smtpd_tls_key_file": "tls.key", "smtpd_tls_security_level": "tls.inbound",
     "smtpd_tls_protocols": "tls.min_protocol", "smtpd_tls_mandatory_protocols": "tls.min_protocol",
+    "smtp_tls_security_level": "outbound.tls", "smtp_dns_support_level": "outbound.tls",
+    "smtpd_milters": "sender_auth", "non_smtpd_milters": "dkim_signing", "milter_default_action": "sender_auth",
+    **{name: "screening" for name in MANAGED_PARAMETERS if name.startswith("postscreen_")},
 }
 
 # Why a parameter is not on the list, by family (first match; the list above decides, these only explain).

@@ -1,0 +1,14 @@
+"""Inbound SPF/DKIM/DMARC and DKIM signing on OpenSMTPD 6.8: the capability table's rows for them."""
+
+from __future__ import annotations
+
+from ...policy import Policy
+from ..kit.coverage import Recorder
+from ..kit.sender_auth import wanted
+from .capabilities import note
+
+
+def record(policy: Policy, rec: Recorder) -> None:
+    """Each element off (enforced), or on (unsupported: see the table for what to do instead)."""
+    for element, on in wanted(policy).items():
+        note(rec, element, "on" if on else "off")

@@ -1,0 +1,280 @@
+"""Inbound SPF/DKIM/DMARC and outbound DKIM signing on a stock Postfix host (issue 26), proven at the sink.
+
+The lab DNS publishes the records (``LabNet(txt=...)``): an SPF ``-all`` and a ``~all`` domain that permit
+only PERMITTED, DMARC ``p=reject`` and ``p=quarantine`` domains, the host's own DKIM key and an outside signer's
+key. One host, two deploys (the strict policy, then the lenient one); every case is one SMTP session from
+the client namespace. What the host signs is verified by dkimpy (not OpenDKIM) against the key the lab DNS
+serves, and a tampered copy must fail there.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mtaharden.targets.base import Plan
+from tests.lab.exim import EximKind
+from tests.lab.host import LabHost
+from tests.lab.kind import DeployError, HostKind, install_plan, run_steps
+from tests.lab.network import LISTED_OUTSIDE, SINK, TRUSTED, UNTRUSTED, LabNet
+from tests.lab.policy import HOSTNAME, behaviour_policy, prepare_auth, render
+from tests.lab.postfix import PostfixKind
+from tests.lab.roots import need_lab
+from tests.lab.smtp import Conversation, Session, body, talk
+
+dkim = pytest.importorskip("dkim")
+
+KEY_PATH = "/etc/dkimkeys/lab.private"  # Debian's opendkim package makes /etc/dkimkeys for keys
+EXIM_KEY = "/etc/exim4/dkim/lab.private"
+SELECTOR, OUTSIDE_SELECTOR = "lab", "ext"
+# Outside domains under .example: OpenDKIM's libunbound answers every .test name NXDOMAIN itself (RFC 6761's
+# special-use names are its default local zones), so the keys it must find live under a TLD it asks about.
+STRICT, SOFT = "spf-strict.example", "spf-soft.example"
+DMARC_REJECT, DMARC_QUARANTINE, SIGNED = "dmarc-reject.example", "dmarc-quarantine.example", "signed.example"
+RELAY_TO = "x@relay.example.test"  # relayed to the sink: what the host adds is read there
+QUEUE_SECONDS = 30.0
+# The client the SPF records permit: a stranger no access rule permits first (the behaviour policy's EXEMPT is
+# permitted by access.clients, which ends the RCPT checks before SPF), listed outside the DNSBL's filter.
+PERMITTED = LISTED_OUTSIDE
+
+
+def _key_pair(folder: Path, name: str) -> tuple[bytes, str]:
+    """An RSA key (PEM) and its DKIM TXT record (the DER public key, base64)."""
+    private = folder / f"{name}.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(private), "2048"], check=True, capture_output=True, timeout=60)
+    der = subprocess.run(["openssl", "rsa", "-in", str(private), "-pubout", "-outform", "DER"], check=True,
+                         capture_output=True, timeout=60).stdout
+    return private.read_bytes(), f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+
+
+def _policy(*, strict: bool, dmarc: bool = True, key: str = KEY_PATH) -> dict[str, Any]:
+    policy = behaviour_policy()
+    policy["sender_auth"] = {
+        "spf": {"enabled": True, "on_fail": "reject" if strict else "defer",
+                "on_softfail": "tag" if strict else "defer"},
+        "dkim": {"enabled": True},
+        "dmarc": {"enabled": dmarc, "honour_reject": strict, "on_quarantine": "hold" if strict else "tag"},
+    }
+    policy["dkim_signing"] = [{"domain": "example.test", "selector": SELECTOR, "key": key}]
+    return policy
+
+
+@dataclass
+class Lab:
+    net: LabNet
+    host: LabHost
+    kind: HostKind
+    work: Path
+    outside_key: bytes
+
+    def deploy(self, policy: dict[str, Any], name: str) -> Plan:
+        _, plan, rendered = render(self.kind, self.work / name, policy)
+        self.kind.deploy(self.host, rendered, plan)
+        return plan
+
+    def send(self, source: str, sender: str, message: str | None = None,
+             recipient: str = RELAY_TO) -> Conversation:
+        commands: list[str | dict[str, str]] = ["EHLO client.test", f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>"]
+        if message is not None:
+            commands += ["DATA", body(message)]
+        return talk(self.net, [Session(self.host.address, source, commands)])[0]
+
+    def settled(self) -> list[str]:
+        """Wait (bounded) until nothing but held mail is queued; Postfix's postqueue -j lines left (held)."""
+        deadline = time.monotonic() + QUEUE_SECONDS
+        while True:
+            if not isinstance(self.kind, PostfixKind):
+                if self.kind.queue_empty(self.host):
+                    return []
+                queued = ["(queued)"]
+            else:
+                queued = [line for line in self.host.run(["postqueue", "-j"]).stdout.splitlines() if line.strip()]
+                if all('"queue_name": "hold"' in line for line in queued):
+                    return queued
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the queue did not settle: {queued}\n{self.kind.log_text(self.host)}")
+            time.sleep(0.3)
+
+    def arrived(self, token: str, *, unfolded: bool = True) -> str:
+        """The one message with ``token`` at the sink (its header lines unfolded, LF line ends, unless not)."""
+        self.settled()
+        found = [m["data"] for m in self.net.sink_messages() if token in m["data"]]
+        assert len(found) == 1, f"{token}: {len(found)} at the sink\n{self.kind.log_text(self.host)}"
+        text: str = found[0]
+        return re.sub(r"\r?\n[ \t]+", " ", text).replace("\r\n", "\n") if unfolded else text
+
+    def sign(self, message: str, domain: str) -> str:
+        signature: bytes = dkim.sign(message.replace("\n", "\r\n").encode(), OUTSIDE_SELECTOR.encode(), domain.encode(),
+                              self.outside_key, include_headers=[b"from", b"to", b"subject"])
+        return signature.decode().replace("\r\n", "\n") + message
+
+
+def _message(sender: str, token: str, text: str = "hello") -> str:
+    return f"From: <{sender}>\nTo: <{RELAY_TO}>\nSubject: {token}\nMessage-ID: <{token}@client.test>\n\n{text}\n"
+
+
+@contextlib.contextmanager
+def _lab(kind: HostKind, work: Path, key: str, owner: str) -> Iterator[Lab]:
+    """One host of ``kind`` with its DKIM key at ``key`` (owner-only), on a lab net publishing the records."""
+    need_lab("dnsmasq", "rbldnsd", "dig", "openssl")
+    host_key, host_record = _key_pair(work, "host")
+    outside_key, outside_record = _key_pair(work, "outside")
+    txt = {STRICT: f"v=spf1 ip4:{PERMITTED} -all", SOFT: f"v=spf1 ip4:{PERMITTED} ~all",
+           f"_dmarc.{DMARC_REJECT}": "v=DMARC1; p=reject", f"_dmarc.{DMARC_QUARANTINE}": "v=DMARC1; p=quarantine",
+           f"{SELECTOR}._domainkey.example.test": host_record,
+           f"{OUTSIDE_SELECTOR}._domainkey.{DMARC_REJECT}": outside_record,
+           f"{OUTSIDE_SELECTOR}._domainkey.{SIGNED}": outside_record}
+    with LabNet(txt=txt) as net, net.host(kind) as host:
+        host.put(key, host_key, mode=0o600, owner=owner)
+        prepare_auth(host, kind)  # the behaviour policy's TLS certificate and SASL user
+        try:
+            yield Lab(net, host, kind, work, outside_key)
+        finally:
+            kind.stop(host)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with _lab(PostfixKind(), tmp_path_factory.mktemp("sender-auth"), KEY_PATH, "opendkim:opendkim") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def exim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with _lab(EximKind(), tmp_path_factory.mktemp("sender-auth-exim"), EXIM_KEY, "Debian-exim:Debian-exim") as running:
+        yield running
+
+
+def test_a_dkim_key_others_may_read_is_refused_before_anything_is_live(lab: Lab) -> None:
+    _, plan, rendered = render(lab.kind, lab.work / "unsafe", _policy(strict=True))
+    lab.host.run(["chmod", "0644", KEY_PATH])
+    try:
+        install_plan(lab.host, rendered, plan)
+        with pytest.raises(DeployError, match="make it owner-only"):
+            run_steps(lab.host, plan)
+        lab.host.run(["chown", "root:opendkim", KEY_PATH])
+        lab.host.run(["chmod", "0640", KEY_PATH])
+        run_steps(lab.host, plan)  # the signer's group may read it
+    finally:
+        lab.host.run(["chown", "opendkim:opendkim", KEY_PATH])
+        lab.host.run(["chmod", "0600", KEY_PATH])
+    assert "PRIVATE KEY" not in "".join(p.read_text() for p in rendered.rglob("*") if p.is_file())
+
+
+def test_strict_policy(lab: Lab) -> None:
+    """SPF -all from an unlisted client: 550 at RCPT; listed: passes with Received-SPF; softfail: tagged;
+    trusted clients are not checked; DMARC p=reject failing: 550; aligned DKIM passes it; p=quarantine:
+    held; a bad signature alone refuses nothing; what the host signs verifies apart from OpenDKIM."""
+    lab.deploy(_policy(strict=True), "strict")
+    assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 550
+    passed = lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"))
+    soft = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"))
+    trusted = lab.send(TRUSTED, f"t@{STRICT}", _message(f"t@{STRICT}", "spf-trusted"))
+    dmarc_fail = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "dmarc-reject"))
+    aligned = lab.send(UNTRUSTED, "e@other.example", lab.sign(_message(f"e@{DMARC_REJECT}", "dmarc-aligned"),
+                                                           DMARC_REJECT))
+    tampered_dmarc = lab.send(UNTRUSTED, "f@other.example", lab.sign(
+        _message(f"f@{DMARC_REJECT}", "dmarc-tampered"), DMARC_REJECT).replace("hello", "HELLO"))
+    tampered = lab.send(UNTRUSTED, "g@other.example", lab.sign(
+        _message(f"g@{SIGNED}", "dkim-tampered"), SIGNED).replace("hello", "HELLO"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "dmarc-quarantine"))
+    own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-here"),
+                   recipient="bob@foreign.test")
+    log = _milter_log(lab)
+    for name, talked in (("passed", passed), ("soft", soft), ("trusted", trusted), ("aligned", aligned),
+                         ("tampered", tampered), ("quarantined", quarantined), ("own", own)):
+        assert talked.last[0] == 250, f"{name}: {talked.last}\n{log}"
+    assert dmarc_fail.last[0] == 550 and "DMARC" in dmarc_fail.last[1], (dmarc_fail, log)
+    assert tampered_dmarc.last[0] == 550, (tampered_dmarc, log)
+
+    spf_pass = lab.arrived("spf-pass")
+    assert re.search(r"^Received-SPF: Pass", spf_pass, re.MULTILINE | re.IGNORECASE), spf_pass
+    assert re.search(r"^Received-SPF: Softfail", lab.arrived("spf-soft"), re.MULTILINE | re.IGNORECASE)
+    assert "Received-SPF" not in lab.arrived("spf-trusted")
+    aligned_results = lab.arrived("dmarc-aligned")
+    assert _result(aligned_results, "dkim=pass", "header.d", DMARC_REJECT), aligned_results
+    assert _result(aligned_results, "dmarc=pass", "header.from", DMARC_REJECT), aligned_results
+    assert _result(lab.arrived("dkim-tampered"), "dkim=fail", "header.d", SIGNED)
+    held = lab.settled()
+    assert len(held) == 1 and "dmarc-quarantine" not in str(lab.net.sink_messages()), held
+    lab.host.run(["postsuper", "-d", "ALL", "hold"])
+
+    _verifies_apart(lab, "signed-here")
+
+
+def test_lenient_policy(lab: Lab) -> None:
+    """on_fail/on_softfail defer: 450 for both; DMARC p=reject without honour_reject and p=quarantine with
+    tag: delivered, with dmarc=fail in Authentication-Results."""
+    lab.deploy(_policy(strict=False), "lenient")
+    assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 450
+    assert lab.send(UNTRUSTED, f"c@{SOFT}").last[0] == 450
+    assert lab.send(PERMITTED, f"b@{STRICT}").last[0] == 250
+    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"))
+    assert rejected.last[0] == 250 and quarantined.last[0] == 250, (rejected, quarantined)
+    assert _result(lab.arrived("lenient-reject"), "dmarc=fail", "header.from", DMARC_REJECT)
+    assert _result(lab.arrived("lenient-quarantine"), "dmarc=fail", "header.from", DMARC_QUARANTINE)
+    assert lab.settled() == []
+
+
+def test_exim_with_its_own_conditions(exim_lab: Lab) -> None:
+    """Exim 4.96 (no DMARC built in): SPF -all unlisted 550, listed passes, softfail tagged; DKIM verified
+    (a tampered signature is recorded, not refused); what the transport signs verifies apart from Exim."""
+    lab = exim_lab
+    lab.deploy(_policy(strict=True, dmarc=False, key=EXIM_KEY), "exim")
+    assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 550
+    talks = {"spf-pass": lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass")),
+             "spf-soft": lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft")),
+             "dkim-good": lab.send(UNTRUSTED, "g@other.example",
+                                   lab.sign(_message(f"g@{SIGNED}", "dkim-good"), SIGNED)),
+             "dkim-tampered": lab.send(UNTRUSTED, "g@other.example", lab.sign(
+                 _message(f"g@{SIGNED}", "dkim-tampered"), SIGNED).replace("hello", "HELLO")),
+             "signed-here": lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-here"),
+                                     recipient="bob@foreign.test")}
+    for name, talked in talks.items():
+        assert talked.last[0] == 250, f"{name}: {talked.last}\n{lab.kind.log_text(lab.host)[-3000:]}"
+    assert _result(lab.arrived("spf-pass"), "spf=pass", "smtp.mailfrom", STRICT), lab.arrived("spf-pass")
+    assert _result(lab.arrived("spf-soft"), "spf=softfail", "smtp.mailfrom", SOFT), lab.arrived("spf-soft")
+    assert _result(lab.arrived("dkim-good"), "dkim=pass", "header.d", SIGNED), lab.arrived("dkim-good")
+    assert _result(lab.arrived("dkim-tampered"), "dkim=fail", "header.d", SIGNED), lab.arrived("dkim-tampered")
+    assert "Authentication-Results" not in lab.arrived("signed-here")  # a trusted client's mail is not judged
+    _verifies_apart(lab, "signed-here")
+
+
+def _verifies_apart(lab: Lab, token: str) -> None:
+    """The host's signature on ``token``'s message verifies with dkimpy and the key the lab DNS serves; a
+    tampered copy does not."""
+    assert re.search(rf"^DKIM-Signature: .*d=example\.test; s={SELECTOR};", lab.arrived(token), re.MULTILINE)
+    record = _served(lab.net, f"{SELECTOR}._domainkey.example.test")
+    raw = lab.arrived(token, unfolded=False).encode()
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)
+    assert not dkim.verify(raw.replace(b"hello", b"HELLO"), dnsfunc=lambda name, timeout=5: record)
+
+
+def _result(message: str, result: str, field: str, domain: str) -> bool:
+    """An Authentication-Results header of this host (RFC 8601) holds ``result`` for ``field=domain``."""
+    shown = re.escape(f"{field}={domain}")
+    pattern = rf"^Authentication-Results: {re.escape(HOSTNAME)};.* {re.escape(result)} .*{shown}\b"
+    return re.search(pattern, message, re.MULTILINE) is not None
+
+
+def _milter_log(lab: Lab) -> str:
+    """The log lines of the sender checks (the whole log would hide them in a failure message)."""
+    lines = lab.kind.log_text(lab.host).splitlines()
+    return "\n".join(line for line in lines if re.search(r"opendkim|opendmarc|policyd|reject|milter", line))
+
+
+def _served(net: LabNet, name: str) -> bytes:
+    """The TXT record as the lab DNS serves it (its strings joined), for dkimpy's lookup."""
+    answer = net.client(["dig", "+short", f"@{SINK}", name, "TXT"]).stdout
+    return "".join(re.findall(r'"([^"]*)"', answer)).encode()
+
