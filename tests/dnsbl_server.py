@@ -23,6 +23,8 @@ import dns.message
 import dns.query
 import dns.rcode
 
+from tests.processes import stop
+
 Dataset = tuple[str, str, Sequence[str]]  # zone, rbldnsd dataset type, lines of its file
 LISTED4, LISTED4_TWICE, LISTED6, LISTED6_NET = "192.0.2.30", "192.0.2.32", "2001:db8:25::30", "2001:db8:26::"
 CLEAN4, CLEAN6 = "192.0.2.99", "2001:db8:25::99"
@@ -124,12 +126,7 @@ def dnsbl_server(work: Path, datasets: Sequence[Dataset] = TEST_ZONES,
                 yield DnsblServer("127.0.0.1", port, work)
                 return
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop(process, timeout=5)
     raise RuntimeError(f"rbldnsd did not start: {(work / 'rbldnsd.log').read_text()[-2000:]}")
 
 

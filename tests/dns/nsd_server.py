@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from tests.processes import stop
+
 SOA = ("@ 3600 IN SOA ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 300\n"
        "@ 3600 IN NS ns.{zone}.\nns 3600 IN A 127.0.0.1\n")
 
@@ -68,9 +70,4 @@ def nsd(folder: Path, zones: Mapping[str, str]) -> Iterator[int]:
             time.sleep(0.05)
         yield port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server)

@@ -26,6 +26,7 @@ from tests.lab import sink
 from tests.lab.host import LabHost, listening, work_parent
 from tests.lab.kind import HostKind
 from tests.lab.roots import LabUnavailable, stock_root, unavailable
+from tests.processes import stop
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX, PREFIX6 = "192.0.2.", "2001:db8:25::"
@@ -246,13 +247,7 @@ class LabNet:
     def close(self) -> None:
         """Stop every process this net started, delete its namespaces and its folder."""
         for process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+            stop(process)
         self.processes.clear()
         for name in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)

@@ -2,44 +2,35 @@
 
 Domino's SMTP controls live in Notes documents (the Configuration Settings and Server documents), which
 mtaharden cannot write, so the output is GUIDE.md: each tab in click order with the policy's values (the
-checklist data of :mod:`..imail.checklist`), and COVERAGE.md. No daemon here, so no Ansible role.
+checklist data of :mod:`..kit.checklist`), and COVERAGE.md. No daemon here, so no Ansible role.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 
 from ...policy import Policy, canonical
-from ..base import Plan, PlannedFile, Target, coverage_file, register
-from ..exchange.guide import md_code
-from ..imail.checklist import Checklist, Section, Step
+from ..base import register
 from ..kit.address_parts import parts
+from ..kit.checklist import ChecklistTarget, Section, Step
 from ..kit.coverage import Recorder
 from ..kit.placeholders import fill
 from . import capabilities as cap
 
 
 @register
-class DominoTarget(Target):
+class DominoTarget(ChecklistTarget):
     name = "domino"
     description = "HCL Domino 12/14 (Domino Administrator checklist)"
 
-    def plan(self, policy: Policy) -> Plan:
-        rec = Recorder()
+    product, short, console = "HCL Domino 12/14", "Domino", "the Domino Administrator"
+
+    def sections(self, policy: Policy, rec: Recorder) -> Sequence[Section]:
         sections = (_relay(policy, rec), _connections(policy, rec), _senders(policy, rec), _dnsbl(policy, rec),
                     _commands(policy, rec), _ports(policy, rec))
         _record_gaps(policy, rec)
-        coverage = rec.items()
-        checklist = Checklist("HCL Domino 12/14", "Domino", "the Domino Administrator", self.name,
-                              policy.hostname or "mx.example.org", tuple(s for s in sections if s.steps),
-                              tuple(c for c in coverage if c.status != "enforced"))
-        files = (PlannedFile("GUIDE.md", "GUIDE.md.j2", checklist, comment="markdown"),
-                 coverage_file(self.name, coverage))
-        return Plan(self.name, files, (), coverage)
-
-    def filters(self) -> Mapping[str, Callable[..., str]]:
-        return {"md": md_code}
+        return sections
 
 
 def host(network: str) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ...policy import Policy, canonical
 from ..base import Coverage, Plan, PlannedFile, Target, coverage_file, register
+from ..kit.checklist import md_code
 from ..kit.coverage import Recorder
 from . import antispam, connectors, rules, screening, sender_auth, smuggling
 from .antispam import MailboxAntispam
@@ -30,7 +31,7 @@ from .connectors import Connector
 from .domains import accepted_domains
 from .dotnet_regex import dotnet_regex
 from .edge import EdgeSection, edge_section
-from .guide import guide, md_code, record_checklist
+from .guide import guide, record_checklist
 from .powershell import Concat, Settings, Variable, ps_value
 from .rules import TransportRule
 

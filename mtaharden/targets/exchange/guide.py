@@ -6,13 +6,11 @@ records their coverage, :func:`guide` builds the context once every step has rec
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ...policy import Policy, canonical
 from ..base import Coverage
 from ..kit.coverage import Recorder
-from ..kit.escape import fit
 from .capabilities import NO_TLS13_ONLY, NO_VRFY_CONTROL, TLS_BY_REGISTRY
 from .domains import address_space
 
@@ -69,8 +67,3 @@ def guide(policy: Policy, *, message_size: str, agents: tuple[str, ...], coverag
     )
 
 
-def md_code(value: object) -> str:
-    """Inline Markdown code for a policy value, fenced with more backticks than it contains."""
-    text = fit(str(value), "Markdown")
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"

@@ -1,43 +1,34 @@
 """Progress (Ipswitch) IMail Server 12.x: a checklist for IMail Administrator, and its coverage.
 
 IMail is set up by hand (no file or command mtaharden could write), so the output is GUIDE.md: each page of
-IMail Administrator in click order with the policy's values (:mod:`.checklist` is the data, shared with the
+IMail Administrator in click order with the policy's values (:mod:`..kit.checklist` is the data, shared with the
 Domino target), and COVERAGE.md. No daemon here, so no Ansible role (like Exchange).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 
 from ...policy import Policy, canonical
-from ..base import Plan, PlannedFile, Target, coverage_file, register
-from ..exchange.guide import md_code
+from ..base import register
 from ..kit.address_parts import parts
+from ..kit.checklist import ChecklistTarget, Section, Step
 from ..kit.coverage import Recorder
 from ..kit.placeholders import fill
 from . import capabilities as cap
-from .checklist import Checklist, Section, Step
 
 
 @register
-class IMailTarget(Target):
+class IMailTarget(ChecklistTarget):
     name = "imail"
     description = "Progress IMail Server 12.x (IMail Administrator checklist)"
 
-    def plan(self, policy: Policy) -> Plan:
-        rec = Recorder()
+    product, short, console = "Progress IMail Server 12.x", "IMail", "IMail Administrator"
+
+    def sections(self, policy: Policy, rec: Recorder) -> Sequence[Section]:
         sections = (_relay(policy, rec), _kill_list(policy, rec), _dnsbl(policy, rec), _advanced(policy, rec))
         _record_gaps(policy, rec)
-        coverage = rec.items()
-        checklist = Checklist("Progress IMail Server 12.x", "IMail", "IMail Administrator", self.name,
-                              policy.hostname or "mx.example.org", tuple(s for s in sections if s.steps),
-                              tuple(c for c in coverage if c.status != "enforced"))
-        files = (PlannedFile("GUIDE.md", "GUIDE.md.j2", checklist, comment="markdown"),
-                 coverage_file(self.name, coverage))
-        return Plan(self.name, files, (), coverage)
-
-    def filters(self) -> Mapping[str, Callable[..., str]]:
-        return {"md": md_code}
+        return sections
 
 
 def _relay(policy: Policy, rec: Recorder) -> Section:

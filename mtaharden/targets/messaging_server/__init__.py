@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ...policy import Policy
 from ...render import HEADER_TEXT
 from ..base import Coverage, Plan, PlannedFile, Target, coverage_file, register
-from ..exchange.guide import md_code
+from ..kit.checklist import md_code
 from ..kit.coverage import Recorder
 from . import capabilities as cap
 from .channels import Channel, channels
