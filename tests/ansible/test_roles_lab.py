@@ -186,6 +186,27 @@ def test_an_inet_interfaces_change_stops_and_starts_and_moves_the_listener(lab: 
     lab.keep.append(f"targets.postfix.inet_interfaces=[{lab.host.address}]")
 
 
+MILTERS = ("sender_auth.spf.enabled=true", "sender_auth.dkim.enabled=true", "sender_auth.dmarc.enabled=true")
+
+
+def test_sender_auth_deploys_the_milters_as_debian_services(lab: Lab) -> None:
+    """Their files go outside the config folder (/etc/opendkim.conf, ...): staged and checked in the staging
+    folder like the rest (the role asserts every staged file lies there), then Debian's services restarted."""
+    if lab.target != "postfix":
+        pytest.skip("the milters as Debian services: Postfix's (Sendmail's are not rendered)")
+    result = lab.play(*MILTERS)
+    assert result.returncode == 0, result.output[-6000:]
+    assert "inet:8891@127.0.0.1" in lab.host.path("/etc/opendkim.conf").read_text()
+    assert "inet:8893@127.0.0.1" in lab.host.path("/etc/opendmarc.conf").read_text()
+    for name in ("opendkim", "opendmarc"):  # 0: running, under Debian's PID file
+        status = lab.host.run(["start-stop-daemon", "--status", "--exec", f"/usr/sbin/{name}",
+                               "--pidfile", f"/run/{name}/{name}.pid"], check=False)
+        assert status.returncode == 0, (name, result.output[-4000:])
+    assert lab.greeting().startswith("220 ")
+    restored = lab.play()  # the milters off again: what the later scenarios start from
+    assert restored.returncode == 0, restored.output[-6000:]
+
+
 def test_open_relay_policy_is_rolled_back_byte_for_byte_and_says_why(lab: Lab) -> None:
     before = lab.files()
     result = lab.play(SCENARIOS[lab.target].open_relay)

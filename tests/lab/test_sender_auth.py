@@ -226,6 +226,32 @@ def test_lenient_policy(lab: Lab) -> None:
     assert lab.settled() == []
 
 
+def test_a_reboot_starts_the_milters_as_debian_services(lab: Lab) -> None:
+    """Everything stopped and /run emptied, as after a reboot; then only what the boot runs (the packages'
+    enabled services: sysv-rc's S links, which systemd's units stand in for) and no deploy: mail is signed
+    and verified again, not deferred by milter_default_action = tempfail."""
+    lab.deploy(_policy(strict=False), "boot")
+    lab.kind.stop(lab.host)
+    for name in ("opendmarc", "opendkim"):
+        lab.host.run([f"/etc/init.d/{name}", "stop"])
+        assert lab.host.path(f"/etc/systemd/system/multi-user.target.wants/{name}.service").is_symlink(), name
+    lab.host.run(["rm", "-rf", "/run/opendkim", "/run/opendmarc"])
+    for name in ("opendmarc", "opendkim"):  # 3: not running
+        status = lab.host.run(["start-stop-daemon", "--status", "--exec", f"/usr/sbin/{name}"], check=False)
+        assert status.returncode == 3, name
+    for name in ("opendkim", "opendmarc", "postfix"):  # sysv-rc's order at boot (S01 links, then by name)
+        links = sorted(lab.host.path("/etc/rc2.d").glob(f"S*{name}"))
+        assert len(links) == 1, (name, links)
+        lab.host.run([f"/etc/rc2.d/{links[0].name}", "start"])
+    lab.host.wait_for_port(25)
+    own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-after-boot"),
+                   recipient="bob@foreign.test")
+    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "judged-after-boot"))
+    assert own.last[0] == 250 and rejected.last[0] == 250, (own, rejected, _milter_log(lab))
+    assert _result(lab.arrived("judged-after-boot"), "dmarc=fail", "header.from", DMARC_REJECT)
+    _verifies_apart(lab, "signed-after-boot")
+
+
 def test_exim_with_its_own_conditions(exim_lab: Lab) -> None:
     """Exim 4.96 (no DMARC built in): SPF -all unlisted 550, listed passes, softfail tagged; DKIM verified
     (a tampered signature is recorded, not refused); what the transport signs verifies apart from Exim."""

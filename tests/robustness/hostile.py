@@ -81,7 +81,7 @@ BASE: dict[str, Any] = {
     "clients": {"domain": "example.org", "display_name": "Example mail", "incoming": [{"host": "imap.example.org"}]},
     "targets": {
         "postfix": {"allow_unsupported": ["tls"], "config_dir": "/etc/postfix", "version": "3.7.11",
-                    "inet_interfaces": ["all"],
+                    "milter_dir": "/etc", "inet_interfaces": ["all"],
                     "parameters": {"smtpd_reject_footer": "footer"}},
         "sendmail": {"allow_unsupported": ["tls", "screening.dnsbl", "sender_auth", "dkim_signing"],
                      "settings_dir": "/etc/mail",

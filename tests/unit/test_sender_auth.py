@@ -82,35 +82,37 @@ def test_postfix_runs_the_milters_in_order_and_signs_local_submissions() -> None
     assert "milter_default_action = tempfail\n" in files["main.cf"]
     assert "policyd-spf unix  -       n       n       -       0       spawn\n" in files["master.cf"]
     assert "argv=/usr/bin/policyd-spf /etc/postfix/policyd-spf.conf" in files["master.cf"]
-    assert "Mode\tsv\n" in files["opendkim/opendkim.conf"]
-    assert "RequireSafeKeys\tyes\n" in files["opendkim/opendkim.conf"]
-    assert "RejectFailures\ttrue\n" in files["opendmarc/opendmarc.conf"]
-    assert "HoldQuarantinedMessages\ttrue\n" in files["opendmarc/opendmarc.conf"]
+    assert "Mode\tsv\n" in files["opendkim.conf"]
+    assert "RequireSafeKeys\tyes\n" in files["opendkim.conf"]
+    assert "RejectFailures\ttrue\n" in files["opendmarc.conf"]
+    assert "HoldQuarantinedMessages\ttrue\n" in files["opendmarc.conf"]
     assert files["opendkim/TrustedHosts"].splitlines()[1:] == ["127.0.0.1", "::1", "192.0.2.0/28", "2001:db8::/64"]
     assert "s2026._domainkey.example.org\texample.org:s2026:" + KEY in files["opendkim/KeyTable"]
     assert "*@example.org\ts2026._domainkey.example.org\n" in files["opendkim/SigningTable"]
     apply = [step.argv for step in plan.steps if step.phase == "apply"]
-    assert [argv[-2] for argv in apply[:-1]] == ["opendkim", "opendkim", "opendmarc", "opendmarc"]
-    assert apply[-1][-1] == "reload"  # the milters restart before Postfix reloads
-    assert plan.service is not None and plan.service.start[0][-2] == "opendkim"  # before Postfix starts
+    restarts = [("/etc/init.d/opendkim", "restart"), ("/etc/init.d/opendmarc", "restart")]
+    assert apply[:-1] == restarts  # Debian's services (systemd's units on a systemd host), before Postfix reloads
+    assert apply[-1][-1] == "reload"
+    assert plan.service is not None and list(plan.service.start[:2]) == restarts  # before Postfix starts
+    assert list(plan.service.stop[1:]) == [("/etc/init.d/opendkim", "stop"), ("/etc/init.d/opendmarc", "stop")]
     checks = [step.argv for step in plan.steps if step.phase == "check"]
-    assert ("opendkim", "-n", "-x", "/etc/postfix/opendkim/opendkim.conf") in checks
-    assert ("opendmarc", "-n", "-c", "/etc/postfix/opendmarc/opendmarc.conf") in checks
+    assert ("opendkim", "-n", "-x", "/etc/opendkim.conf") in checks
+    assert ("opendmarc", "-n", "-c", "/etc/opendmarc.conf") in checks
     assert any(argv[:2] == ("sh", "-c") and argv[-1] == KEY for argv in checks)
     assert any(need.args == ("opendkim", KEY) for need in plan.preflight)
 
 
 def test_lenient_dmarc_and_verify_only_opendkim() -> None:
     files = _files(_policy(dmarc={"honour_reject": False, "on_quarantine": "tag"}, signing=False))
-    assert "RejectFailures\tfalse\n" in files["opendmarc/opendmarc.conf"]
-    assert "HoldQuarantinedMessages\tfalse\n" in files["opendmarc/opendmarc.conf"]
-    assert "Mode\tv\n" in files["opendkim/opendkim.conf"] and "KeyTable" not in files["opendkim/opendkim.conf"]
+    assert "RejectFailures\tfalse\n" in files["opendmarc.conf"]
+    assert "HoldQuarantinedMessages\tfalse\n" in files["opendmarc.conf"]
+    assert "Mode\tv\n" in files["opendkim.conf"] and "KeyTable" not in files["opendkim.conf"]
     assert "\nnon_smtpd_milters =\n" in files["main.cf"]  # nothing to sign: local submissions pass no milter
 
 
 def test_all_off_adds_nothing_to_postfix() -> None:
     files = _files(Policy.model_validate(BASE))
-    assert not [path for path in files if path.startswith(("opendkim/", "opendmarc/", "policyd-spf"))]
+    assert not [path for path in files if path.startswith(("opendkim", "opendmarc", "policyd-spf"))]
     assert "milter" not in files["main.cf"] and "policyd-spf" not in files["master.cf"]
 
 
@@ -173,8 +175,35 @@ def test_the_key_check_admits_only_the_signer(tmp_path: Path) -> None:
     assert _key_check(tmp_path / "missing", me).returncode == 1
 
 
-def test_a_milter_stop_without_a_running_daemon_succeeds(tmp_path: Path) -> None:
-    milter = milters.opendkim(_policy(), "/etc/postfix")
+def test_the_milter_files_go_where_debians_packages_read_them() -> None:
+    """/etc/opendkim.conf and /etc/opendmarc.conf (their tables beside them) with Debian's PID files, so the
+    packages' services start them at boot; ``milter_dir`` moves them all (the roles' staging folder)."""
+    policy = _policy(dmarc={})
+    dests = {f.path: f.dest for f in PostfixTarget().plan(policy).files}
+    assert dests["opendkim.conf"] == "/etc/opendkim.conf" and dests["opendmarc.conf"] == "/etc/opendmarc.conf"
+    assert dests["opendkim/KeyTable"] == "/etc/opendkim/KeyTable" and dests["main.cf"] == "/etc/postfix/main.cf"
+    files = _files(policy)
+    assert "PidFile\t/run/opendkim/opendkim.pid\n" in files["opendkim.conf"]
+    assert "PidFile\t/run/opendmarc/opendmarc.pid\n" in files["opendmarc.conf"]
+    assert "KeyTable\tfile:/etc/opendkim/KeyTable\n" in files["opendkim.conf"]
+    staged = Policy.model_validate({**policy.model_dump(mode="json", exclude_unset=True),
+                                    "targets": {"postfix": {"config_dir": "/stage", "milter_dir": "/stage"}}})
+    plan = PostfixTarget().plan(staged)
+    assert all(f.dest == f"/stage/{f.path}" for f in plan.files if f.dest is not None)  # as the roles assert
+    assert ("opendkim", "-n", "-x", "/stage/opendkim.conf") in [step.argv for step in plan.steps]
+    assert "ResolverConfiguration\t/stage/opendkim/resolvers.conf\n" in _files(staged)["opendkim.conf"]
+
+
+def test_the_resolver_step_forwards_to_the_hosts_nameservers(tmp_path: Path) -> None:
+    milter = milters.opendkim(_policy(), str(tmp_path))
     assert milter is not None
-    argv = [*milter.stop[:-1], str(tmp_path / "absent.pid")]
-    assert subprocess.run(argv, capture_output=True, timeout=10, check=False).returncode == 0
+    build = milter.check[0]
+    assert build.phase == "build" and build.outputs == (f"{tmp_path}/opendkim/resolvers.conf",)
+    (tmp_path / "opendkim").mkdir()
+    subprocess.run(build.argv, check=True, timeout=10)
+    written = (tmp_path / "opendkim/resolvers.conf").read_text()
+    resolv = Path("/etc/resolv.conf")
+    lines = resolv.read_text().splitlines() if resolv.exists() else []
+    nameservers = [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
+    assert written.count("forward-addr:") == len(nameservers)
+    assert ('forward-zone:\n  name: "."\n' in written) is bool(nameservers)

@@ -1,10 +1,11 @@
 """OpenDKIM and OpenDMARC, the milters Postfix and Sendmail share for DKIM and DMARC (issue 26).
 
-Both daemons are Debian's packages; their files are planned in the MTA's config folder (``opendkim/``,
-``opendmarc/``), where the roles stage and swap every planned file, and the plan starts each daemon on its
-own file (``-x``/``-c``) with a PID file of its own, so Debian's instance on ``/etc/opendkim.conf`` (if
-enabled) is neither read nor disturbed. They listen on loopback TCP ports rather than Debian's default UNIX
-sockets, because a chrooted Postfix smtpd cannot reach ``/run/opendkim``.
+Both daemons are Debian's packages, run as Debian runs them: their files are where the packages read them
+(``<etc>/opendkim.conf`` and ``<etc>/opendmarc.conf``, ``etc`` being ``/etc`` live and the staging folder
+while a role validates; their tables in ``opendkim/`` and ``opendmarc/`` below it), and Debian's init scripts
+(which systemd's units stand in for) restart them, so the services the packages enabled at install start
+them at boot, before the MTA that defers mail without them. They listen on loopback TCP ports rather than
+Debian's default UNIX sockets, because a chrooted Postfix smtpd cannot reach ``/run/opendkim``.
 
 Keys never enter the output: the KeyTable names the key's path, and a check step proves the key is
 owner-only (readable by no one but the ``opendkim`` user, or its group) before the live files are swapped.
@@ -19,13 +20,12 @@ from ..base import Block, PlannedFile, Requirement, Step
 
 OPENDKIM_PORT, OPENDMARC_PORT = 8891, 8893  # the ports Debian's README.Debian and most guides use
 PACKAGES = ("opendkim", "opendmarc")
-STOP_SECONDS = 10
-# OpenDKIM is built with libunbound, which recurses from the root on its own unless told where to ask: at each
-# start the host's resolvers (/etc/resolv.conf, as Postfix, policyd-spf and OpenDMARC use) become its forwarders.
-RESOLVERS = "/run/opendkim/resolvers.conf"
-FORWARDERS = (f"ns=$(sed -n 's/^[[:space:]]*nameserver[[:space:]]\\{{1,\\}}\\([0-9A-Fa-f.:]\\{{1,\\}}\\).*/\\1/p' "
-              f"/etc/resolv.conf 2>/dev/null); {{ [ -z \"$ns\" ] || {{ printf 'forward-zone:\\n  name: \".\"\\n'; "
-              f"for a in $ns; do printf '  forward-addr: %s\\n' \"$a\"; done; }}; }} > {RESOLVERS} && ")
+# OpenDKIM is built with libunbound, which recurses from the root on its own unless told where to ask: a build
+# step makes the host's resolvers (/etc/resolv.conf, as Postfix, policyd-spf and OpenDMARC use) its forwarders.
+RESOLVERS = "opendkim/resolvers.conf"
+FORWARDERS = (r"ns=$(sed -n 's/^[[:space:]]*nameserver[[:space:]]\{1,\}\([0-9A-Fa-f.:]\{1,\}\).*/\1/p' "
+              r"""/etc/resolv.conf 2>/dev/null); { [ -z "$ns" ] || { printf 'forward-zone:\n  name: "."\n'; """
+              r"""for a in $ns; do printf '  forward-addr: %s\n' "$a"; done; }; } > "$1" """)
 SIGNER = "opendkim"  # the user Debian's opendkim runs as (UserID): the only reader of the keys
 LOOPBACK = ("127.0.0.1", "::1")
 
@@ -48,38 +48,33 @@ def key_check(keys: tuple[str, ...], signer: str) -> Step:
 
 @dataclass(frozen=True)
 class Milter:
-    """One milter daemon: its files, how the MTA reaches it, and how it is checked, started and stopped."""
+    """One milter daemon: its files, how the MTA reaches it, and how it is built, checked and restarted.
 
-    name: str  # the Debian package, the program and its user
+    Its run folder and PID file are Debian's (``/run/<name>/<name>.pid``, as its init script and unit say)."""
+
+    name: str  # the Debian package, the program, its user and its init script
     port: int
-    conf: str  # its configuration file on the host
-    files: tuple[PlannedFile, ...]
-    check: tuple[Step, ...]
-    prepare: str = ""  # shell run before the daemon starts, after its run folder exists
+    conf: str  # its configuration file on the host (where Debian's package reads it)
+    files: tuple[PlannedFile, ...]  # paths relative to the milter folder (``etc``)
+    check: tuple[Step, ...]  # build steps first (in plan order), then the checks
 
     @property
-    def pid_file(self) -> str:
-        return f"/run/{self.name}/mtaharden.pid"
+    def init(self) -> str:
+        """Debian's init script; on a systemd host it hands the call to ``systemctl`` (lsb init-functions)."""
+        return f"/etc/init.d/{self.name}"
 
     @property
     def start(self) -> tuple[str, ...]:
-        """Its run folder (``/run`` is empty after a boot), then the daemon, which forks, writes its PidFile and
-        drops to its UserID (both in its file)."""
-        flag = "-x" if self.name == "opendkim" else "-c"
-        return ("sh", "-c", f'install -d -o {self.name} -g {self.name} -m 0755 /run/{self.name} && '
-                f'{self.prepare}exec {self.name} {flag} "$1"', self.name, self.conf)
+        """A restart: the package started its default instance at install, and ``start`` refuses a running one."""
+        return (self.init, "restart")
 
     @property
     def stop(self) -> tuple[str, ...]:
-        """TERM the one in the PID file and wait (bounded) until it is gone, so a start can bind the port."""
-        return ("sh", "-c", f'[ -s "$1" ] || exit 0; pid=$(cat "$1"); kill "$pid" 2>/dev/null || exit 0; '
-                f'i=0; while kill -0 "$pid" 2>/dev/null; do i=$((i+1)); [ $i -le {STOP_SECONDS * 10} ] || '
-                f'{{ echo "error: {self.name} did not stop"; exit 1; }}; sleep 0.1; done', self.name, self.pid_file)
+        return (self.init, "stop")
 
     @property
     def restart(self) -> tuple[Step, ...]:
-        why = f"{self.name} reads its configuration only at start"
-        return Step(self.stop, why, "apply"), Step(self.start, why, "apply")
+        return (Step(self.start, f"{self.name} reads its configuration only at start", "apply"),)
 
 
 def _settings(path: str, lines: list[tuple[str, str]], comments: list[str]) -> PlannedFile:
@@ -97,18 +92,18 @@ def signs(policy: Policy) -> bool:
     return bool(policy.dkim_signing)
 
 
-def opendkim(policy: Policy, config_dir: str) -> Milter | None:
+def opendkim(policy: Policy, etc: str) -> Milter | None:
     """OpenDKIM in mode ``s`` (signing), ``v`` (verifying) or both; None when the policy wants neither."""
     verify = policy.sender_auth.dkim.enabled
     if not (verify or signs(policy)):
         return None
-    folder = f"{config_dir}/opendkim"
+    folder = f"{etc}/opendkim"
     mode = ("s" if signs(policy) else "") + ("v" if verify else "")
     lines: list[tuple[str, str]] = [
         ("Syslog", "yes"), ("SyslogSuccess", "yes"), ("UserID", SIGNER), ("UMask", "007"),
-        ("PidFile", "/run/opendkim/mtaharden.pid"), ("Socket", f"inet:{OPENDKIM_PORT}@127.0.0.1"),
+        ("PidFile", "/run/opendkim/opendkim.pid"), ("Socket", f"inet:{OPENDKIM_PORT}@127.0.0.1"),
         ("Mode", mode), ("Canonicalization", "relaxed/simple"), ("OversignHeaders", "From"),
-        ("On-BadSignature", "accept"), ("On-NoSignature", "accept"), ("ResolverConfiguration", RESOLVERS),
+        ("On-BadSignature", "accept"), ("On-NoSignature", "accept"), ("ResolverConfiguration", f"{etc}/{RESOLVERS}"),
         ("InternalHosts", f"{folder}/TrustedHosts"), ("ExternalIgnoreList", f"{folder}/TrustedHosts"),
     ]
     comments = [""] * len(lines)
@@ -118,7 +113,9 @@ def opendkim(policy: Policy, config_dir: str) -> Milter | None:
         lines.append(("AuthservID", policy.hostname))
         comments.append("")
     files = [_host_list("opendkim/TrustedHosts", policy)]
-    check: list[Step] = []
+    check = [Step(("sh", "-c", FORWARDERS, "sh", f"{etc}/{RESOLVERS}"),
+                  "OpenDKIM's resolver asks the host's resolvers (/etc/resolv.conf) as the MTA does",
+                  outputs=(f"{etc}/{RESOLVERS}",))]
     if signs(policy):
         lines += [("KeyTable", f"file:{folder}/KeyTable"), ("SigningTable", f"refile:{folder}/SigningTable"),
                   ("RequireSafeKeys", "yes")]
@@ -130,21 +127,21 @@ def opendkim(policy: Policy, config_dir: str) -> Milter | None:
             _settings("opendkim/SigningTable", [(f"*@{key.domain}", name) for name, key in named], []),
         ]
         check.append(key_check(signing_keys(policy), SIGNER))
-    conf = f"{folder}/opendkim.conf"
-    files.insert(0, _settings("opendkim/opendkim.conf", lines, comments))
-    check.insert(0, Step(("opendkim", "-n", "-x", conf), "let OpenDKIM parse its configuration", "check"))
-    return Milter("opendkim", OPENDKIM_PORT, conf, tuple(files), tuple(check), FORWARDERS)
+    conf = f"{etc}/opendkim.conf"
+    files.insert(0, _settings("opendkim.conf", lines, comments))
+    check.insert(1, Step(("opendkim", "-n", "-x", conf), "let OpenDKIM parse its configuration", "check"))
+    return Milter("opendkim", OPENDKIM_PORT, conf, tuple(files), tuple(check))
 
 
-def opendmarc(policy: Policy, config_dir: str) -> Milter | None:
+def opendmarc(policy: Policy, etc: str) -> Milter | None:
     """OpenDMARC judging the From: domain from OpenDKIM's Authentication-Results and the SPF result."""
     dmarc = policy.sender_auth.dmarc
     if not dmarc.enabled:
         return None
-    folder = f"{config_dir}/opendmarc"
+    folder = f"{etc}/opendmarc"
     authserv = policy.hostname or "HOSTNAME"
     lines = [
-        ("Syslog", "true"), ("UserID", "opendmarc"), ("UMask", "0002"), ("PidFile", "/run/opendmarc/mtaharden.pid"),
+        ("Syslog", "true"), ("UserID", "opendmarc"), ("UMask", "0002"), ("PidFile", "/run/opendmarc/opendmarc.pid"),
         ("Socket", f"inet:{OPENDMARC_PORT}@127.0.0.1"),
         ("PublicSuffixList", "/usr/share/publicsuffix/public_suffix_list.dat"),
         ("AuthservID", authserv), ("TrustedAuthservIDs", authserv),
@@ -158,15 +155,16 @@ def opendmarc(policy: Policy, config_dir: str) -> Milter | None:
     comments[10] = "no SPF result in the header (the trusted ones are skipped): check SPF itself"
     comments[11] = "p=reject and failing: refused (550) only when sender_auth.dmarc.honour_reject"
     comments[12] = "p=quarantine and failing: hold (the MTA's hold queue) or only the Authentication-Results tag"
-    conf = f"{folder}/opendmarc.conf"
-    files = (_settings("opendmarc/opendmarc.conf", lines, comments), _host_list("opendmarc/ignore.hosts", policy))
+    conf = f"{etc}/opendmarc.conf"
+    files = (_settings("opendmarc.conf", lines, comments), _host_list("opendmarc/ignore.hosts", policy))
     return Milter("opendmarc", OPENDMARC_PORT, conf, files,
                   (Step(("opendmarc", "-n", "-c", conf), "let OpenDMARC parse its configuration", "check"),))
 
 
-def milters(policy: Policy, config_dir: str) -> tuple[Milter, ...]:
-    """The milters the policy needs, in the order the MTA calls them: OpenDMARC reads OpenDKIM's result."""
-    return tuple(m for m in (opendkim(policy, config_dir), opendmarc(policy, config_dir)) if m is not None)
+def milters(policy: Policy, etc: str) -> tuple[Milter, ...]:
+    """The milters the policy needs, in the order the MTA calls them: OpenDMARC reads OpenDKIM's result.
+    ``etc``: the folder Debian's packages read their files in (``/etc``; the staging folder while staged)."""
+    return tuple(m for m in (opendkim(policy, etc), opendmarc(policy, etc)) if m is not None)
 
 
 def signing_keys(policy: Policy) -> tuple[str, ...]:

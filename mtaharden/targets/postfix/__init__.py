@@ -29,7 +29,8 @@ class PostfixTarget(Target):
         record = Recorder()
         services = master_cf.services(policy, record)
         decided = Recorder()  # sender authentication's rows, recorded after main.cf's (COVERAGE.md's order)
-        auth = sender_auth.lower(policy, policy.targets.postfix.config_dir, decided)
+        options = policy.targets.postfix
+        auth = sender_auth.lower(policy, options.config_dir, options.milter_dir, decided)
         services = (*services, *auth.services)
         main, tables = main_cf.lower(policy, record, auth)
         for item in decided.items():
@@ -49,6 +50,9 @@ class PostfixTarget(Target):
         checks = (smuggling.version_check(policy), *outbound.checks(policy, config_dir), *auth.check_steps())
         steps = deploy.steps(config_dir, tables.values(), checks,
                              auth.apply_steps())
-        return Plan(self.name, placed(files, lambda path: f"{config_dir}/{path}"), steps, coverage, apply="reload",
+        milter_files = {file.path for milter in auth.milters for file in milter.files}
+        folder = {path: options.milter_dir for path in milter_files}  # where Debian's milter packages read them
+        return Plan(self.name, placed(files, lambda path: f"{folder.get(path, config_dir)}/{path}"), steps, coverage,
+                    apply="reload",
                     service=deploy.service(config_dir, main, services, auth.milters),
                     preflight=deploy.preflight(policy), folders=deploy.FOLDERS)

@@ -5,7 +5,8 @@ trusted and authenticated clients were permitted (so their mail is never checked
 (``policyd-spf.conf`` in the config folder) carries the action. It can reject a fail or a softfail, or only
 tag; a defer is Postfix's ``defer_if_reject`` before the call, which turns its reject into 450. DKIM and
 DMARC are OpenDKIM and OpenDMARC as milters (:mod:`..kit.milters`), OpenDKIM first so OpenDMARC reads its
-result; OpenDKIM also signs the mail of the trusted and authenticated clients.
+result; OpenDKIM also signs the mail of the trusted and authenticated clients. Both run as Debian's services
+(``/etc/opendkim.conf``, ``/etc/opendmarc.conf``, their init scripts), so they start at boot before Postfix.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ class SenderAuth:
         return tuple(step for milter in self.milters for step in milter.restart)
 
 
-def lower(policy: Policy, config_dir: str, record: Recorder) -> SenderAuth:
-    """Every piece, recording ``sender_auth.*`` and ``dkim_signing`` as each is decided."""
+def lower(policy: Policy, config_dir: str, milter_dir: str, record: Recorder) -> SenderAuth:
+    """Every piece, recording ``sender_auth.*`` and ``dkim_signing`` as each is decided; the milters' files
+    go to ``milter_dir`` (``/etc``, where Debian's packages read them), the rest to ``config_dir``."""
     restrictions, services, files = _spf(policy, config_dir, record)
-    found = kit.milters(policy, config_dir)
+    found = kit.milters(policy, milter_dir)
     _record_milters(policy, record)
     parameters: dict[str, str] = {}
     if found:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 class PostfixOptions(TargetOptions):
     config_dir: AbsolutePath = "/etc/postfix"
+    milter_dir: AbsolutePath = Field("/etc", description="where Debian's opendkim and opendmarc packages read "
+                                     "opendkim.conf and opendmarc.conf (their tables in opendkim/, opendmarc/)")
     version: Version = Field(DEBIAN_12["postfix"], description="the Postfix version the render assumes "
                              "(postconf -h mail_version); the deploy stops on an older one")
     smtp_port: int = Field(25, ge=1, le=65535, description="port of the public smtpd service")
