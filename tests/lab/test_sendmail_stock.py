@@ -46,7 +46,8 @@ def net() -> Iterator[LabNet]:
 
 
 def check_step(plan: Plan) -> Step:
-    (step,) = [s for s in plan.steps if s.phase == "check"]
+    """The relay self-check (address test mode over relay-check.bt), among the plan's check steps."""
+    (step,) = [s for s in plan.steps if s.phase == "check" and "relay-check.bt" in " ".join(s.argv)]
     return step
 
 

@@ -29,6 +29,7 @@ from mtaharden.policy import types as policy_types
 from mtaharden.policy.lists import EntryFile
 from mtaharden.policy.model import Tls
 from mtaharden.policy.options import _delivery, procmail
+from mtaharden.policy.options._version import DEBIAN_12
 from mtaharden.policy.options.postfix import PostfixOptions
 from mtaharden.policy.options.postfix.parameters import ALLOWED
 from mtaharden.policy.types import PolicyValueError
@@ -182,6 +183,9 @@ FIELDS: dict[tuple[type[BaseModel], str], Strategy] = {
     **{(options, "allow_unsupported"): st.lists(st.sampled_from(WAIVABLE), max_size=6, unique=True)
        for options in (module.Options for module in target_options.modules())},
     (PostfixOptions, "parameters"): st.lists(st.one_of(SITE_EXAMPLES, SITE_FOOTERS), max_size=MAX_ITEMS).map(dict),
+    # the version each MTA of the fuzzing hosts runs: a render for another version is the unit tests' to check
+    **{(module.Options, "version"): st.just(DEBIAN_12[name])
+       for name, module in zip(target_options.names(), target_options.modules(), strict=True) if name in DEBIAN_12},
 }
 
 
