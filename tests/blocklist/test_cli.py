@@ -219,6 +219,12 @@ def test_a_host_name_that_cannot_be_looked_up_is_could_not_check(tmp_path: Path)
                                     "hostname mx.own.test A: lookup failed: no answer within 0.3 s")
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """SIGINT's default disposition in the child: a test runner (an xdist worker) may ignore SIGINT, and an
+    ignored signal stays ignored across exec, so the command would never see the Ctrl-C a user's shell sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_a_long_run_promptly_and_does_not_exit_as_listed() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # receives queries, never answers
         silent.bind(("127.0.0.1", 0))
@@ -226,7 +232,8 @@ def test_ctrl_c_stops_a_long_run_promptly_and_does_not_exit_as_listed() -> None:
         address = f"127.0.0.1:{silent.getsockname()[1]}"
         process = subprocess.Popen([MTAHARDEN, "blocklist", "--nameserver", address, "--timeout", "1",
                                     "--concurrency", "10", "--only", "bl.spamcop.net", "10.0.0.0/16"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=_ctrl_c_as_at_a_terminal)
         try:
             silent.recv(512)  # querying now: 65,536 lookups at 10 a second would take hours
             interrupted = time.monotonic()
