@@ -142,6 +142,9 @@ def _ports(policy: Policy, rec: Recorder) -> Section:
 
 
 def _record_gaps(policy: Policy, rec: Recorder) -> None:
+    for element in ("hostname", "role"):
+        if not rec.covers(element):
+            rec.approximated(element, cap.INSTALLATION)
     for stage in ("helo", "recipients"):
         if getattr(policy.access, stage):
             rec.unsupported(f"access.{stage}", cap.UNVERIFIED)
@@ -151,7 +154,9 @@ def _record_gaps(policy: Policy, rec: Recorder) -> None:
     if policy.auth.enabled:
         rec.unsupported("auth.mechanisms", cap.UNVERIFIED)
     for element in ("smtp.banner", "smtp.require_helo", "smtp.strict_envelopes", "smtp.max_message_size",
-                    "smtp.max_connections_per_client"):
+                    "smtp.max_connections_per_client",
+                    "smtp.bare_newlines", "smtp.bare_newlines_exempt_trusted"):
         rec.unsupported(element, cap.UNVERIFIED)
     if policy.tls is not None:
         rec.unsupported("tls.min_protocol", cap.UNVERIFIED)
+    rec.unsupported_rest(policy, cap.UNVERIFIED)  # what no step above sets: said, never dropped

@@ -29,3 +29,5 @@ RECIPIENTS = ("the notes.ini setting SMTPMaxForRecipients is cited for this, but
               "HCL's documentation (unverified)")
 NO_HEADERS = "header filtering is Domino's mail rules', which mtaharden does not write (unverified for SMTP time)"
 UNVERIFIED = "no setting for this found in the HCL Domino documentation read (unverified)"
+INSTALLATION = ("Domino's installation decides it (the server's own name, the services it runs): mtaharden "
+                "writes no setting for it; check it by hand against the policy")

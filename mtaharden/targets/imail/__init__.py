@@ -89,6 +89,9 @@ def _advanced(policy: Policy, rec: Recorder) -> Section:
 
 
 def _record_gaps(policy: Policy, rec: Recorder) -> None:
+    for element in ("hostname", "role"):
+        if not rec.covers(element):
+            rec.approximated(element, cap.INSTALLATION)
     if policy.domains.relay:
         rec.unsupported("domains.relay", cap.NO_RELAY_DOMAINS)
     for stage in ("clients", "helo", "recipients"):
@@ -100,7 +103,9 @@ def _record_gaps(policy: Policy, rec: Recorder) -> None:
         rec.unsupported("auth.mechanisms", cap.UNVERIFIED)
         rec.unsupported("auth.require_tls", cap.UNVERIFIED)
     for element in ("smtp.disable_vrfy", "smtp.disable_expn", "smtp.require_helo", "smtp.strict_envelopes",
-                    "smtp.max_message_size", "smtp.max_connections_per_client"):
+                    "smtp.max_message_size", "smtp.max_connections_per_client",
+                    "smtp.bare_newlines", "smtp.bare_newlines_exempt_trusted"):
         rec.unsupported(element, cap.UNVERIFIED)
     if policy.tls is not None:
         rec.unsupported("tls", cap.UNVERIFIED)
+    rec.unsupported_rest(policy, cap.UNVERIFIED)  # what no step above sets: said, never dropped

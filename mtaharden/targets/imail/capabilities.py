@@ -18,3 +18,5 @@ BANNER = "by hand: SMTP Advanced \"Hello Message\" (it takes 400 characters, the
 RECIPIENTS = "by hand: SMTP Advanced \"Maximum recipients per message\""
 NO_HEADERS = "no header filter of IMail's own is documented in the pages read (the Premium spam filters are unverified)"
 UNVERIFIED = "no setting for this found in the IMail documentation read (unverified)"
+INSTALLATION = ("IMail's installation decides it (the server's own name, the services it runs): mtaharden "
+                "writes no setting for it; check it by hand against the policy")

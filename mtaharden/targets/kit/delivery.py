@@ -11,15 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
 from ...policy import Policy
 from ...policy.model import HeaderCheck
 from ...policy.options._delivery import DeliveryOptions
-from .coverage import Recorder
-
-# Not server elements at all: clients (mail programs' settings), published (DNS records: `mtaharden dns`).
-_NOT_ELEMENTS = frozenset({"version", "header_checks", "targets", "clients", "published"})
+from .coverage import Recorder, stated_elements
 
 
 @dataclass(frozen=True)
@@ -59,12 +54,6 @@ def record_mta_elements(policy: Policy, coverage: Recorder, target: str) -> None
     (a delivery filter is an addition to an MTA, never instead of one)."""
     detail = (f"{target} runs at delivery, after the MTA has accepted the message: this is the MTA's to enforce "
               "(render an MTA target for it)")
-    for name in type(policy).model_fields:
-        if name in _NOT_ELEMENTS:
-            continue
-        value = getattr(policy, name)
-        elements = ([f"{name}.{field}" for field in type(value).model_fields] if isinstance(value, BaseModel)
-                    else [name])
-        for element in elements:
-            if policy.states(element):
-                coverage.unsupported(element, detail)
+    for element in stated_elements(policy):
+        if element != "header_checks":
+            coverage.unsupported(element, detail)

@@ -85,7 +85,9 @@ def _record_fixed(policy: Policy, rec: Recorder) -> None:
         rec.unsupported("access.helo", cap.NO_HELO)
     if policy.header_checks:
         rec.unsupported("header_checks", cap.NO_HEADERS)
-    for element in ("smtp.banner", "smtp.require_helo", "smtp.strict_envelopes", "smtp.max_connections_per_client"):
+    for element in ("smtp.banner", "smtp.require_helo", "smtp.strict_envelopes", "smtp.max_connections_per_client",
+                    "smtp.bare_newlines", "smtp.bare_newlines_exempt_trusted"):
         rec.unsupported(element, cap.UNVERIFIED)
     if policy.tls is not None:
         rec.unsupported("tls.min_protocol", cap.UNVERIFIED)
+    rec.unsupported_rest(policy, cap.UNVERIFIED)  # what no line above writes: said, never dropped
