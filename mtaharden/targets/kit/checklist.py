@@ -67,7 +67,7 @@ class ChecklistTarget(Target):
         coverage = rec.items()
         checklist = Checklist(self.product, self.short, self.console, self.name, policy.hostname or "mx.example.org",
                               sections, tuple(c for c in coverage if c.status != "enforced"))
-        files = (PlannedFile("GUIDE.md", "GUIDE.md.j2", checklist, comment="markdown"),
+        files = (PlannedFile("GUIDE.md", "checklist-GUIDE.md.j2", checklist, comment="markdown"),
                  coverage_file(self.name, coverage))
         return Plan(self.name, files, (), coverage)
 
