@@ -6,9 +6,10 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 
+from ..nameserver import Nameserver, system_nameservers
 from .catalogue import Zone
 from .interpret import Verdict, interpret, skipped
-from .lookup import Nameserver, lookup, system_nameservers
+from .lookup import lookup
 from .reverse import Address, query_name
 
 FORBIDDEN = ipaddress.IPv4Address("127.0.0.1")  # RFC 5782 §5: the test address no list may hold

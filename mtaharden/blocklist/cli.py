@@ -42,11 +42,14 @@ def blocklist(targets: tuple[str, ...], policy_file: str | None, zones: tuple[st
     Exit 1 when an address is listed, 3 when some lookup failed and none is listed, 0 when clean, 2 on bad
     input. Answers outside the zone's listing codes (127.255.255.x, 127.0.0.1, non-127 answers) are errors,
     never listings."""
-    from .lookup import nameserver_option
+    from ..nameserver import NameserverError, parse_nameserver
     from .reverse import expand
 
     try:
-        server = nameserver_option(nameserver)
+        try:
+            server = parse_nameserver(nameserver)
+        except NameserverError as exc:
+            fail(str(exc))
         chosen = catalogue.select(catalogue.catalogue(), only, skip) if use_catalogue else []
         added = [catalogue.zone_option(text) for text in zones]
         arguments, sources, policy_zones = list(targets), [], []

@@ -8,7 +8,6 @@ a resolver's search list cannot turn a miss into someone else's hit.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,44 +18,9 @@ import dns.exception
 import dns.rdatatype
 import dns.resolver
 
-from .errors import BadInput
+from ..nameserver import Nameserver, resolver
 
 Outcome = Literal["records", "nxdomain", "nodata", "error"]
-
-
-@dataclass(frozen=True)
-class Nameserver:
-    """Where queries go: an address and port, or the system's resolvers (``address`` None)."""
-
-    address: str | None = None
-    port: int = 53
-
-    def __str__(self) -> str:
-        if self.address is None:
-            return "the system resolver"
-        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
-
-
-def nameserver_option(text: str | None) -> Nameserver:
-    """``--nameserver ADDR[:PORT]`` (an IPv6 address with a port in brackets: ``[::1]:5353``)."""
-    if text is None:
-        return Nameserver()
-    where, host, port = f"--nameserver {text!r}", text, "53"
-    if text.startswith("["):
-        host, closed, rest = text[1:].partition("]")
-        if not closed or (rest and not rest.startswith(":")):
-            raise BadInput(where, "is not [ADDR]:PORT", "write an IPv6 address with a port as [::1]:5353")
-        port = rest[1:] if rest else port
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    try:
-        address = str(ipaddress.ip_address(host))
-    except ValueError:
-        raise BadInput(where, "is not an IP address", "write ADDR or ADDR:PORT, e.g. 127.0.0.1:5353 or "
-                       "[::1]:5353 (a name would need a resolver to find the resolver)") from None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise BadInput(where, f"port {port!r} is not 1-65535", "write ADDR:PORT, e.g. 127.0.0.1:5353")
-    return Nameserver(address, int(port))
 
 
 @dataclass(frozen=True)
@@ -68,25 +32,6 @@ class Reply:
     addresses: tuple[str, ...] = ()
     texts: tuple[str, ...] = ()
     error: str = ""
-
-
-def resolver(nameserver: Nameserver, timeout: float) -> dns.resolver.Resolver:
-    """A resolver without cache whose every query gives up after ``timeout`` seconds."""
-    made = dns.resolver.Resolver(configure=nameserver.address is None)
-    if nameserver.address is not None:
-        made.nameservers = [nameserver.address]
-        made.port = nameserver.port
-    made.cache = None
-    made.lifetime = made.timeout = timeout
-    return made
-
-
-def system_nameservers() -> list[str]:
-    """The resolvers /etc/resolv.conf names (what "the system resolver" means here)."""
-    try:
-        return [str(n) for n in dns.resolver.Resolver().nameservers]
-    except dns.resolver.NoResolverConfiguration:
-        return []
 
 
 def _failure(exc: dns.exception.DNSException, timeout: float) -> str:

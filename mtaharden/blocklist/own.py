@@ -12,10 +12,11 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..nameserver import Nameserver
 from ..policy.model import Policy
 from .catalogue import Zone, policy_zone
 from .errors import BadInput, CouldNotCheck
-from .lookup import Nameserver, host_addresses
+from .lookup import host_addresses
 
 # (target, option): each holds one address or a list of them (or the words "all", "loopback-only")
 _OPTIONS = (("postfix", "inet_interfaces"), ("sendmail", "listen_address"), ("qmail", "listen"),

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..nameserver import Nameserver
 from .records import Record
 
 Kind = Literal["missing", "different", "extra", "unchecked"]
@@ -26,19 +27,19 @@ class Difference:
     detail: str
 
 
-def served_values(name: str, rtype: str, *, nameserver: str, port: int, timeout: float) -> tuple[str, ...]:
+def served_values(name: str, rtype: str, *, server: Nameserver, timeout: float) -> tuple[str, ...]:
     """The values DNS serves at ``name``/``rtype`` (TXT strings joined), empty when there are none."""
     import dns.exception
     import dns.resolver
 
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers, resolver.port, resolver.lifetime = [nameserver], port, timeout
+    from ..nameserver import resolver
+
     try:
-        answer = resolver.resolve(name + ".", rtype, raise_on_no_answer=False)
+        answer = resolver(server, timeout).resolve(name + ".", rtype, raise_on_no_answer=False)
     except dns.resolver.NXDOMAIN:
         return ()
     except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
-        raise LookupError(str(exc) or type(exc).__name__) from exc
+        raise LookupError(str(exc) or type(exc).__name__) from None
     if answer.rrset is None:
         return ()
     if rtype == "TXT":
@@ -46,16 +47,15 @@ def served_values(name: str, rtype: str, *, nameserver: str, port: int, timeout:
     return tuple(rdata.to_text() for rdata in answer.rrset)
 
 
-def compare(records: Iterable[Record], *, nameserver: str, port: int = 53,
-            timeout: float = 3.0) -> list[Difference]:
-    """Every difference between ``records`` and what ``nameserver`` serves for them."""
+def compare(records: Iterable[Record], server: Nameserver, *, timeout: float = 3.0) -> list[Difference]:
+    """Every difference between ``records`` and what ``server`` serves for them."""
     differences: list[Difference] = []
     groups: dict[tuple[str, str, str], list[Record]] = {}
     for record in records:
         groups.setdefault((record.name, record.type, record.tag), []).append(record)
     for (name, rtype, tag), wanted in groups.items():
         try:
-            served = served_values(name, rtype, nameserver=nameserver, port=port, timeout=timeout)
+            served = served_values(name, rtype, server=server, timeout=timeout)
         except LookupError as exc:
             differences += [Difference(name, rtype, "unchecked", record.value, (), f"DNS did not answer: {exc}")
                             for record in wanted]

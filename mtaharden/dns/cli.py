@@ -18,26 +18,6 @@ from .records import RecordError, RecordSet
 JSON_SCHEMA = 1
 
 
-def _parse_nameserver(text: str) -> tuple[str, int]:
-    """``ADDRESS[:PORT]`` (an IPv6 address with a port in brackets) as address and port."""
-    import ipaddress
-
-    host, port_text = text, "53"
-    if text.startswith("["):  # [2001:db8::53]:5353
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ("53" if not rest else "")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        port_text = ""
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        fail(f"--nameserver {text!r}: not ADDRESS[:PORT] (fix: e.g. 192.0.2.53, 192.0.2.53:5353 or "
-             "[2001:db8::53]:5353)")
-    return host, int(port_text)
-
-
 def _record_set(policy_path: str, overrides: tuple[str, ...], lists_root: str | None) -> RecordSet:
     from .keys import dkim_records, tlsa_record
     from .records import policy_records
@@ -66,7 +46,7 @@ def _record_set(policy_path: str, overrides: tuple[str, ...], lists_root: str | 
               help="also write each MTA-STS policy file under DIR/<domain>/.well-known/")
 @click.option("--check", "check", is_flag=True, help="compare with what --nameserver serves; exit 1 on a difference")
 @click.option("--nameserver", metavar="ADDRESS[:PORT]",
-              help="the server --check asks (default: the first nameserver of /etc/resolv.conf)")
+              help="the server --check asks (default: the system resolver)")
 @click.option("--timeout", type=click.FloatRange(0.1, 60), default=3.0, show_default=True,
               help="seconds per DNS query")
 def dns(policy: str, overrides: tuple[str, ...], lists_root: str | None, output_format: str, origin: str | None,
@@ -104,14 +84,16 @@ def dns(policy: str, overrides: tuple[str, ...], lists_root: str | None, output_
 
 
 def _check(wanted: RecordSet, nameserver: str | None, timeout: float, output_format: str) -> int:
+    from ..nameserver import NameserverError, parse_nameserver
     from .check import compare
 
-    if nameserver is None:
-        nameserver = _system_nameserver()
-    address, port = _parse_nameserver(nameserver)
-    differences = compare(wanted.records, nameserver=address, port=port, timeout=timeout)
+    try:
+        server = parse_nameserver(nameserver)
+    except NameserverError as exc:
+        fail(str(exc))
+    differences = compare(wanted.records, server, timeout=timeout)
     if output_format == "json":
-        json.dump({"schema": JSON_SCHEMA, "nameserver": nameserver, "checked": len(wanted.records),
+        json.dump({"schema": JSON_SCHEMA, "nameserver": str(server), "checked": len(wanted.records),
                    "differences": [{"name": d.name, "type": d.type, "kind": d.kind, "expected": d.expected,
                                     "served": list(d.served), "detail": d.detail} for d in differences]},
                   sys.stdout, indent=2)
@@ -123,17 +105,6 @@ def _check(wanted: RecordSet, nameserver: str | None, timeout: float, output_for
                 print(f"          want:   {d.expected}")
             for value in d.served:
                 print(f"          served: {value}")
-        print(f"{len(wanted.records)} records checked against {nameserver}: "
+        print(f"{len(wanted.records)} records checked against {server}: "
               + (f"{len(differences)} differences" if differences else "all served as they should be"))
     return EXIT_FINDINGS if differences else EXIT_OK
-
-
-def _system_nameserver() -> str:
-    try:
-        for line in Path("/etc/resolv.conf").read_text().splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[0] == "nameserver":
-                return words[1] if ":" not in words[1] else f"[{words[1]}]"
-    except OSError:
-        pass
-    fail("--check: no nameserver in /etc/resolv.conf (fix: give --nameserver ADDRESS[:PORT])")

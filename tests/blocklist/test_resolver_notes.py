@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mtaharden.blocklist.check import resolver_notes
-from mtaharden.blocklist.lookup import Nameserver
+from mtaharden.nameserver import Nameserver
 
 
 def test_a_public_resolver_is_named_and_warned_about() -> None:

@@ -6,14 +6,14 @@ import ipaddress
 
 import pytest
 
-from mtaharden.blocklist.errors import BadInput
-from mtaharden.blocklist.lookup import Nameserver, host_addresses, lookup, nameserver_option
+from mtaharden.blocklist.lookup import host_addresses, lookup
 from mtaharden.blocklist.reverse import query_name
+from mtaharden.nameserver import Nameserver, NameserverError, parse_nameserver
 from tests.dnsbl_server import CLEAN6, LISTED4, LISTED4_TWICE, LISTED6, LISTED6_NET, DnsblServer, silent_nameserver
 
 
 def server(dnsbl: DnsblServer) -> Nameserver:
-    return nameserver_option(dnsbl.nameserver)
+    return parse_nameserver(dnsbl.nameserver)
 
 
 def test_ipv6_names_are_the_ones_rbldnsd_answers(dnsbl: DnsblServer) -> None:
@@ -46,7 +46,7 @@ def test_a_zone_the_server_does_not_hold_is_refused(dnsbl: DnsblServer) -> None:
 def test_a_server_that_never_answers_times_out_within_the_bound() -> None:
     with silent_nameserver() as address:
         names = [f"{n}.2.0.192.bl.test." for n in range(4)]
-        replies = lookup(names, nameserver_option(address), concurrency=4, timeout=0.3)
+        replies = lookup(names, parse_nameserver(address), concurrency=4, timeout=0.3)
     assert {(r.outcome, r.error) for r in replies.values()} == {("error", "no answer within 0.3 s")}
 
 
@@ -61,10 +61,10 @@ def test_host_addresses_use_the_same_resolver(dnsbl: DnsblServer) -> None:
     ("[::1]:5353", Nameserver("::1", 5353)), ("::1", Nameserver("::1", 53)), ("[::1]", Nameserver("::1", 53)),
 ])
 def test_nameserver_option(text: str, expected: Nameserver) -> None:
-    assert nameserver_option(text) == expected
+    assert parse_nameserver(text) == expected
 
 
 @pytest.mark.parametrize("text", ["ns.example.org", "127.0.0.1:0", "127.0.0.1:x", "[::1]5353", "[::1", "1.2.3.4:"])
 def test_bad_nameserver_is_refused(text: str) -> None:
-    with pytest.raises(BadInput, match=r"--nameserver .*\(fix: "):
-        nameserver_option(text)
+    with pytest.raises(NameserverError, match=r"--nameserver .*\(fix: "):
+        parse_nameserver(text)
