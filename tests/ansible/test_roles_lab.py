@@ -26,7 +26,9 @@ import pytest
 
 from tests.ansible.lab_kinds import ANSIBLE_KINDS, BARE_KINDS, OFFLINE_APT
 from tests.ansible.lab_play import Lab, recap, task_section
+from tests.ansible.playbook import PlayResult
 from tests.lab.conftest import LAB_TOOLS
+from tests.lab.kind import wait_until
 from tests.lab.network import UNTRUSTED, LabNet
 from tests.lab.policy import CERT, KEY, prepare_auth, render
 from tests.lab.postfix import start_syslog
@@ -37,6 +39,8 @@ pytestmark = pytest.mark.lab
 FAIL_APPLY = "/usr/local/sbin/fail-apply"
 BACKUPS = "/var/lib/mtaharden/backups"
 MISSING_ADDRESS = "192.0.2.99"
+WAIT_RUNS = "Wait until the MTA runs (its own test; a start returns before the daemon is up)"
+WAIT_RUNS_AGAIN = "Wait until the restored MTA runs again"
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,17 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield lab
 
 
+def why(lab: Lab, result: PlayResult) -> str:
+    """A play's output and the MTA's log after it: what a failed assertion shows."""
+    return f"{result.output[-6000:]}\n--- the MTA's log:\n{ANSIBLE_KINDS[lab.target].log_text(lab.host)[-4000:]}"
+
+
 def _unchanged_and_answering(lab: Lab, before: dict[str, str]) -> None:
     assert lab.files() == before
-    assert lab.running() and lab.greeting().startswith("220 "), lab.greeting()
+    log = ANSIBLE_KINDS[lab.target].log_text(lab.host)[-4000:]
+    assert lab.running(), f"the MTA does not run; its log:\n{log}"
+    greeting = lab.greeting()
+    assert greeting.startswith("220 "), f"{greeting!r}; the MTA's log:\n{log}"
 
 
 def test_another_mta_or_a_missing_one_is_refused_before_anything_changes(lab: Lab) -> None:
@@ -143,9 +155,10 @@ def test_another_mta_or_a_missing_one_is_refused_before_anything_changes(lab: La
 def test_first_run_on_an_installed_stopped_host_deploys_and_starts(lab: Lab) -> None:
     assert not lab.running()
     result = lab.play()
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, why(lab, result)
     assert recap(result)["changed"] > 0
-    assert "changed:" in task_section(result, "Start the MTA"), result.output[-6000:]
+    assert "changed:" in task_section(result, "Start the MTA"), why(lab, result)
+    assert "ok:" in task_section(result, WAIT_RUNS), why(lab, result)
     assert lab.running() and lab.greeting().startswith("220 "), lab.greeting()
     probe = "Probe with the queue proof" if SCENARIOS[lab.target].on_host else \
         "Probe from outside the trusted networks (the canary proves relaying when configured)"
@@ -155,8 +168,8 @@ def test_first_run_on_an_installed_stopped_host_deploys_and_starts(lab: Lab) -> 
 def test_second_run_changes_nothing_and_keeps_one_snapshot(lab: Lab) -> None:
     before = lab.files()
     result = lab.play()
-    assert result.returncode == 0, result.output[-6000:]
-    assert recap(result)["changed"] == 0, result.output[-6000:]
+    assert result.returncode == 0, why(lab, result)
+    assert recap(result)["changed"] == 0, why(lab, result)
     assert lab.files() == before
     assert len(lab.host.run(["ls", f"{BACKUPS}/{lab.target}"]).stdout.split()) == 1, \
         "a run that changed nothing keeps no snapshot"
@@ -166,7 +179,7 @@ def test_check_mode_shows_the_change_and_makes_none(lab: Lab) -> None:
     _essential(lab)
     before = lab.files()
     result = lab.play(SCENARIOS[lab.target].change, check=True)
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, why(lab, result)
     assert recap(result)["changed"] > 0
     assert "\n+++ after" in result.output and "\n--- before" in result.output
     _unchanged_and_answering(lab, before)
@@ -177,7 +190,7 @@ def test_an_inet_interfaces_change_stops_and_starts_and_moves_the_listener(lab: 
         pytest.skip("inet_interfaces is Postfix's (Sendmail and qmail restart on every apply)")
     assert "00000000" in lab.listeners()
     result = lab.play(f"targets.postfix.inet_interfaces=[{lab.host.address}]")
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, why(lab, result)
     assert "changed:" in task_section(result, "Stop the MTA (a setting changed that only a stop and start applies)")
     assert lab.listeners() == {"190200C0"}, lab.listeners()  # 192.0.2.25 only, no more 0.0.0.0
     assert lab.greeting().startswith("220 ")
@@ -195,25 +208,28 @@ def test_sender_auth_deploys_the_milters_as_debian_services(lab: Lab) -> None:
     if lab.target != "postfix":
         pytest.skip("the milters as Debian services: Postfix's (Sendmail's are not rendered)")
     result = lab.play(*MILTERS)
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, why(lab, result)
     assert "inet:8891@127.0.0.1" in lab.host.path("/etc/opendkim.conf").read_text()
     assert "inet:8893@127.0.0.1" in lab.host.path("/etc/opendmarc.conf").read_text()
-    for name in ("opendkim", "opendmarc"):  # 0: running, under Debian's PID file
-        status = lab.host.run(["start-stop-daemon", "--status", "--exec", f"/usr/sbin/{name}",
-                               "--pidfile", f"/run/{name}/{name}.pid"], check=False)
-        assert status.returncode == 0, (name, result.output[-4000:])
+    for name in ("opendkim", "opendmarc"):  # 0: running, under Debian's PID file (written once it is up)
+        status = ["start-stop-daemon", "--status", "--exec", f"/usr/sbin/{name}",
+                  "--pidfile", f"/run/{name}/{name}.pid"]
+        wait_until(ANSIBLE_KINDS[lab.target], lab.host,
+                   lambda argv=status: lab.host.run(argv, check=False).returncode == 0,  # type: ignore[misc]
+                   f"{name} runs under no PID file of Debian's", 30)
     assert lab.greeting().startswith("220 ")
     restored = lab.play()  # the milters off again: what the later scenarios start from
-    assert restored.returncode == 0, restored.output[-6000:]
+    assert restored.returncode == 0, why(lab, restored)
 
 
 def test_open_relay_policy_is_rolled_back_byte_for_byte_and_says_why(lab: Lab) -> None:
     before = lab.files()
     result = lab.play(SCENARIOS[lab.target].open_relay)
     assert result.returncode != 0
-    assert re.search(r"mtaharden probe exit [13] ", result.output), result.output[-6000:]
+    assert re.search(r"mtaharden probe exit [13] ", result.output), why(lab, result)
     assert "  case " in result.output  # the probe's failing cases, one line each
     assert "changed:" in task_section(result, "Put the snapshot back byte for byte (compiled files included)")
+    assert "ok:" in task_section(result, WAIT_RUNS_AGAIN), why(lab, result)
     _unchanged_and_answering(lab, before)
 
 
@@ -225,7 +241,7 @@ def test_a_config_the_mta_rejects_is_never_swapped_in(lab: Lab) -> None:
     before = lab.files()
     result = lab.play(extra=rejected)
     assert result.returncode != 0
-    assert 'at the step "Build and check the staged configuration' in result.output, result.output[-6000:]
+    assert 'at the step "Build and check the staged configuration' in result.output, why(lab, result)
     assert "Nothing on the host was changed" in result.output
     assert "Swap the new files in" not in result.output
     _unchanged_and_answering(lab, before)
@@ -236,7 +252,7 @@ def test_a_failing_apply_is_rolled_back_and_says_why(lab: Lab) -> None:
     before = lab.files()
     result = lab.play(SCENARIOS[lab.target].change, prefix=(FAIL_APPLY,))
     assert result.returncode != 0
-    assert 'at the step "Apply the live configuration"' in result.output, result.output[-6000:]
+    assert 'at the step "Apply the live configuration"' in result.output, why(lab, result)
     assert "injected: apply refused" in result.output
     _unchanged_and_answering(lab, before)
     assert len(lab.host.run(["ls", f"{BACKUPS}/{lab.target}"]).stdout.split()) <= 3
@@ -249,7 +265,7 @@ def test_what_the_host_lacks_is_refused_before_the_swap(lab: Lab) -> None:
     result = lab.play(*scenario.unmet)
     assert result.returncode != 0
     assert 'at the step "Check what the configuration needs of the host, before the swap"' in result.output, \
-        result.output[-6000:]
+        why(lab, result)
     assert scenario.unmet_message in result.output
     assert "Nothing on the host was changed" in result.output
     _unchanged_and_answering(lab, before)
@@ -262,11 +278,11 @@ def test_the_verify_role_alone_proves_from_the_host_with_the_queue_proof(lab: La
     if lab.target == "sendmail":
         # Sendmail relays for its own addresses and names (class w) whatever the policy trusts; its coverage
         # says so (networks.trusted[host]) and the probe calls that vantage inconclusive, never closed or open
-        assert result.returncode != 0, result.output[-6000:]
+        assert result.returncode != 0, why(lab, result)
         assert ": inconclusive" in result.output and "the probe stands on the host itself" in result.output, \
-            result.output[-6000:]
+            why(lab, result)
         return
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, why(lab, result)
     assert "ok:" in task_section(result, "Probe with the queue proof")
     assert "skipping:" in task_section(result, "Probe from outside the trusted networks (the canary proves "
                                                "relaying when configured)")
@@ -308,15 +324,15 @@ def test_the_role_installs_its_mta_on_a_host_without_one(bare: Lab) -> None:
     assert not bare.host.path(program).exists()
     # AUTH off: a sasldb the freshly installed MTA user may not read is the preflight's to refuse
     result = bare.play("auth.enabled=false", extra={f"{bare.target}_install_packages": True})
-    assert "changed:" in task_section(result, install), result.output[-6000:]
+    assert "changed:" in task_section(result, install), why(bare, result)
     if bare.target == "sendmail":
         # Debian's sendmail leaves postmaster without an alias ("User unknown" at RCPT): the preflight
         # refuses before the swap, naming the admin's fix; after it the same play deploys
-        assert result.returncode != 0 and "no alias for postmaster" in result.output, result.output[-6000:]
+        assert result.returncode != 0 and "no alias for postmaster" in result.output, why(bare, result)
         assert "add 'postmaster: root'" in result.output and not bare.running()
         bare.host.run(["sh", "-c", "echo 'postmaster: root' >> /etc/aliases"])
         result = bare.play("auth.enabled=false", sendmail_install_packages=True)
-    assert result.returncode == 0, result.output[-6000:]
+    assert result.returncode == 0, why(bare, result)
     assert bare.running() and bare.greeting().startswith("220 "), bare.greeting()
 
 
@@ -328,6 +344,6 @@ def test_sendmail_replaces_an_installed_postfix_only_when_asked(tmp_path: Path) 
         assert refused.returncode != 0 and "postfix installed on mx" in refused.output, refused.output[-4000:]
         assert "Nothing was changed" in refused.output and lab.host.path("/usr/sbin/postfix").exists()
         result = lab.play("auth.enabled=false", sendmail_install_packages=True, mtaharden_replace_mta=True)
-        assert result.returncode == 0, result.output[-6000:]
+        assert result.returncode == 0, why(lab, result)
         assert not lab.host.path("/usr/sbin/postfix").exists(), "apt replaced Postfix with Sendmail"
         assert lab.running() and lab.greeting().startswith("220 "), lab.greeting()
