@@ -22,6 +22,7 @@ import pytest
 from mtaharden.probe.cases import CASES, Case, Placeholders
 from mtaharden.software_names import SOFTWARE_NAMES
 from tests.lab.conftest import Stock
+from tests.lab.coverage import coverage_rows
 from tests.lab.network import BLOCKED, DNSBL_ZONE, EXEMPT, LISTED_OUTSIDE, REJECTED, TRUSTED, UNTRUSTED
 from tests.lab.policy import (
     HOSTNAME,
@@ -37,7 +38,6 @@ from tests.lab.smtp import Conversation, Session, body, talk
 
 FOREIGN = "foreign.test"
 SETTLE_SECONDS = 60.0
-_COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -45,12 +45,8 @@ _COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
 
 def declared(stock: Stock, *elements: str) -> list[str]:
     """The COVERAGE.md rows of ``elements`` (or their sub-elements) that are not ``enforced``."""
-    rows = []
-    for line in (stock.rendered / "COVERAGE.md").read_text().splitlines():
-        match = _COVERAGE_ROW.match(line)
-        if match and match.group(2) != "enforced" and any(_covers(e, match.group(1)) for e in elements):
-            rows.append(f"{match.group(1)} {match.group(2)}: {match.group(3)}")
-    return rows
+    return [f"{element} {status}: {detail}" for element, (status, detail) in coverage_rows(stock.rendered).items()
+            if status != "enforced" and any(_covers(e, element) for e in elements)]
 
 
 def _covers(element: str, row: str) -> bool:

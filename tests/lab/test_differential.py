@@ -61,6 +61,7 @@ from mtaharden.policy.transaction import MX_PORT, Transaction, split_address
 from mtaharden.policy.types import PolicyValueError, helo_name
 from mtaharden.targets.base import registered
 from tests.lab.conftest import LAB_TOOLS
+from tests.lab.coverage import coverage_rows
 from tests.lab.host import LabHost
 from tests.lab.kind import HostKind, registered_kinds
 from tests.lab.network import (
@@ -144,7 +145,6 @@ UNRENDERABLE: dict[str, dict[str, tuple[str, ...]]] = {
     "sendmail": {"local": (".sub.local2.test",), "relay": (".gw2.test",),  # classes w and R hold exact names
                  "header_checks": ("warn",)},  # no log-only header ruleset
 }
-_COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
 
 
 @dataclass(frozen=True)
@@ -347,8 +347,8 @@ def deploy(lab: Lab, drawn: Drawn) -> tuple[Policy, list[tuple[str, str, str]]]:
     if lab.deployed > 1 and kind.name in REDEPLOY_SETTLE:  # let a restarted listener (svc -t) replace the old one
         time.sleep(REDEPLOY_SETTLE[kind.name])
         lab.host.wait_for_port(25)
-    rows = [(m.group(1), m.group(2), m.group(3)) for line in (out / "COVERAGE.md").read_text().splitlines()
-            if (m := _COVERAGE_ROW.match(line)) and m.group(2) != "enforced"]
+    rows = [(element, status, detail) for element, (status, detail) in coverage_rows(out).items()
+            if status != "enforced"]
     return policy, rows
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shlex
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 
 from mtaharden.probe.cases import CASES
 from tests.lab.conftest import Stock, deployed
+from tests.lab.coverage import coverage_rows
 from tests.lab.kind import registered_kinds
 from tests.lab.network import CANARY, TRUSTED, UNTRUSTED, LabNet
 from tests.lab.policy import behaviour_policy
@@ -58,17 +58,12 @@ def stock(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield running
 
 
-_COVERAGE_ROW = re.compile(r"^\| `([^`]+)` \| (\w+) \| (.*) \|$")
 
 
 def not_enforced(stock: Stock) -> dict[str, str]:
     """Element -> ``status: detail`` of each COVERAGE.md row of the rendered host that is not ``enforced``."""
-    rows = {}
-    for line in (stock.rendered / "COVERAGE.md").read_text().splitlines():
-        if (match := _COVERAGE_ROW.match(line)) and match.group(2) != "enforced":
-            detail = match.group(3).replace("\\|", "|")  # the template escapes a cell's pipes
-            rows[match.group(1)] = f"{match.group(2)}: {detail}"
-    return rows
+    return {element: f"{status}: {detail}" for element, (status, detail) in coverage_rows(stock.rendered).items()
+            if status != "enforced"}
 
 
 def declaring_row(stock: Stock, element: str) -> str | None:
@@ -158,7 +153,8 @@ def test_opened_host_is_open_and_every_accepted_case_is_proven(kind_name: str, t
     with opened(kind_name, tmp_path) as stock:
         code, host = probe(stock, *queue_proof(stock))
         verdicts = {case["id"]: case["verdict"] for case in host["cases"]}
-        assert host["status"] == "open" and code == 1, json.dumps(host, indent=1)
+        assert host["status"] == "open" and code == 1, \
+            f"{json.dumps(host, indent=1)}\n--- the MTA's log:\n{stock.kind.log_text(stock.host)[-6000:]}"
         confirmable = {case.id for case in CASES if case.confirmable}
         accepted = {case["id"] for case in host["cases"] if case["rcpt"]["reply"] and
                     200 <= case["rcpt"]["reply"]["code"] < 300}
