@@ -75,12 +75,18 @@ class LabNet:
     """The lab network; use as a context manager, then ``host(kind)`` for each stock host on it."""
 
     def __init__(self, *, ptr: bool = True, canary_domain: str | None = None,
-                 txt: Mapping[str, str] | None = None) -> None:
+                 txt: Mapping[str, str] | None = None, reserved: Sequence[str] = (),
+                 resolver: str | None = None) -> None:
         """``ptr``: give the client addresses forward and reverse names (off: they resolve to nothing).
         ``canary_domain``: a foreign domain whose address is CANARY instead of the sink's.
-        ``txt``: TXT records to serve (name -> text, e.g. SPF, DMARC, DKIM keys; split into 255-byte strings)."""
+        ``txt``: TXT records to serve (name -> text, e.g. SPF, DMARC, DKIM keys; split into 255-byte strings).
+        ``reserved``: more addresses on the bridge where the sink does not listen (a test serves them, e.g. dane.py).
+        ``resolver``: the nameserver of the hosts' /etc/resolv.conf instead of SINK's dnsmasq (a validating
+        resolver, e.g. dane.py's unbound; written with ``options trust-ad`` so glibc keeps its AD bit)."""
         self.canary_domain = canary_domain
         self.txt = dict(txt or {})
+        self.reserved = tuple(reserved)
+        self.resolver = resolver
         self.netns = unique("mtalab-c")
         self.work = Path(tempfile.mkdtemp(prefix="net-", dir=work_parent()))
         os.chmod(self.work, 0o755)
@@ -121,6 +127,8 @@ class LabNet:
         ip(self.netns, "address", "add", f"{FOREIGN_LITERALS[1]}/128", "dev", "br0", "nodad")
         if self.canary_domain:
             ip(self.netns, "address", "add", f"{CANARY}/24", "dev", "br0")
+        for address in self.reserved:
+            ip(self.netns, "address", "add", f"{address}/24", "dev", "br0")
         self._write_hosts()
         self._start_rbldnsd()
         self._start_dnsmasq()
@@ -172,7 +180,7 @@ class LabNet:
 
     def _start_sink(self) -> None:
         addresses = ["0.0.0.0", "::"]
-        if self.canary_domain:  # every address but CANARY's (a wildcard listener would hold its port 25)
+        if self.canary_domain or self.reserved:  # all but CANARY and reserved (a wildcard would hold their port 25)
             addresses = ["127.0.0.1", *CLIENTS, SINK, FOREIGN_LITERALS[0], "::1", FOREIGN_LITERALS[1],
                          *(f"{PREFIX6}{a.rsplit('.', 1)[1]}" for a in [*CLIENTS, SINK])]
         process = self._spawn([sys.executable, "-m", "tests.lab.sink", "--dir", str(self.sink_dir),
@@ -221,7 +229,9 @@ class LabNet:
         with LabHost(root, unique(f"{kind.name}-"), fqdn, netns, address, address6) as host:
             host.put("/etc/hosts", (f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                     f"{address}\t{fqdn} {short}\n{address6}\t{fqdn} {short}\n").encode())
-            host.put("/etc/resolv.conf", f"nameserver {SINK}\noptions timeout:2 attempts:2\n".encode())
+            resolv = (f"nameserver {SINK}\noptions timeout:2 attempts:2\n" if self.resolver is None
+                      else f"nameserver {self.resolver}\noptions timeout:2 attempts:2 trust-ad\n")
+            host.put("/etc/resolv.conf", resolv.encode())
             host.put("/etc/mailname", f"{fqdn}\n".encode())
             self.names[address] = fqdn
             self._write_hosts()

@@ -2,7 +2,8 @@
 
 ``may`` delivers to the sink in clear; ``encrypt`` keeps the message queued (the sink never offers TLS);
 ``dane`` on Postfix is refused at deploy by the plan's check step, since the lab resolver (dnsmasq) does not
-validate DNSSEC. A DANE delivery itself needs a DNSSEC-signed lab zone and a validating resolver: not proven.
+validate DNSSEC. DANE delivery itself (a verified TLS delivery where signed TLSA records match, a deferral where
+none does) is proven in ``test_dane.py``, on the DNSSEC-signed zone and validating resolver of ``dane.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.lab.postfix import PostfixKind
 from tests.lab.smtp import Session, talk
 from tests.lab.test_behaviour import arrived, message, new_token
 
-DEFERRAL_SECONDS = 30.0
+DEFERRAL_SECONDS = 90.0  # bounded; the first attempt comes late only on a loaded machine
 
 
 def outbound_policy(level: str) -> dict[str, Any]:

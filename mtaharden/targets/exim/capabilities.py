@@ -75,9 +75,13 @@ SCREENING_DNSBL = {
 }
 SCREENING_DNSBL_LOG = "{count} warn dnslists statements sum the weights in acl_c_screen; at the threshold: log_message"
 # Outbound TLS: the smtp transport (remote_smtp) and the dnslookup router.
-OUTBOUND = {"may": "remote_smtp's default hosts_try_tls = *: STARTTLS when offered, else in clear",
-            "dane": ("hosts_try_dane = * in remote_smtp, dnssec_request_domains = * in dnslookup, dns_dnssec_ok = 1; "
-                     "a resolver that does not validate DNSSEC makes every TLSA lookup insecure, so delivery falls "
-                     "back to opportunistic TLS (no check step: Exim has no DNSSEC probe); a DANE-verified delivery "
-                     "is not proven in the lab"),
+OUTBOUND = {"may": ("remote_smtp's default hosts_try_tls = *: STARTTLS when offered, else in clear; and Exim's "
+                    "default DANE (hosts_try_dane = *, dnssec_request_domains = *) stays on: with a DNSSEC-validating "
+                    "resolver, a destination whose signed TLSA records match no served key keeps the message "
+                    "deferred, which Postfix's may would deliver"),
+            "dane": ("hosts_try_dane = * in remote_smtp, dnssec_request_domains = * in dnslookup, dns_dnssec_ok = 1: "
+                     "DANE-verified TLS where the destination publishes DNSSEC-signed TLSA records (none matching: "
+                     "the message stays deferred, no fallback), opportunistic elsewhere; needs a DNSSEC-validating "
+                     "resolver, which nothing checks (Exim has no DNSSEC probe): without one every TLSA lookup is "
+                     "insecure and delivery is opportunistic TLS"),
             "encrypt": "hosts_require_tls = * in remote_smtp: no delivery without TLS"}

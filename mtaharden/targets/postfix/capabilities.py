@@ -70,6 +70,7 @@ SCREENING_DNSBL_SPLIT = ("; a site whose filters differ in more than one octet g
 SCREENING_ALLOW = "postscreen_access_list = {how}: trusted and allowed clients skip every test"
 # Outbound TLS: the SMTP client's security level; DANE needs DNSSEC-validated answers (a validating resolver).
 OUTBOUND = {"may": "smtp_tls_security_level = may", "encrypt": "smtp_tls_security_level = encrypt",
-            "dane": "smtp_tls_security_level = dane, smtp_dns_support_level = dnssec; the check step refuses "
-                    "a host whose resolver does not validate DNSSEC (Postfix's dnssec_probe, via posttls-finger); "
-                    "a DANE-verified delivery itself is not proven in the lab (it has no DNSSEC-signed zone)"}
+            "dane": "smtp_tls_security_level = dane, smtp_dns_support_level = dnssec: DANE-verified TLS where the "
+                    "destination publishes DNSSEC-signed TLSA records (none matching: the message stays deferred), "
+                    "opportunistic elsewhere; the check step refuses a host whose resolver does not validate DNSSEC "
+                    "(Postfix's dnssec_probe, via posttls-finger)"}
