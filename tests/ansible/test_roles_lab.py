@@ -204,19 +204,22 @@ MILTERS = ("sender_auth.spf.enabled=true", "sender_auth.dkim.enabled=true", "sen
 
 def test_sender_auth_deploys_the_milters_as_debian_services(lab: Lab) -> None:
     """Their files go outside the config folder (/etc/opendkim.conf, ...): staged and checked in the staging
-    folder like the rest (the role asserts every staged file lies there), then Debian's services restarted."""
-    if lab.target != "postfix":
-        pytest.skip("the milters as Debian services: Postfix's (Sendmail's are not rendered)")
+    folder like the rest (the role asserts every staged file lies there), then Debian's services restarted,
+    listening where the MTA calls them (Sendmail also pyspf-milter, on 8894)."""
+    ports = {"postfix": {"opendkim": 8891, "opendmarc": 8893},
+             "sendmail": {"opendkim": 8891, "opendmarc": 8893, "pyspf-milter": 8894}}.get(lab.target)
+    if ports is None:
+        pytest.skip("the milters as Debian services: Postfix's and Sendmail's")
     result = lab.play(*MILTERS)
     assert result.returncode == 0, why(lab, result)
     assert "inet:8891@127.0.0.1" in lab.host.path("/etc/opendkim.conf").read_text()
     assert "inet:8893@127.0.0.1" in lab.host.path("/etc/opendmarc.conf").read_text()
-    for name in ("opendkim", "opendmarc"):  # 0: running, under Debian's PID file (written once it is up)
-        status = ["start-stop-daemon", "--status", "--exec", f"/usr/sbin/{name}",
-                  "--pidfile", f"/run/{name}/{name}.pid"]
+    for name, port in ports.items():  # running under Debian's PID file (written once it is up), on its port
+        running = ["sh", "-c", f'kill -0 "$(cat /run/{name}/{name}.pid)"']
         wait_until(ANSIBLE_KINDS[lab.target], lab.host,
-                   lambda argv=status: lab.host.run(argv, check=False).returncode == 0,  # type: ignore[misc]
-                   f"{name} runs under no PID file of Debian's", 30)
+                   lambda argv=running, port=port: (lab.host.run(argv, check=False).returncode == 0  # type: ignore[misc]
+                                                    and port in lab.host.listening()),
+                   f"{name} runs under no PID file of Debian's or does not listen on {port}", 30)
     assert lab.greeting().startswith("220 ")
     restored = lab.play()  # the milters off again: what the later scenarios start from
     assert restored.returncode == 0, why(lab, restored)

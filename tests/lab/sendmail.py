@@ -10,11 +10,13 @@ postmaster alias (see ``setup``).
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtaharden.targets.base import Plan
-from tests.lab.kind import InitScriptKind, install_plan, register, run_steps
+from tests.lab.kind import DeployError, InitScriptKind, install_plan, register, run_steps
 from tests.lab.postfix import start_syslog
 
 if TYPE_CHECKING:
@@ -27,17 +29,29 @@ class SendmailKind(InitScriptKind):
     target = "sendmail"
     init = "/etc/init.d/sendmail"
     pid_file = "/run/sendmail/mta/sendmail.pid"
-    packages = ("sendmail", "sasl2-bin", "libsasl2-modules", "ca-certificates", "busybox-syslogd")
+    packages = ("sendmail", "sasl2-bin", "libsasl2-modules", "ca-certificates", "busybox-syslogd",
+                # sender authentication and DKIM signing (issue 26)
+                "opendkim", "opendmarc", "pyspf-milter")
     # The package leaves /etc/aliases empty, so postmaster@ would be "User unknown": the alias RFC 5321
     # asks for, as Debian's Postfix and Exim packages install it (an admin's step; mtaharden writes no aliases).
     setup = ("mkdir -p /etc/cron.d", "echo 'postmaster: root' >> /etc/aliases")
 
     def deploy(self, host: LabHost, rendered: Path, plan: Plan) -> None:
-        """The plan's files, its build and check steps, then ``/etc/init.d/sendmail restart`` (a stop
-        that finds nothing running, then a start: what the role does after changed files)."""
+        """The plan's files, its build and check steps, the milters it runs beside Sendmail restarted by
+        their init scripts (its apply steps before the SIGHUP, as a role applies them), then
+        ``/etc/init.d/sendmail restart`` (a stop that finds nothing running, then a start: what the role
+        does after changed files)."""
         start_syslog(host)
         install_plan(host, rendered, plan)
         run_steps(host, plan)
+        for step in plan.steps:  # every apply step but the SIGHUP, which the init script's restart stands for
+            if step.phase == "apply" and "kill -HUP" not in " ".join(step.argv):
+                restarted = host.run(list(step.argv), check=False)
+                if restarted.returncode != 0:
+                    raise DeployError(f"{shlex.join(step.argv)} exited {restarted.returncode}:\n"
+                                      f"{restarted.stdout}{restarted.stderr}\n{self.log_text(host)}")
+        for port in re.findall(r"S=inet:(\d+)@", (rendered / "sendmail.mc").read_text()):
+            host.wait_for_port(int(port))  # pyspf-milter's init script starts it in the background
         self.restart(host, refuse_warnings=True)
 
     def log_text(self, host: LabHost) -> str:

@@ -22,13 +22,16 @@ from typing import Any
 import pytest
 
 from mtaharden.targets.base import Plan
+from mtaharden.targets.kit import milters as kit_milters
+from mtaharden.targets.sendmail.sender_auth import SPF_PORT
 from tests.lab.exim import EximKind
 from tests.lab.host import LabHost
 from tests.lab.kind import DeployError, HostKind, install_plan, run_steps
 from tests.lab.network import LISTED_OUTSIDE, SINK, TRUSTED, UNTRUSTED, LabNet
-from tests.lab.policy import HOSTNAME, behaviour_policy, prepare_auth, render
+from tests.lab.policy import HOSTNAME, PASSWORD, REALM, USER, behaviour_policy, prepare_auth, render
 from tests.lab.postfix import PostfixKind
 from tests.lab.roots import need_lab
+from tests.lab.sendmail import SendmailKind
 from tests.lab.smtp import Conversation, Session, body, talk
 
 dkim = pytest.importorskip("dkim")
@@ -154,6 +157,13 @@ def exim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def sendmail_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    work = tmp_path_factory.mktemp("sender-auth-sendmail")
+    with _lab(SendmailKind(), work, KEY_PATH, "opendkim:opendkim") as running:
+        yield running
+
+
 def test_a_dkim_key_others_may_read_is_refused_before_anything_is_live(lab: Lab) -> None:
     _, plan, rendered = render(lab.kind, lab.work / "unsafe", _policy(strict=True))
     lab.host.run(["chmod", "0644", KEY_PATH])
@@ -274,6 +284,134 @@ def test_exim_with_its_own_conditions(exim_lab: Lab) -> None:
     assert _result(lab.arrived("dkim-tampered"), "dkim=fail", "header.d", SIGNED), lab.arrived("dkim-tampered")
     assert "Authentication-Results" not in lab.arrived("signed-here")  # a trusted client's mail is not judged
     _verifies_apart(lab, "signed-here")
+
+
+def test_sendmail_strict_policy(sendmail_lab: Lab) -> None:
+    """Sendmail's milters. pyspf-milter: SPF -all from an unlisted client 550 at MAIL FROM, listed spf=pass,
+    softfail tagged; a trusted client is not checked, a client that authenticates on port 25 is (as the row says).
+    OpenDMARC: p=reject failing 550, an aligned DKIM signature passes it, p=quarantine held in Sendmail's
+    quarantine (mailq -qQ); a bad signature alone refuses nothing. OpenDKIM signs what a trusted client, an
+    authenticated one and a local ``sendmail -t`` send, and dkimpy verifies it apart."""
+    lab = sendmail_lab
+    lab.host.run(["/etc/init.d/pyspf-milter", "start"])  # as apt leaves it: the package's config, on 8893
+    lab.host.wait_for_port(kit_milters.OPENDMARC_PORT)  # OpenDMARC's port: the deploy must move it first
+    plan = lab.deploy(_policy(strict=True), "sendmail-strict")
+    assert _status(plan, "sender_auth.spf") == "approximated"  # port-25 AUTH and access permits: see the row
+    assert all(_status(plan, e) == "enforced" for e in ("sender_auth.dkim", "sender_auth.dmarc", "dkim_signing"))
+    refused = lab.send(UNTRUSTED, f"a@{STRICT}")
+    assert refused.replies[1][0] == 550 and "SPF" in refused.replies[1][1], refused
+    passed = lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"))
+    soft = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"))
+    trusted = lab.send(TRUSTED, f"t@{STRICT}", _message(f"t@{STRICT}", "spf-trusted"))
+    submitted = _submit(lab, "alice@example.test", _message("alice@example.test", "signed-submitted"))
+    assert _submit(lab, f"s@{STRICT}").replies[-1][0] == 550  # pyspf-milter decided at connect, before AUTH
+    dmarc_fail = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "dmarc-reject"))
+    aligned = lab.send(UNTRUSTED, "e@other.example", lab.sign(_message(f"e@{DMARC_REJECT}", "dmarc-aligned"),
+                                                           DMARC_REJECT))
+    tampered = lab.send(UNTRUSTED, "g@other.example", lab.sign(
+        _message(f"g@{SIGNED}", "dkim-tampered"), SIGNED).replace("hello", "HELLO"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "dmarc-quarantine"))
+    own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-here"),
+                   recipient="bob@foreign.test")
+    local_message = _message("alice@example.test", "signed-locally").replace(RELAY_TO, "bob@foreign.test")
+    local = lab.host.run(["sendmail", "-t", "-f", "alice@example.test"], input_text=local_message)
+    log = _milter_log(lab)
+    for name, talked in (("passed", passed), ("soft", soft), ("trusted", trusted), ("submitted", submitted),
+                         ("aligned", aligned), ("tampered", tampered), ("quarantined", quarantined), ("own", own)):
+        assert talked.last[0] == 250, f"{name}: {talked.last}\n{log}"
+    assert local.returncode == 0, local
+    assert dmarc_fail.last[0] == 550 and "DMARC" in dmarc_fail.last[1], (dmarc_fail, log)
+
+    assert _result(lab.arrived("spf-pass"), "spf=pass", "smtp.mailfrom", STRICT), lab.arrived("spf-pass")
+    assert _result(lab.arrived("spf-soft"), "spf=softfail", "smtp.mailfrom", SOFT), lab.arrived("spf-soft")
+    assert "spf=" not in lab.arrived("spf-trusted"), lab.arrived("spf-trusted")
+    aligned_results = lab.arrived("dmarc-aligned")
+    assert _result(aligned_results, "dkim=pass", "header.d", DMARC_REJECT), aligned_results
+    assert _result(aligned_results, "dmarc=pass", "header.from", DMARC_REJECT), aligned_results
+    assert _result(lab.arrived("dkim-tampered"), "dkim=fail", "header.d", SIGNED)
+    held = lab.host.run(["mailq", "-qQ"]).stdout  # the quarantined jobs only; plain mailq lists none of them
+    assert re.search(r"<h@other\.example>\n\s*QUARANTINE: .*DMARC", held), held
+    assert "h@other.example" not in lab.host.run(["mailq"]).stdout
+    assert "dmarc-quarantine" not in str(lab.net.sink_messages())
+    lab.host.run(["sh", "-c", "rm -f /var/spool/mqueue/hf* /var/spool/mqueue/df*"])  # drop the held job
+    for token in ("signed-here", "signed-submitted", "signed-locally"):
+        _verifies_apart(lab, token)
+
+
+def test_sendmail_lenient_policy(sendmail_lab: Lab) -> None:
+    """on_fail/on_softfail defer: pyspf-milter answers 550 to a fail and tags a softfail (approximated, the row
+    says so); DMARC
+    p=reject without honour_reject and p=quarantine with tag: delivered with dmarc=fail. With the submission
+    port: a client authenticated there is not SPF-checked (MacroList), and its mail is signed."""
+    lab = sendmail_lab
+    policy = _policy(strict=False)
+    policy["role"] = "mx+submission"
+    plan = lab.deploy(policy, "sendmail-lenient")
+    submitted = _submit(lab, f"s@{STRICT}", _message("alice@example.test", "signed-on-587"), port=587)
+    assert submitted.last[0] == 250, submitted
+    assert "spf=" not in lab.arrived("signed-on-587")
+    _verifies_apart(lab, "signed-on-587")
+    assert "a fail is refused 550, not deferred 450" in _detail(plan, "sender_auth.spf")
+    assert "a softfail is only tagged" in _detail(plan, "sender_auth.spf")
+    refused = lab.send(UNTRUSTED, f"a@{STRICT}")
+    assert refused.replies[1][0] == 550, refused
+    tagged = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "lenient-softfail"))
+    assert tagged.last[0] == 250, tagged
+    softfailed = lab.arrived("lenient-softfail")
+    assert _result(softfailed, "spf=softfail", "smtp.mailfrom", SOFT), softfailed
+    assert lab.send(PERMITTED, f"b@{STRICT}").last[0] == 250
+    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"))
+    assert rejected.last[0] == 250 and quarantined.last[0] == 250, (rejected, quarantined)
+    assert _result(lab.arrived("lenient-reject"), "dmarc=fail", "header.from", DMARC_REJECT)
+    assert _result(lab.arrived("lenient-quarantine"), "dmarc=fail", "header.from", DMARC_QUARANTINE)
+    assert "lenient-quarantine" not in lab.host.run(["mailq", "-qQ"]).stdout
+
+
+def test_sendmail_a_reboot_starts_the_milters_as_debian_services(sendmail_lab: Lab) -> None:
+    """As for Postfix: everything stopped and /run emptied, then only the boot's S01 scripts (the packages'
+    enabled services) and no deploy: pyspf-milter reads the deployed file on 8894, mail is judged and signed."""
+    lab = sendmail_lab
+    lab.deploy(_policy(strict=True), "sendmail-boot")
+    lab.kind.stop(lab.host)
+    milters = ("opendmarc", "opendkim", "pyspf-milter")
+    for name in milters:
+        lab.host.run([f"/etc/init.d/{name}", "stop"])
+        assert lab.host.path(f"/etc/systemd/system/multi-user.target.wants/{name}.service").is_symlink(), name
+    lab.host.run(["rm", "-rf", *(f"/run/{name}" for name in milters)])
+    deadline = time.monotonic() + QUEUE_SECONDS
+    while {kit_milters.OPENDKIM_PORT, kit_milters.OPENDMARC_PORT, SPF_PORT} & lab.host.listening():
+        assert time.monotonic() < deadline, lab.host.listening()  # pyspf-milter takes a while to exit
+        time.sleep(0.2)
+    for name in ("opendkim", "opendmarc", "pyspf-milter", "sendmail"):  # sysv-rc's order (S01 links, by name)
+        links = sorted(lab.host.path("/etc/rc2.d").glob(f"S*{name}"))
+        assert len(links) == 1, (name, links)
+        lab.host.run([f"/etc/rc2.d/{links[0].name}", "start"])
+    for port in (25, kit_milters.OPENDKIM_PORT, kit_milters.OPENDMARC_PORT, SPF_PORT):
+        lab.host.wait_for_port(port)  # pyspf-milter starts in the background: F=T defers mail until it listens
+    assert lab.send(UNTRUSTED, f"a@{STRICT}").replies[1][0] == 550
+    own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "sendmail-signed-after-boot"),
+                   recipient="bob@foreign.test")
+    assert own.last[0] == 250, (own, _milter_log(lab))
+    _verifies_apart(lab, "sendmail-signed-after-boot")
+
+
+def _submit(lab: Lab, sender: str, message: str | None = None, port: int = 25) -> Conversation:
+    """From UNTRUSTED, authenticated after STARTTLS on ``port`` (the lab policy's role offers no submission
+    port): MAIL FROM ``sender``, then ``message`` to a foreign domain (none: the session ends at MAIL)."""
+    login = "AUTH PLAIN " + base64.b64encode(f"\0{USER}@{REALM}\0{PASSWORD}".encode()).decode()
+    commands: list[str | dict[str, str]] = ["EHLO client.test", login, f"MAIL FROM:<{sender}>"]
+    if message is not None:
+        commands += ["RCPT TO:<bob@foreign.test>", "DATA", body(message)]
+    return talk(lab.net, [Session(lab.host.address, UNTRUSTED, commands, starttls=True, port=port)])[0]
+
+
+def _status(plan: Plan, element: str) -> str:
+    return next(item.status for item in plan.coverage if item.element == element)
+
+
+def _detail(plan: Plan, element: str) -> str:
+    return next(item.detail for item in plan.coverage if item.element == element)
 
 
 def _verifies_apart(lab: Lab, token: str) -> None:

@@ -85,7 +85,7 @@ BASE: dict[str, Any] = {
                     "milter_dir": "/etc", "inet_interfaces": ["all"],
                     "parameters": {"smtpd_reject_footer": "footer"}},
         "sendmail": {"allow_unsupported": ["tls", "screening.dnsbl", "sender_auth", "dkim_signing"],
-                     "settings_dir": "/etc/mail",
+                     "settings_dir": "/etc/mail", "milter_dir": "/etc",
                      "cf_dir": "/usr/share/sendmail/cf", "version": "8.17.1.9",
                      "sendmail": "/usr/sbin/sendmail", "makemap": "/usr/sbin/makemap", "ca_path": "/etc/ssl/certs",
                      "ca_file": "/etc/ssl/certs/ca.crt", "sasl_dir": "/etc/sasl2", "listen_address": "192.0.2.25",

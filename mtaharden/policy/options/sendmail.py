@@ -40,6 +40,8 @@ class SendmailOptions(TargetOptions):
     ca_file: AbsolutePath = Field(
         "/etc/ssl/certs/ca-certificates.crt", description="confCACERT: without it Sendmail offers no STARTTLS"
     )
+    milter_dir: AbsolutePath = Field("/etc", description="where Debian's opendkim, opendmarc and pyspf-milter packages "
+                                     "read opendkim.conf, opendmarc.conf and pyspf-milter/pyspf-milter.conf")
     sasl_dir: AbsolutePath = Field(
         "/etc/sasl2", description="where Cyrus SASL looks for Sendmail.conf (Sendmail has no setting for it)"
     )

@@ -5,8 +5,9 @@ concern, each step recording its coverage into the plan's one Recorder as it dec
 reads in the policy's order): :mod:`.mc` (the .mc statements), :mod:`.classes` (class w and R),
 :mod:`.dnsbl`, :mod:`.access` (the access map; HELO rules and the client re-check in :mod:`.rulesets`),
 :mod:`.headers` (regex maps over :mod:`.regex`), then the files: :mod:`.sasl`, :mod:`.helpfile`,
-:mod:`.relay_check` (the -bt check step). Quoting is :mod:`.m4`; coverage texts are :mod:`.capabilities`;
-template contexts :mod:`.contexts`.
+:mod:`.relay_check` (the -bt check step), :mod:`.sender_auth` (the SPF, DKIM and DMARC milters: their
+.mc lines, files in ``milter_dir``, checks and restarts). Quoting is :mod:`.m4`; coverage texts are
+:mod:`.capabilities`; template contexts :mod:`.contexts`.
 
 Policy text reaches m4 only inside double m4 quotes (so cf.m4's rescans cannot execute it) and never
 contains an m4 quote character; free text for the access map goes to a plain file m4 never reads.
@@ -52,9 +53,9 @@ class SendmailTarget(Target):
         bare_newlines = smuggling.lower(policy, coverage)
         tls = mc.tls(policy, coverage)
         screened = screening.lower(policy, coverage)
-        sender_auth.record(policy, coverage)
+        milters = sender_auth.lower(policy, coverage)
         statements = mc.statements(policy, mc.Sections(daemons, hostname, auth, [*features, *screened.features],
-                                                       session, tls))
+                                                       session, tls, milters.statements))
         files = [
             PlannedFile("sendmail.mc", "sendmail.mc.j2",
                         McFile(statements, header_rules.config, (*rules.rulesets, *header_rules.rulesets))),
@@ -64,25 +65,30 @@ class SendmailTarget(Target):
             PlannedFile("helpfile", "table.j2", Table(HELP_TOPICS)),
             *relay_check.files(policy),
             *sasl.conf_file(policy),
+            *milters.files,
         ]
         files.append(coverage_file(self.name, coverage.items()))
-        return Plan(self.name, placed(files, lambda path: _destination(policy, path)), _steps(policy),
-                    coverage.items(), apply="restart", service=_service(policy), preflight=preflight(policy),
-                    folders=FOLDERS)
+        milter_files = {file.path for file in milters.files}
+        return Plan(self.name, placed(files, lambda path: _destination(policy, path, milter_files)),
+                    _steps(policy, milters), coverage.items(), apply="restart", service=_service(policy, milters),
+                    preflight=(*preflight(policy), *milters.requirements), folders=FOLDERS)
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"m4_line": m4_line}
 
 
-def _destination(policy: Policy, path: str) -> str:
-    """Where an output file is installed: the settings folder, but the help file and Sendmail.conf."""
+def _destination(policy: Policy, path: str, milter_files: set[str]) -> str:
+    """Where an output file is installed: the settings folder, but the help file, Sendmail.conf and the
+    milters' files (in ``milter_dir``, where Debian's packages read them)."""
     options = policy.targets.sendmail
     if path == "helpfile":
         return help_file(policy)
+    if path in milter_files:
+        return f"{options.milter_dir}/{path}"
     return f"{options.sasl_dir}/{path}" if path == sasl.CONF else f"{options.settings_dir}/{path}"
 
 
-def _steps(policy: Policy) -> tuple[Step, ...]:
+def _steps(policy: Policy, milters: sender_auth.SenderAuth) -> tuple[Step, ...]:
     options, q = policy.targets.sendmail, shlex.quote
     settings = options.settings_dir
     cf = f"{settings}/sendmail.cf"
@@ -94,13 +100,17 @@ def _steps(policy: Policy) -> tuple[Step, ...]:
              outputs=(f"{settings}/access.db",)),
         relay_check.check_step(policy),
         *smuggling.checks(policy),
+        *milters.check_steps(),
+        *milters.apply_steps(),  # the milters Sendmail calls, before it re-executes (F=T defers mail without them)
         Step(("sh", "-c", f"kill -HUP \"$(head -n 1 {q(options.pid_file or DEBIAN_PID_FILE)})\""),
              "the daemon re-executes itself and reads the new sendmail.cf", "apply"),
     )
 
 
-def _service(policy: Policy) -> Service:
-    """Every apply is a full restart (SIGHUP re-executes the daemon): no separate restart key."""
+def _service(policy: Policy, milters: sender_auth.SenderAuth) -> Service:
+    """Every apply is a full restart (SIGHUP re-executes the daemon): no separate restart key. The milters
+    start before Sendmail (which defers mail without them) and stop after it."""
     pid_file = shlex.quote(policy.targets.sendmail.pid_file or DEBIAN_PID_FILE)
     return Service(running=("sh", "-c", f'kill -0 "$(head -n 1 {pid_file} 2>/dev/null)" 2>/dev/null'),
-                   start=((DEBIAN_INIT, "start"),), stop=((DEBIAN_INIT, "stop"),))
+                   start=(*(m.start for m in milters.restart_order), (DEBIAN_INIT, "start")),
+                   stop=((DEBIAN_INIT, "stop"), *(m.stop for m in milters.milters)))

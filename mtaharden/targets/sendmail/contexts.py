@@ -23,10 +23,12 @@ class McFile:
 
 @dataclass(frozen=True)
 class Table:
-    """table.j2 (and Sendmail.conf.j2): ``key value`` lines, then blocks of keys sharing one value."""
+    """table.j2 (and Sendmail.conf.j2): ``key value`` lines (each after its comment, if any), then blocks of
+    keys sharing one value."""
 
     lines: Sequence[tuple[str, str]]
     blocks: Sequence[Block] = ()
+    comments: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class Sections:
     dnsbl: Sequence[str]
     session: Sequence[str]
     tls: Sequence[str]
+    milters: Sequence[str] = ()  # the milter macros and INPUT_MAIL_FILTER lines (sender_auth)
 
 
 def daemons(policy: Policy, coverage: Recorder) -> list[str]:
@@ -183,5 +184,5 @@ def statements(policy: Policy, sections: Sections) -> list[str]:
         out.append(feature("blocklist_recipients"))
     if options.accept_unresolvable_domains:
         out.append(feature("accept_unresolvable_domains"))
-    out += [*sections.daemons, f"MAILER({m4_quote('local')})", f"MAILER({m4_quote('smtp')})"]
+    out += [*sections.daemons, f"MAILER({m4_quote('local')})", f"MAILER({m4_quote('smtp')})", *sections.milters]
     return out
