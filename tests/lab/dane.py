@@ -31,7 +31,7 @@ from typing import Any
 
 from tests.lab import sink
 from tests.lab.host import listening
-from tests.lab.network import PREFIX, REPO, SINK, LabNet
+from tests.lab.network import PREFIX, REPO, SINK, LabNet, started
 from tests.lab.roots import LabUnavailable, unavailable
 from tests.processes import stop
 
@@ -121,16 +121,9 @@ class DaneLab:
 
     def __enter__(self) -> DaneLab:
         missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-        try:
-            if missing:
-                raise LabUnavailable(f"the DANE lab needs {', '.join(missing)} (scripts/bootstrap.sh --test)")
-            self.start()
-        except LabUnavailable as exc:
-            self.close()
-            unavailable(str(exc))
-        except BaseException:
-            self.close()
-            raise
+        if missing:
+            unavailable(f"the DANE lab needs {', '.join(missing)} (scripts/bootstrap.sh --test)")
+        started(self.start, self.close)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,19 @@ def ip(netns: str, *args: str) -> None:
         raise LabUnavailable(f"ip -n {netns} {' '.join(args)}: {result.stderr.strip()}")
 
 
+def started(start: Callable[[], None], close: Callable[[], None]) -> None:
+    """``start`` a lab service (a context manager's ``__enter__``); on any failure ``close`` what it started,
+    then skip (or, in CI, fail) when the lab cannot run here, or raise."""
+    try:
+        start()
+    except LabUnavailable as exc:
+        close()
+        unavailable(str(exc))
+    except BaseException:
+        close()
+        raise
+
+
 class LabNet:
     """The lab network; use as a context manager, then ``host(kind)`` for each stock host on it."""
 
@@ -99,14 +112,7 @@ class LabNet:
         self.names[SINK] = RELAY_DOMAIN  # the relay domain's next hop is "the Internet" too
 
     def __enter__(self) -> LabNet:
-        try:
-            self.start()
-        except LabUnavailable as exc:
-            self.close()
-            unavailable(str(exc))
-        except BaseException:
-            self.close()
-            raise
+        started(self.start, self.close)
         return self
 
     def __exit__(self, *exc: object) -> None:

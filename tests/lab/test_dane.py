@@ -22,12 +22,10 @@ from tests.lab.coverage import coverage_rows
 from tests.lab.dane import DANE_ADDRESSES, MATCHING, MISMATCHING, MX_MATCHING, RESOLVER, TOOLS, DaneLab
 from tests.lab.exim import EximKind
 from tests.lab.kind import HostKind
-from tests.lab.network import TRUSTED, LabNet
+from tests.lab.network import LabNet
 from tests.lab.postfix import PostfixKind
 from tests.lab.roots import need_lab
-from tests.lab.smtp import Session, talk
-from tests.lab.test_behaviour import message, new_token
-from tests.lab.test_outbound_tls import outbound_policy
+from tests.lab.test_outbound_tls import outbound_policy, relay
 
 WAIT_SECONDS = 30.0
 
@@ -89,16 +87,6 @@ def dane_stock(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         yield DaneStock(stock, dane)
 
 
-def relay(stock: Stock, domain: str, label: str) -> str:
-    """A trusted client relays one message to ``domain``; its token."""
-    token = new_token(label)
-    (conversation,) = talk(stock.net, [Session(stock.host.address, TRUSTED, [
-        "EHLO trusted.client.test", "MAIL FROM:<probe@client.test>", f"RCPT TO:<{token}@{domain}>",
-        "DATA", message(token)])])
-    assert [code for code, _ in conversation.replies] == [250, 250, 250, 354, 250], conversation
-    return token
-
-
 def wait_for(found: Callable[[], Any], what: str, log: Callable[[], str]) -> Any:
     deadline = time.monotonic() + WAIT_SECONDS
     while not (result := found()):
@@ -120,7 +108,7 @@ def test_dane_deploys_with_a_validating_resolver(dane_stock: DaneStock) -> None:
 
 def test_dane_delivers_over_verified_tls(dane_stock: DaneStock) -> None:
     stock, dane = dane_stock.stock, dane_stock.dane
-    token = relay(stock, MATCHING, "dane-ok")
+    token = relay(stock, "dane-ok", MATCHING)
     (received,) = wait_for(lambda: [m for m in dane.messages() if token in str(m["data"])], "message at the TLS sink",
                            lambda: stock.kind.log_text(stock.host) + dane.logs())
     assert received["tls"] is True and received["cipher"], received
@@ -133,7 +121,7 @@ def test_dane_delivers_over_verified_tls(dane_stock: DaneStock) -> None:
 
 def test_dane_mismatch_stays_queued(dane_stock: DaneStock) -> None:
     stock, dane = dane_stock.stock, dane_stock.dane
-    token = relay(stock, MISMATCHING, "dane-bad")
+    token = relay(stock, "dane-bad", MISMATCHING)
     wait_for(lambda: DEFERRED[stock.kind.name](token, stock.kind.log_text(stock.host)), "deferral in the log",
              lambda: stock.kind.log_text(stock.host))
     time.sleep(1.0)
@@ -150,7 +138,7 @@ def test_may_ignores_tlsa_on_postfix_and_keeps_exims_own_dane(kind: HostKind,
     need_lab(*LAB_TOOLS, *TOOLS)
     with LabNet(reserved=DANE_ADDRESSES, resolver=RESOLVER) as net, DaneLab(net) as dane, \
             deployed(kind, tmp_path_factory.mktemp(f"{kind.name}-may-dane"), outbound_policy("may"), net=net) as stock:
-        token = relay(stock, MISMATCHING, "may-bad-tlsa")
+        token = relay(stock, "may-bad-tlsa", MISMATCHING)
         log = lambda: stock.kind.log_text(stock.host)  # noqa: E731
         if kind.name == "exim":
             wait_for(lambda: DEFERRED["exim"](token, log()), "deferral in the log", log)

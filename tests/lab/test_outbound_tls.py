@@ -30,11 +30,11 @@ def outbound_policy(level: str) -> dict[str, Any]:
             "networks": {"trusted": [f"{TRUSTED}/32"]}, "outbound": {"tls": level}}
 
 
-def relay(stock: Stock, label: str) -> str:
-    """A trusted client relays one message to a foreign domain; its token."""
+def relay(stock: Stock, label: str, domain: str = "foreign.example.net") -> str:
+    """A trusted client relays one message to a foreign ``domain``; its token."""
     token = new_token(label)
     (conversation,) = talk(stock.net, [Session(stock.host.address, TRUSTED, [
-        "EHLO trusted.client.test", "MAIL FROM:<probe@client.test>", f"RCPT TO:<{token}@foreign.example.net>",
+        "EHLO trusted.client.test", "MAIL FROM:<probe@client.test>", f"RCPT TO:<{token}@{domain}>",
         "DATA", message(token)])])
     assert [code for code, _ in conversation.replies] == [250, 250, 250, 354, 250], conversation
     return token

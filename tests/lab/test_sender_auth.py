@@ -121,6 +121,16 @@ class Lab:
         return signature.decode().replace("\r\n", "\n") + message
 
 
+def _dmarc_failures_only_tagged(lab: Lab) -> None:
+    """The lenient policy: p=reject (no honour_reject) and p=quarantine (tag) failing are delivered, with
+    dmarc=fail in Authentication-Results."""
+    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"))
+    assert rejected.last[0] == 250 and quarantined.last[0] == 250, (rejected, quarantined)
+    assert _result(lab.arrived("lenient-reject"), "dmarc=fail", "header.from", DMARC_REJECT)
+    assert _result(lab.arrived("lenient-quarantine"), "dmarc=fail", "header.from", DMARC_QUARANTINE)
+
+
 def _message(sender: str, token: str, text: str = "hello") -> str:
     return f"From: <{sender}>\nTo: <{RELAY_TO}>\nSubject: {token}\nMessage-ID: <{token}@client.test>\n\n{text}\n"
 
@@ -228,11 +238,7 @@ def test_lenient_policy(lab: Lab) -> None:
     assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 450
     assert lab.send(UNTRUSTED, f"c@{SOFT}").last[0] == 450
     assert lab.send(PERMITTED, f"b@{STRICT}").last[0] == 250
-    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"))
-    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"))
-    assert rejected.last[0] == 250 and quarantined.last[0] == 250, (rejected, quarantined)
-    assert _result(lab.arrived("lenient-reject"), "dmarc=fail", "header.from", DMARC_REJECT)
-    assert _result(lab.arrived("lenient-quarantine"), "dmarc=fail", "header.from", DMARC_QUARANTINE)
+    _dmarc_failures_only_tagged(lab)
     assert lab.settled() == []
 
 
@@ -360,11 +366,7 @@ def test_sendmail_lenient_policy(sendmail_lab: Lab) -> None:
     softfailed = lab.arrived("lenient-softfail")
     assert _result(softfailed, "spf=softfail", "smtp.mailfrom", SOFT), softfailed
     assert lab.send(PERMITTED, f"b@{STRICT}").last[0] == 250
-    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"))
-    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"))
-    assert rejected.last[0] == 250 and quarantined.last[0] == 250, (rejected, quarantined)
-    assert _result(lab.arrived("lenient-reject"), "dmarc=fail", "header.from", DMARC_REJECT)
-    assert _result(lab.arrived("lenient-quarantine"), "dmarc=fail", "header.from", DMARC_QUARANTINE)
+    _dmarc_failures_only_tagged(lab)
     assert "lenient-quarantine" not in lab.host.run(["mailq", "-qQ"]).stdout
 
 

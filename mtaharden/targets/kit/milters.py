@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from ...policy import Policy, canonical
 from ..base import Block, PlannedFile, Requirement, Step
+from .coverage import Recorder
+from .sender_auth import OFF
 
 OPENDKIM_PORT, OPENDMARC_PORT = 8891, 8893  # the ports Debian's README.Debian and most guides use
 PACKAGES = ("opendkim", "opendmarc")
@@ -176,3 +178,45 @@ def requirements(policy: Policy, signer: str = SIGNER) -> tuple[Requirement, ...
     """Each DKIM key exists and the signer reads it (its mode is the check step's)."""
     keys = signing_keys(policy)
     return (Requirement("readable", (signer, *keys), f"{signer} reads the DKIM private keys"),) if keys else ()
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What the coverage rows say of one MTA's use of the milters: how it calls them and what it does with
+    their verdicts (``signed`` takes ``{keys}``)."""
+
+    call: str  # how the MTA reaches a milter, e.g. "smtpd_milters" or "INPUT_MAIL_FILTER, F=T"
+    verified: str  # whose signatures are verified
+    spf: str  # where OpenDMARC takes the SPF result from
+    held: str  # where a held p=quarantine message goes
+    signed: str  # whose mail is signed, with {keys}
+
+
+def record(policy: Policy, rec: Recorder, wording: Wording) -> None:
+    """The rows of ``sender_auth.dkim``, ``sender_auth.dmarc`` and ``dkim_signing`` for an MTA calling these
+    milters (``sender_auth.spf`` is each MTA's own)."""
+    auth = policy.sender_auth
+    if auth.dkim.enabled:
+        rec.enforced("sender_auth.dkim", f"OpenDKIM milter (package opendkim; {wording.call}, inet:127.0.0.1:"
+                     f"{OPENDKIM_PORT}, mode v): every signature of mail from {wording.verified} verified, the result "
+                     "in an Authentication-Results header; a bad signature alone refuses nothing")
+    else:
+        rec.enforced("sender_auth.dkim", OFF["sender_auth.dkim"])
+    dmarc = auth.dmarc
+    if dmarc.enabled:
+        quarantine = (f"held in {wording.held}" if dmarc.on_quarantine == "hold"
+                      else "tagged only (HoldQuarantinedMessages false)")
+        reject = ("refused with 550 at end of DATA (RejectFailures)" if dmarc.honour_reject
+                  else "tagged only (RejectFailures false)")
+        rec.enforced("sender_auth.dmarc", f"OpenDMARC milter (package opendmarc; {wording.call}, inet:127.0.0.1:"
+                     f"{OPENDMARC_PORT}) after OpenDKIM, SPF from {wording.spf}; p=reject failing: {reject}; "
+                     f"p=quarantine failing: {quarantine}")
+    else:
+        rec.enforced("sender_auth.dmarc", OFF["sender_auth.dmarc"])
+    if policy.dkim_signing:
+        keys = ", ".join(f"{key.selector}._domainkey.{key.domain}" for key in policy.dkim_signing)
+        rec.enforced("dkim_signing", f"OpenDKIM milter (package opendkim; mode s; {wording.call}) signs "
+                     f"{wording.signed.format(keys=keys)} (relaxed/simple, From oversigned); a check step refuses a "
+                     "key file anyone but opendkim may read; the key never enters the output")
+    else:
+        rec.enforced("dkim_signing", OFF["dkim_signing"])

@@ -55,7 +55,7 @@ def lower(policy: Policy, config_dir: str, milter_dir: str, record: Recorder) ->
     go to ``milter_dir`` (``/etc``, where Debian's packages read them), the rest to ``config_dir``."""
     restrictions, services, files = _spf(policy, config_dir, record)
     found = kit.milters(policy, milter_dir)
-    _record_milters(policy, record)
+    kit.record(policy, record, MILTERS)
     parameters: dict[str, str] = {}
     if found:
         parameters["smtpd_milters"] = ", ".join(map(_socket, found))
@@ -100,30 +100,8 @@ def _spf(policy: Policy, config_dir: str, record: Recorder) -> tuple[tuple[str, 
     return steps, (row,), [conf]
 
 
-def _record_milters(policy: Policy, record: Recorder) -> None:
-    auth = policy.sender_auth
-    if auth.dkim.enabled:
-        record.enforced("sender_auth.dkim", f"OpenDKIM milter (package opendkim; smtpd_milters, inet:127.0.0.1:"
-                        f"{kit.OPENDKIM_PORT}, mode v): every signature of mail from untrusted clients verified, the "
-                        "result in an Authentication-Results header; a bad signature alone refuses nothing")
-    else:
-        record.enforced("sender_auth.dkim", OFF["sender_auth.dkim"])
-    dmarc = auth.dmarc
-    if dmarc.enabled:
-        quarantine = ("held in Postfix's hold queue (HoldQuarantinedMessages; postsuper -H releases it)"
-                      if dmarc.on_quarantine == "hold" else "tagged only (HoldQuarantinedMessages false)")
-        reject = "refused with 550 at end of DATA (RejectFailures)" if dmarc.honour_reject else \
-            "tagged only (RejectFailures false)"
-        record.enforced("sender_auth.dmarc", f"OpenDMARC milter (package opendmarc; inet:127.0.0.1:"
-                        f"{kit.OPENDMARC_PORT}) after OpenDKIM, SPF from the Received-SPF header or its own check; "
-                        f"p=reject failing: {reject}; p=quarantine failing: {quarantine}")
-    else:
-        record.enforced("sender_auth.dmarc", OFF["sender_auth.dmarc"])
-    if policy.dkim_signing:
-        keys = ", ".join(f"{key.selector}._domainkey.{key.domain}" for key in policy.dkim_signing)
-        record.enforced("dkim_signing", f"OpenDKIM milter (package opendkim; mode s; smtpd_milters and "
-                        "non_smtpd_milters) signs mail from the trusted and authenticated clients and local "
-                        f"submissions whose From: domain has a key ({keys}; relaxed/simple, From oversigned); a check "
-                        "step refuses a key file anyone but opendkim may read; the key never enters the output")
-    else:
-        record.enforced("dkim_signing", OFF["dkim_signing"])
+MILTERS = kit.Wording(
+    call="smtpd_milters", verified="untrusted clients", spf="the Received-SPF header or its own check",
+    held="Postfix's hold queue (HoldQuarantinedMessages; postsuper -H releases it)",
+    signed="mail from the trusted and authenticated clients and local submissions (non_smtpd_milters) whose From: "
+           "domain has a key ({keys})")

@@ -102,7 +102,7 @@ def lower(policy: Policy, record: Recorder) -> SenderAuth:
     spf = _spf(policy, milter_dir, record)
     if spf is not None:
         found.append(spf)
-    _record_milters(policy, record)
+    kit.record(policy, record, MILTERS)
     statements = [input_mail_filter(milter) for milter in found]
     if found:
         statements = [*(define(name, value) for name, value in MACROS.items()), *statements]
@@ -147,33 +147,9 @@ def _spf(policy: Policy, milter_dir: str, record: Recorder) -> kit.Milter | None
     return SpfMilter(SPF, SPF_PORT, f"{milter_dir}/{SPF_CONF}", (conf,), ())
 
 
-def _record_milters(policy: Policy, record: Recorder) -> None:
-    auth = policy.sender_auth
-    if auth.dkim.enabled:
-        record.enforced("sender_auth.dkim", f"OpenDKIM milter (package opendkim; INPUT_MAIL_FILTER, inet:127.0.0.1:"
-                        f"{kit.OPENDKIM_PORT}, F=T, mode v): every signature of mail from untrusted, unauthenticated "
-                        "clients verified, the result in an Authentication-Results header; a bad signature alone "
-                        "refuses nothing")
-    else:
-        record.enforced("sender_auth.dkim", OFF["sender_auth.dkim"])
-    dmarc = auth.dmarc
-    if dmarc.enabled:
-        quarantine = ("held in Sendmail's quarantine (HoldQuarantinedMessages; mailq -qQ lists it, sendmail -qQ "
-                      "-Q releases it)" if dmarc.on_quarantine == "hold" else "tagged only (HoldQuarantinedMessages "
-                      "false)")
-        reject = "refused with 550 at end of DATA (RejectFailures)" if dmarc.honour_reject else \
-            "tagged only (RejectFailures false)"
-        record.enforced("sender_auth.dmarc", f"OpenDMARC milter (package opendmarc; INPUT_MAIL_FILTER, inet:127.0.0.1:"
-                        f"{kit.OPENDMARC_PORT}, F=T) after OpenDKIM, SPF from its own check; p=reject failing: "
-                        f"{reject}; p=quarantine failing: {quarantine}")
-    else:
-        record.enforced("sender_auth.dmarc", OFF["sender_auth.dmarc"])
-    if policy.dkim_signing:
-        keys = ", ".join(f"{key.selector}._domainkey.{key.domain}" for key in policy.dkim_signing)
-        record.enforced("dkim_signing", "OpenDKIM milter (package opendkim; mode s; INPUT_MAIL_FILTER, F=T) signs "
-                        "mail from loopback, networks.trusted (InternalHosts) and authenticated clients ({auth_type} "
-                        "at MAIL) whose From: domain has a key, and local submissions (Debian's MSP relays sendmail "
-                        f"-t mail to [127.0.0.1]:25) ({keys}; relaxed/simple, From oversigned); a check step refuses "
-                        "a key file anyone but opendkim may read; the key never enters the output")
-    else:
-        record.enforced("dkim_signing", OFF["dkim_signing"])
+MILTERS = kit.Wording(
+    call="INPUT_MAIL_FILTER, F=T", verified="untrusted, unauthenticated clients", spf="its own check",
+    held="Sendmail's quarantine (HoldQuarantinedMessages; mailq -qQ lists it, sendmail -qQ -Q releases it)",
+    signed="mail from loopback, networks.trusted (InternalHosts) and authenticated clients ({{auth_type}} at MAIL) "
+           "whose From: domain has a key, and local submissions (Debian's MSP relays sendmail -t mail to "
+           "[127.0.0.1]:25) ({keys})")
