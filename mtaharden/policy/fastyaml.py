@@ -34,6 +34,10 @@ _NUMBER_START = frozenset("-+.0123456789=<")  # any other first character makes 
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 # What could be a number, infinity, NaN, timestamp or 1.1's value/merge key in either YAML version
 # (their characters only, at most one dot): the two versions disagree on many of these.
+# A block scalar's header as YAML says it: its indicators, then a blank (and a comment) or the line's end.
+# libyaml also takes ``>#`` (a comment without a blank before it), which ruamel refuses.
+_BLOCK_HEADER = re.compile(r"[|>](?:[1-9][-+]?|[-+][1-9]?)?(?:[ \t].*)?")
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # libyaml's line breaks, as its marks count lines
 _MAYBE_NUMBER = re.compile(r"[-+]?\.?[0-9_][-+0-9a-fA-FxXoObBtTzZ_.:\s]*|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|=|<<")
 
 
@@ -86,6 +90,7 @@ def _build(node: Any) -> Any:
 def _check_events(text: str) -> None:
     """Refuse, before anything is built, what the round-trip loader refuses (it then says where)."""
     depth = 0
+    lines = _LINE_BREAK.split(text)
     parser = CParser(text)
     try:
         events: Iterator[Any] = iter(parser.get_event, None)  # ScalarEvent, AliasEvent, …: attributes vary
@@ -96,6 +101,8 @@ def _check_events(text: str) -> None:
             if kind is yaml.ScalarEvent:
                 if event.value == "<<" and event.style is None:
                     raise Undecided("merge key")
+                if event.style in ("|", ">") and not _block_header(lines, event.start_mark):
+                    raise Undecided("block scalar header")
             elif kind in _NODE_STARTS:
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -104,8 +111,17 @@ def _check_events(text: str) -> None:
                 depth -= 1
             elif kind is yaml.AliasEvent or (kind is yaml.DocumentStartEvent and (event.version or event.tags)):
                 raise Undecided("alias or %YAML directive")
+            elif kind is yaml.DocumentEndEvent and event.explicit:
+                raise Undecided("document end marker")  # libyaml takes a stray second '...', ruamel does not
     finally:
         parser.dispose()
+
+
+def _block_header(lines: list[str], mark: Any) -> bool:
+    """Whether the block scalar at ``mark`` (libyaml's line and column, in characters) has a header both
+    readers take."""
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    return _BLOCK_HEADER.fullmatch(line[mark.column:]) is not None
 
 
 if AVAILABLE:

@@ -84,7 +84,7 @@ BASE: dict[str, Any] = {
         "postfix": {"allow_unsupported": ["tls"], "config_dir": "/etc/postfix", "version": "3.7.11",
                     "milter_dir": "/etc", "inet_interfaces": ["all"],
                     "parameters": {"smtpd_reject_footer": "footer"}},
-        "sendmail": {"allow_unsupported": ["tls", "screening.dnsbl", "sender_auth", "dkim_signing"],
+        "sendmail": {"allow_unsupported": ["tls", "screening.dnsbl"],
                      "settings_dir": "/etc/mail", "milter_dir": "/etc",
                      "cf_dir": "/usr/share/sendmail/cf", "version": "8.17.1.9",
                      "sendmail": "/usr/sbin/sendmail", "makemap": "/usr/sbin/makemap", "ca_path": "/etc/ssl/certs",
