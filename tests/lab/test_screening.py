@@ -22,7 +22,7 @@ from tests.lab.exim import EximKind
 from tests.lab.network import BLOCKED, DNSBL_ZONE, EXEMPT, LISTED_OUTSIDE, REJECTED, TRUSTED, UNTRUSTED
 from tests.lab.postfix import PostfixKind
 from tests.lab.sendmail import SendmailKind
-from tests.lab.smtp import Session, body, talk
+from tests.lab.smtp import DISCONNECTED, Session, body, talk
 
 WAIT = 2
 SMTPD_DNSBL = "Listed at the lab list"
@@ -156,6 +156,39 @@ def test_exim_lets_a_score_below_the_threshold_on_to_its_rcpt_dnsbl(exim_screene
 def test_exim_does_not_screen_an_allowed_or_trusted_early_talker(exim_screened: Stock, source: str) -> None:
     replies = early_talk(exim_screened, source)
     assert [code for code, _ in replies][:4] == [220, 250, 250, 250], replies
+
+
+@pytest.fixture(scope="module")
+def exim_drop_and_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stock]:
+    """As for Postfix: an early talker dropped, a listed client only logged."""
+    policy = screening_policy()
+    policy["screening"]["pregreet"]["action"] = "drop"
+    policy["screening"]["dnsbl"]["action"] = "log"
+    with deployed(EximKind(), tmp_path_factory.mktemp("exim-screening-drop"), policy) as running:
+        yield running
+
+
+def test_exim_drops_an_early_talker_with_a_synchronization_error(exim_drop_and_log: Stock) -> None:
+    replies = early_talk(exim_drop_and_log, EXEMPT)
+    assert replies[0][0] == 554 and "synchronization error" in replies[0][1], replies
+    assert replies[-1][0] == DISCONNECTED, replies
+
+
+def test_exim_only_logs_a_listed_client_when_the_action_is_log(exim_drop_and_log: Stock) -> None:
+    replies = mail(exim_drop_and_log, BLOCKED)
+    assert [code for code, _ in replies] == [220, 250, 250, 250, 354, 250], replies
+    log = exim_drop_and_log.kind.log_text(exim_drop_and_log.host)
+    assert f"Screened out: {BLOCKED} scored 2" in log, log[-3000:]
+
+
+def test_exim_drops_a_client_whose_score_reaches_the_threshold(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``drop``: refused before the greeting (550, as the coverage row says, not 521) and hung up."""
+    policy = screening_policy()
+    policy["screening"]["dnsbl"]["action"] = "drop"
+    with deployed(EximKind(), tmp_path_factory.mktemp("exim-screening-dnsbl-drop"), policy) as stock:
+        replies = mail(stock, BLOCKED)
+        assert replies[0][0] == 550 and f"Screened out: {BLOCKED} scored 2" in replies[0][1], replies
+        assert [code for code, _ in replies[1:]] == [DISCONNECTED], replies  # EHLO met a closed connection
 
 
 @pytest.fixture(scope="module")
