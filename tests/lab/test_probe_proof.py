@@ -48,7 +48,7 @@ def probe(stock: Stock, *args: str, source: str = UNTRUSTED) -> tuple[int, dict[
 
 
 def queue_proof(stock: Stock) -> list[str]:
-    return ["--proof", "queue", "--mta", stock.kind.target, "--confirm-wait", "40",  # bounded; slow only when loaded
+    return ["--proof", "queue", "--mta", stock.kind.target, "--confirm-wait", "90",  # bounded; slow when loaded
             "--queue-via", shlex.join(stock.host.command([]))]
 
 
