@@ -104,13 +104,17 @@ def test_an_allowed_or_trusted_early_talker_skips_the_tests(screened: Stock, sou
     assert any(source in line for line in log_lines(screened, "WHITELISTED") + log_lines(screened, "ALLOWLISTED"))
 
 
-@pytest.fixture(scope="module")
-def postfix_drop_and_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stock]:
+def drop_and_log_policy() -> dict[str, Any]:
     """The other two actions: an early talker dropped, a listed client only logged."""
     policy = screening_policy()
     policy["screening"]["pregreet"]["action"] = "drop"
     policy["screening"]["dnsbl"]["action"] = "log"
-    with deployed(PostfixKind(), tmp_path_factory.mktemp("screening-drop"), policy) as running:
+    return policy
+
+
+@pytest.fixture(scope="module")
+def postfix_drop_and_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stock]:
+    with deployed(PostfixKind(), tmp_path_factory.mktemp("screening-drop"), drop_and_log_policy()) as running:
         yield running
 
 
@@ -160,11 +164,7 @@ def test_exim_does_not_screen_an_allowed_or_trusted_early_talker(exim_screened: 
 
 @pytest.fixture(scope="module")
 def exim_drop_and_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stock]:
-    """As for Postfix: an early talker dropped, a listed client only logged."""
-    policy = screening_policy()
-    policy["screening"]["pregreet"]["action"] = "drop"
-    policy["screening"]["dnsbl"]["action"] = "log"
-    with deployed(EximKind(), tmp_path_factory.mktemp("exim-screening-drop"), policy) as running:
+    with deployed(EximKind(), tmp_path_factory.mktemp("exim-screening-drop"), drop_and_log_policy()) as running:
         yield running
 
 
