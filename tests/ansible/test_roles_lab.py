@@ -127,8 +127,11 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 def why(lab: Lab, result: PlayResult) -> str:
-    """A play's output and the MTA's log after it: what a failed assertion shows."""
-    return f"{result.output[-6000:]}\n--- the MTA's log:\n{ANSIBLE_KINDS[lab.target].log_text(lab.host)[-4000:]}"
+    """A play's output and the MTA's log after it (without Ansible's own syslog lines): what a failed
+    assertion shows."""
+    log = "".join(line for line in ANSIBLE_KINDS[lab.target].log_text(lab.host).splitlines(keepends=True)
+                  if " ansible-" not in line)
+    return f"{result.output[-6000:]}\n--- the MTA's log:\n{log[-8000:]}"
 
 
 def _unchanged_and_answering(lab: Lab, before: dict[str, str]) -> None:

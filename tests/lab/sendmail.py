@@ -10,7 +10,6 @@ postmaster alias (see ``setup``).
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,8 +49,6 @@ class SendmailKind(InitScriptKind):
                 if restarted.returncode != 0:
                     raise DeployError(f"{shlex.join(step.argv)} exited {restarted.returncode}:\n"
                                       f"{restarted.stdout}{restarted.stderr}\n{self.log_text(host)}")
-        for port in re.findall(r"S=inet:(\d+)@", (rendered / "sendmail.mc").read_text()):
-            host.wait_for_port(int(port))  # pyspf-milter's init script starts it in the background
         self.restart(host, refuse_warnings=True)
 
     def log_text(self, host: LabHost) -> str:

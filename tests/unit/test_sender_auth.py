@@ -11,7 +11,9 @@ from __future__ import annotations
 import getpass
 import grp
 import os
+import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,8 @@ def test_postfix_runs_the_milters_in_order_and_signs_local_submissions() -> None
     assert "s2026._domainkey.example.org\texample.org:s2026:" + KEY in files["opendkim/KeyTable"]
     assert "*@example.org\ts2026._domainkey.example.org\n" in files["opendkim/SigningTable"]
     apply = [step.argv for step in plan.steps if step.phase == "apply"]
-    restarts = [("/etc/init.d/opendkim", "restart"), ("/etc/init.d/opendmarc", "restart")]
+    restarts = [("sh", "-c", milters.LISTEN_WAIT, name, str(port), f"/etc/init.d/{name}", "restart")
+                for name, port in (("opendkim", 8891), ("opendmarc", 8893))]  # each restart waits for its port
     assert apply[:-1] == restarts  # Debian's services (systemd's units on a systemd host), before Postfix reloads
     assert apply[-1][-1] == "reload"
     assert plan.service is not None and list(plan.service.start[:2]) == restarts  # before Postfix starts
@@ -208,3 +211,26 @@ def test_the_resolver_step_forwards_to_the_hosts_nameservers(tmp_path: Path) -> 
     nameservers = [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
     assert written.count("forward-addr:") == len(nameservers)
     assert ('forward-zone:\n  name: "."\n' in written) is bool(nameservers)
+
+
+def test_a_milter_start_returns_once_its_port_listens_and_fails_when_it_never_does() -> None:
+    """The wait after a milter's init script, run against real sockets (IPv4 and IPv6) on this machine."""
+    def start(port: int, launch: str = "true", script: str = milters.LISTEN_WAIT) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", script, "demo", str(port), "sh", "-c", launch], capture_output=True,
+                              text=True, check=False, timeout=30)
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert start(port).returncode == 0
+        assert start(port, "exit 3").returncode == 3  # a failed launch fails the step, with its status
+    # nothing listens yet; the launch binds in the background, as a forking daemon does
+    late = f"python3 -c 'import socket,time; time.sleep(0.5); s=socket.socket(socket.AF_INET6); " \
+           f"s.bind((\"::1\", {port})); s.listen(); time.sleep(3)' >/dev/null 2>&1 &"
+    began = time.monotonic()
+    assert start(port, late).returncode == 0 and time.monotonic() - began > 0.4
+    short = milters.LISTEN_WAIT.replace(f"-lt {milters.LISTEN_SECONDS * 10} ]", "-lt 3 ]")
+    time.sleep(3)  # the late listener has gone
+    never = start(port, script=short)
+    assert never.returncode == 1 and f"demo started but does not listen on port {port}" in never.stdout

@@ -17,6 +17,7 @@ import yaml
 from mtaharden.policy import PolicyError, load_policy_text
 from mtaharden.render import render_plan
 from mtaharden.targets.base import Plan
+from mtaharden.targets.kit.milters import LISTEN_WAIT
 from mtaharden.targets.sendmail import SendmailTarget
 from mtaharden.targets.sendmail.contexts import McFile
 from mtaharden.targets.sendmail.sender_auth import SPF_ACTIONS
@@ -104,12 +105,14 @@ def test_checks_then_the_milters_restart_pyspf_first_before_sendmail_rereads_its
     assert ("opendmarc", "-n", "-c", "/etc/opendmarc.conf") in checks
     assert any(argv[:2] == ("sh", "-c") and "/etc/dkimkeys/example.org.private" in argv for argv in checks)
     applied = [step.argv for step in result.steps if step.phase == "apply"]
-    assert applied[0][:2] == ("sh", "-c") and "/etc/init.d/pyspf-milter start" in applied[0][2]
-    assert applied[1:3] == [("/etc/init.d/opendkim", "restart"), ("/etc/init.d/opendmarc", "restart")]
+    assert applied[0][3:6] == ("pyspf-milter", "8894", "sh") and "/etc/init.d/pyspf-milter start" in applied[0][-2]
+    assert [argv[3:] for argv in applied[1:3]] == [("opendkim", "8891", "/etc/init.d/opendkim", "restart"),
+                                                   ("opendmarc", "8893", "/etc/init.d/opendmarc", "restart")]
+    assert all(argv[:3] == ("sh", "-c", LISTEN_WAIT) for argv in applied[:3])  # each waits until it listens
     assert "kill -HUP" in applied[3][2]
     assert result.service is not None
-    assert [argv[0] for argv in result.service.start][1:] == ["/etc/init.d/opendkim", "/etc/init.d/opendmarc",
-                                                               "/etc/init.d/sendmail"]
+    assert [argv[3] for argv in result.service.start[:3]] == ["pyspf-milter", "opendkim", "opendmarc"]
+    assert result.service.start[3] == ("/etc/init.d/sendmail", "start")
     assert result.service.stop[0] == ("/etc/init.d/sendmail", "stop")
     assert any(need.need == "readable" and "/etc/dkimkeys/example.org.private" in need.args
                for need in result.preflight)
@@ -118,7 +121,7 @@ def test_checks_then_the_milters_restart_pyspf_first_before_sendmail_rereads_its
 def test_the_spf_restart_waits_for_the_old_milter_to_exit(tmp_path: Path) -> None:
     """The restart step's script against a fake init script: it waits for the old PID to exit, then starts."""
     applied = next(step.argv for step in plan(_policy()).steps if step.phase == "apply")
-    script = applied[2].replace("/etc/init.d/pyspf-milter", str(tmp_path / "init"))
+    script = applied[-2].replace("/etc/init.d/pyspf-milter", str(tmp_path / "init"))
     (tmp_path / "init").write_text(f'#!/bin/sh\necho "$1" >> {tmp_path}/calls\n')
     (tmp_path / "init").chmod(0o755)
     # a daemon as Debian's init script leaves one: not this test's child (a child would stay a zombie)

@@ -30,6 +30,15 @@ FORWARDERS = (r"ns=$(sed -n 's/^[[:space:]]*nameserver[[:space:]]\{1,\}\([0-9A-F
               r"""for a in $ns; do printf '  forward-addr: %s\n' "$a"; done; }; } > "$1" """)
 SIGNER = "opendkim"  # the user Debian's opendkim runs as (UserID): the only reader of the keys
 LOOPBACK = ("127.0.0.1", "::1")
+LISTEN_SECONDS = 60  # as long as a role waits for a started MTA (mtaharden_start_wait_seconds' default)
+# $0 is a milter's name, $1 its port: run the command after them, then wait until a socket listens on that TCP
+# port (state 0A in /proc/net/tcp or tcp6, the port in hex): read from the kernel, so nothing connects to the
+# milter and nothing beyond a stock shell is needed.
+LISTEN_WAIT = (r"""port=$1; shift; "$@" || exit; hex=$(printf '%04X' "$port"); i=0; """
+               r"""until grep -qs ":$hex [0-9A-F]*:0000 0A " /proc/net/tcp /proc/net/tcp6; do """
+               rf"""[ $i -lt {LISTEN_SECONDS * 10} ] || {{ echo "error: $0 started but does not listen """
+               rf"""on port $port after {LISTEN_SECONDS} s"; exit 1; }}; """
+               r"""sleep 0.1; i=$((i+1)); done""")
 
 # A key is refused unless its owner is the signer (then no group or other bits) or its group is the
 # signer's (then no other bits): the signer opens it as that user, nobody else may read it. $0 is the signer.
@@ -66,9 +75,16 @@ class Milter:
         return f"/etc/init.d/{self.name}"
 
     @property
-    def start(self) -> tuple[str, ...]:
+    def launch(self) -> tuple[str, ...]:
         """A restart: the package started its default instance at install, and ``start`` refuses a running one."""
         return (self.init, "restart")
+
+    @property
+    def start(self) -> tuple[str, ...]:
+        """The launch, then a wait until the milter listens on its port: an init script returns once the daemon
+        has forked, before it binds, and the MTA defers every message (Sendmail's F=T, Postfix's tempfail)
+        while its milter does not answer."""
+        return ("sh", "-c", LISTEN_WAIT, self.name, str(self.port), *self.launch)
 
     @property
     def stop(self) -> tuple[str, ...]:

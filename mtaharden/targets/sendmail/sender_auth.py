@@ -67,7 +67,7 @@ class SpfMilter(kit.Milter):
     """pyspf-milter: restarted by its init script's stop, a wait until the old process has exited, and start."""
 
     @property
-    def start(self) -> tuple[str, ...]:
+    def launch(self) -> tuple[str, ...]:
         return ("sh", "-c", SPF_RESTART, f"/run/{SPF}/{SPF}.pid")
 
 
