@@ -392,13 +392,21 @@ def diff_policy(old: str, new: str, fmt: str, color: ColorChoice, lists_root: st
               help="the port the client connects to (the role decides which are open)")
 @click.option("--listed", multiple=True, metavar="ZONE[=ANSWER]",
               help="the client is listed at ZONE (answer 127.0.0.2 unless given); repeatable")
+@click.option("--spf", default="none", show_default=True, metavar="RESULT",
+              help="the SPF result of the sender's domain (of the HELO name for <>): none, neutral, pass, fail, "
+                   "softfail, temperror or permerror")
+@click.option("--dmarc", default="none", show_default=True, metavar="RESULT",
+              help="the From: domain's DMARC result: none (it publishes no record), pass or fail")
+@click.option("--dmarc-policy", default="none", show_default=True, metavar="POLICY",
+              help="what the From: domain's DMARC record asks for failing mail (p=): none, quarantine or reject")
+@click.option("--bare-newlines", is_flag=True, help="a line of the message ends in a bare LF or CR")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @set_option
 @lists_root_option
 def test_command(policy: str, cases_file: str | None, client: str | None, helo: str, sender: str,
                  recipients: tuple[str, ...], tls: bool, auth: str | None, headers: tuple[str, ...], size: int,
-                 mail_size: int | None, port: int, listed: tuple[str, ...], fmt: str, overrides: tuple[str, ...],
-                 lists_root: str | None) -> None:
+                 mail_size: int | None, port: int, listed: tuple[str, ...], spf: str, dmarc: str, dmarc_policy: str,
+                 bare_newlines: bool, fmt: str, overrides: tuple[str, ...], lists_root: str | None) -> None:
     """What POLICY requires for one transaction, stage by stage, and which element decides (or check --cases)."""
     from .policy import PolicyError, cases
     from .policy.evaluate import evaluate
@@ -413,7 +421,9 @@ def test_command(policy: str, cases_file: str | None, client: str | None, helo: 
             fail("--client is required (fix: give --client IP, or --cases FILE)")
         case = cases.command_line_case({"client": client, "helo": helo, "from": sender, "to": list(recipients),
                                         "tls": tls, "auth": auth, "headers": list(headers), "size": size,
-                                        "mail_size": mail_size, "port": port, "listed": list(listed)})
+                                        "mail_size": mail_size, "port": port, "listed": list(listed), "spf": spf,
+                                        "dmarc": dmarc, "dmarc_policy": dmarc_policy,
+                                        "bare_newlines": bare_newlines})
     except PolicyError as exc:
         fail(str(exc))
     outcome = evaluate(loaded, case.transaction())

@@ -25,7 +25,7 @@ from .evaluate import Decision, Outcome, Stage, Verdict, evaluate
 from .load import _locate, _parse
 from .model import Policy
 from .strict import StrictModel
-from .transaction import DEFAULT_ANSWER, MX_PORT, Transaction
+from .transaction import DEFAULT_ANSWER, MX_PORT, DmarcPolicy, DmarcResult, SpfResult, Transaction
 from .types import MessageText, PolicyValueError, domain_name, element_path, ip_address
 from .wording import type_message
 
@@ -85,12 +85,16 @@ class Case(StrictModel):
     mail_size: int | None = Field(None, ge=0)
     port: int = Field(MX_PORT, ge=1, le=65535)
     listed: list[Listing] = Field(default_factory=list)
+    spf: SpfResult = "none"
+    dmarc: DmarcResult = "none"
+    dmarc_policy: DmarcPolicy = "none"
+    bare_newlines: bool = False
     expect: Expect
 
     def transaction(self) -> Transaction:
         return Transaction(self.client, self.helo, self.sender, tuple(self.to), self.tls, self.auth,
                            tuple(self.headers), self.size, MappingProxyType(dict(self.listed)), self.mail_size,
-                           self.port)
+                           self.port, self.spf, self.dmarc, self.dmarc_policy, self.bare_newlines)
 
 
 class CasesFile(StrictModel):
@@ -219,7 +223,8 @@ def outcome_json(outcome: Outcome) -> str:
 
 OPTION_NAMES = {"client": "--client", "helo": "--helo", "from": "--from", "to": "--to", "auth": "--auth",
                 "headers": "--header", "size": "--size", "listed": "--listed", "mail_size": "--mail-size",
-                "port": "--port"}
+                "port": "--port", "spf": "--spf", "dmarc": "--dmarc", "dmarc_policy": "--dmarc-policy",
+                "bare_newlines": "--bare-newlines"}
 
 
 def command_line_case(values: dict[str, Any]) -> Case:

@@ -182,7 +182,20 @@ def _walk(policy: Policy, t: Transaction, recipient: str, accepted: int, matched
         answer = t.listed.get(entry.zone)
         if answer is not None and _filters_match(entry.filters, answer):
             raise _Decided(ACTION_VERDICT[entry.action], f"dnsbl[{index}]", f"client listed at {entry.zone} ({answer})")
+    spf = policy.sender_auth.spf
+    if spf.enabled and t.spf in ("fail", "softfail"):
+        action = spf.on_fail if t.spf == "fail" else spf.on_softfail
+        if action != "tag":
+            raise _Decided(ACTION_VERDICT[action], "sender_auth.spf",
+                           f"SPF {t.spf} for {_spf_identity(t)} ({'on_fail' if t.spf == 'fail' else 'on_softfail'}: "
+                           f"{action})")
+        matched.append("sender_auth.spf")  # tagged: the result is recorded, the recipient goes on
     raise _Decided("accept", destination, "no rule refused it")
+
+
+def _spf_identity(t: Transaction) -> str:
+    """What SPF checked: the envelope sender's domain, or the HELO name for the null sender (RFC 7208 2.3)."""
+    return split_address(t.sender)[1] or t.sender if t.sender else f"HELO {t.helo or ''}"
 
 
 def _destination(policy: Policy, t: Transaction, domain: str) -> str | None:
@@ -313,11 +326,15 @@ def _filters_match(filters: Sequence[str], answer: str) -> bool:
 
 
 def _data(policy: Policy, t: Transaction) -> Decision:
-    """End of DATA: the size limit, then the header checks line by line (first matching check per line)."""
+    """End of DATA: bare line ends, the size limit, the header checks line by line (first matching check per
+    line), then DMARC."""
+    if t.bare_newlines and policy.smtp.bare_newlines == "reject" and not (
+            policy.smtp.bare_newlines_exempt_trusted and trusted(policy, t)):
+        return Decision("data", "message", "reject", "smtp.bare_newlines", "a line ends in a bare LF or CR")
     if t.size > policy.smtp.max_message_size:
         return Decision("data", f"{t.size} bytes", "reject", "smtp.max_message_size",
                         f"{t.size} bytes exceed the limit of {policy.smtp.max_message_size}")
-    held: list[str] = []
+    held: list[tuple[str, str]] = []  # (element, action) of each hold or warn
     for line in t.headers:
         parts = header_parts(line)
         if parts is None:
@@ -329,13 +346,31 @@ def _data(policy: Policy, t: Transaction) -> Decision:
             if check.header.lower() != name.lower() or not python_regex(parsed).search(text):
                 continue
             element = f"header_checks[{index}]"
+            matched = (*(e for e, _ in held), element)
             if check.action == "reject":
-                return Decision("data", name, "reject", element, f"{name} matches {check.pattern!r}", (*held, element))
+                return Decision("data", name, "reject", element, f"{name} matches {check.pattern!r}", matched)
             if check.action == "discard":
-                return Decision("data", name, "accept", element, "accepted and discarded", (*held, element))
-            held.append(element)  # hold and warn: the first matching check of this line; the next line goes on
+                return Decision("data", name, "accept", element, "accepted and discarded", matched)
+            held.append((element, check.action))  # the first matching check of this line; the next line goes on
             break
+    dmarc = _dmarc(policy, t)
+    if dmarc is not None:
+        if dmarc == "reject":
+            return Decision("data", "From: domain", "reject", "sender_auth.dmarc",
+                            "DMARC fail under p=reject (honour_reject)", (*(e for e, _ in held), "sender_auth.dmarc"))
+        held.append(("sender_auth.dmarc", dmarc))
     if held:
-        return Decision("data", "message", "accept", held[0], "accepted (" + ", ".join(
-            f"{e}: {policy.header_checks[int(e[14:-1])].action}" for e in held) + ")", tuple(held))
+        return Decision("data", "message", "accept", held[0][0], "accepted (" + ", ".join(
+            f"{element}: {action}" for element, action in held) + ")", tuple(element for element, _ in held))
     return Decision("data", "message", "accept", None, "accepted", ())
+
+
+def _dmarc(policy: Policy, t: Transaction) -> str | None:
+    """What DMARC does with the message: ``reject``, ``hold`` or ``tag`` (the result recorded), or None when
+    it does not apply (off, a trusted or authenticated client, no failure)."""
+    dmarc = policy.sender_auth.dmarc
+    if not dmarc.enabled or t.dmarc != "fail" or trusted(policy, t) or authenticated(policy, t):
+        return None
+    if t.dmarc_policy == "reject" and dmarc.honour_reject:
+        return "reject"
+    return "hold" if t.dmarc_policy == "quarantine" and dmarc.on_quarantine == "hold" else "tag"

@@ -1,8 +1,8 @@
 """An SMTP transaction as the reference evaluator sees it: what a client says and what is known of it.
 
 The evaluator does no DNS and knows no mailboxes, so a transaction carries the DNSBL answers for
-its client (``listed``: zone → the answer address) as given facts. Addresses are compared in their
-canonical (lower-case) form, as the policy's own patterns are.
+its client (``listed``: zone → the answer address) and the SPF and DMARC results as given facts.
+Addresses are compared in their canonical (lower-case) form, as the policy's own patterns are.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 ClientAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MX_PORT = 25  # the public service for other mail servers; the submission ports are the policy's
 DEFAULT_ANSWER = "127.0.0.2"  # what a listing answers unless the transaction says otherwise
+SpfResult = Literal["none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"]  # RFC 7208 2.6
+DmarcResult = Literal["none", "pass", "fail"]  # RFC 7489: none = the From: domain publishes no record
+DmarcPolicy = Literal["none", "quarantine", "reject"]  # the record's p= (or sp= for a subdomain)
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,10 @@ class Transaction:
     ``size``: the message's size in bytes as the client sends it (header and body, CRLF line ends, before
     dot-stuffing). ``mail_size``: the ``SIZE=`` the client declares at MAIL (None: it declares none).
     ``listed``: DNSBL zone → the A record its lookup of the client answers.
+    The sender authentication facts, which the evaluator takes as given (it does no DNS): ``spf``, the SPF
+    result of the envelope sender's domain (of the HELO name for ``<>``); ``dmarc``, the From: domain's DMARC
+    result, and ``dmarc_policy``, what its record asks for a failing message. ``bare_newlines``: a line of the
+    message ends in a bare LF or CR instead of CRLF (the SMTP smuggling form).
     """
 
     client: ClientAddress
@@ -42,6 +50,10 @@ class Transaction:
     listed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     mail_size: int | None = None
     port: int = MX_PORT
+    spf: SpfResult = "none"
+    dmarc: DmarcResult = "none"
+    dmarc_policy: DmarcPolicy = "none"
+    bare_newlines: bool = False
 
 
 def split_address(address: str) -> tuple[str, str]:

@@ -4,7 +4,8 @@ The rule-by-rule comparison (:mod:`.policy_diff`) names what was edited; this mo
 *does*. It builds transactions from the values both policies name (each client network's first and last
 address, every DNSBL return code their filters admit at the edges, HELO names, senders and recipients of
 the rules, each local and relay domain and a subdomain of each ``.domain`` entry, a stranger and a foreign
-domain), evaluates each under both policies with :func:`~mtaharden.policy.evaluate.evaluate`, and reports
+domain; for the strangers also each SPF and DMARC failure and bare line ends), evaluates each under both
+policies with :func:`~mtaharden.policy.evaluate.evaluate`, and reports
 every decision that went from refusing to accepting, from reject to defer, or from forwarding a relay
 domain's mail to delivering it here. Samples are bounded (list files give their first entries), so a
 huge policy costs a bounded number of evaluations.
@@ -32,6 +33,10 @@ STRANGERS = tuple(ipaddress.ip_address(a) for a in (
     "198.51.100.77", "203.0.113.77", "192.0.2.77", "233.252.0.77", "100.64.0.77", "198.18.0.77",
     "2001:db8:ffff::77", "2001:db8:eeee::77", "3fff:ffff::77", "100::77"))
 FOREIGN = "user@foreign.example"
+# What sender authentication and the line-end rule judge, tried on the strangers' mail.
+JUDGED_FACTS: tuple[dict[str, str | bool], ...] = (
+    {"spf": "fail"}, {"spf": "softfail"}, {"dmarc": "fail", "dmarc_policy": "reject"},
+    {"dmarc": "fail", "dmarc_policy": "quarantine"}, {"bare_newlines": True})
 _STRENGTH = {"accept": 0, "defer": 1, "reject": 2}
 T = TypeVar("T")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -53,6 +58,9 @@ class Weakening:
         t = self.example
         who = f"{t.client}" + "".join(f" listed at {zone} ({answer})" for zone, answer in t.listed.items())
         who += f" on port {t.port}" + (" authenticated" if t.auth else "")
+        who += (f" with SPF {t.spf}" if t.spf != "none" else "") + (
+            f" with DMARC {t.dmarc} under p={t.dmarc_policy}" if t.dmarc != "none" else "") + (
+            " with bare line ends" if t.bare_newlines else "")
         alike = f" ({self.seen} sample transactions alike)" if self.seen > 1 else ""
         return (f"{self.stage.upper()} {self.after.argument or '<>'} from {who}: {self.before.verdict} by "
                 f"{self.before.element or 'default'} → {self.after.verdict} by {self.after.element or 'default'} "
@@ -80,8 +88,9 @@ def weakenings(old: Policy, new: Policy, explained: Callable[[Transaction], bool
 
 
 def _decisions(policy: Policy, transaction: Transaction) -> list[Decision]:
-    """The decisions that can weaken: MAIL and each RCPT (connect and HELO are judged at RCPT here)."""
-    return [d for d in evaluate(policy, transaction).decisions if d.stage in ("mail", "rcpt")]
+    """The decisions that can weaken: MAIL, each RCPT and the end of DATA (connect and HELO are judged at
+    RCPT here)."""
+    return [d for d in evaluate(policy, transaction).decisions if d.stage in ("mail", "rcpt", "data")]
 
 
 def _now_ours(new: Policy, before: Decision) -> bool:
@@ -111,6 +120,8 @@ def _transactions(old: Policy, new: Policy) -> Iterator[Transaction]:
                          *(("client.example", s) for s in _senders(old, new))]:
         for client, recipient in product(clients[:1], recipients):
             yield Transaction(client, helo=helo, sender=sender, recipients=(recipient,))
+    for facts, client, recipient in product(JUDGED_FACTS, clients[:2], recipients):  # the strangers come first
+        yield Transaction(client, sender="user@client.example", recipients=(recipient,), **facts)  # type: ignore[arg-type]
 
 
 def _unique(values: Iterable[T]) -> list[T]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from mtaharden.targets.sendmail.sender_auth import SPF_PORT
 from tests.lab.exim import EximKind
 from tests.lab.host import LabHost
 from tests.lab.kind import DeployError, HostKind, install_plan, run_steps
-from tests.lab.network import LISTED_OUTSIDE, SINK, TRUSTED, UNTRUSTED, LabNet
+from tests.lab.network import DNSBL_LISTINGS, DNSBL_ZONE, LISTED_OUTSIDE, SINK, TRUSTED, UNTRUSTED, LabNet
 from tests.lab.policy import HOSTNAME, PASSWORD, REALM, USER, behaviour_policy, prepare_auth, render
 from tests.lab.postfix import PostfixKind
 from tests.lab.roots import need_lab
@@ -48,6 +50,9 @@ QUEUE_SECONDS = 30.0
 # The client the SPF records permit: a stranger no access rule permits first (the behaviour policy's EXEMPT is
 # permitted by access.clients, which ends the RCPT checks before SPF), listed outside the DNSBL's filter.
 PERMITTED = LISTED_OUTSIDE
+VERDICTS = {2: "accept", 4: "defer", 5: "reject"}  # a reply's first digit; anything else no verdict matches
+FAILS_REJECT = {"dmarc": "fail", "dmarc_policy": "reject"}
+FAILS_QUARANTINE = {"dmarc": "fail", "dmarc_policy": "quarantine"}
 
 
 def _key_pair(folder: Path, name: str) -> tuple[bytes, str]:
@@ -79,17 +84,39 @@ class Lab:
     work: Path
     outside_key: bytes
 
+    policy_file: Path | None = None
+    sessions: list[dict[str, Any]] = field(default_factory=list)  # since the deploy, as mtaharden test cases
+
     def deploy(self, policy: dict[str, Any], name: str) -> Plan:
-        _, plan, rendered = render(self.kind, self.work / name, policy)
+        self.policy_file, plan, rendered = render(self.kind, self.work / name, policy)
         self.kind.deploy(self.host, rendered, plan)
+        self.sessions = []
         return plan
 
-    def send(self, source: str, sender: str, message: str | None = None,
-             recipient: str = RELAY_TO) -> Conversation:
+    def send(self, source: str, sender: str, message: str | None = None, recipient: str = RELAY_TO,
+             **facts: str) -> Conversation:
+        """One session; ``facts`` are what the lab's DNS makes true of it for the contract (``spf``, ``dmarc``,
+        ``dmarc_policy``: see :meth:`agrees_with_the_contract`)."""
         commands: list[str | dict[str, str]] = ["EHLO client.test", f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>"]
         if message is not None:
             commands += ["DATA", body(message)]
-        return talk(self.net, [Session(self.host.address, source, commands)])[0]
+        talked = talk(self.net, [Session(self.host.address, source, commands)])[0]
+        listed = [f"{DNSBL_ZONE}={DNSBL_LISTINGS[source]}"] if source in DNSBL_LISTINGS else []
+        self.sessions.append({"name": f"{sender} from {source}" + (f" ({message.splitlines()[2]})" if message else ""),
+                              "client": source, "helo": "client.test", "from": sender, "to": [recipient],
+                              "listed": listed, **facts, "expect": _observed(talked, message is not None)})
+        return talked
+
+    def agrees_with_the_contract(self) -> None:
+        """``mtaharden test --cases``, given each session since the deploy with the SPF and DMARC results the
+        lab's records give it, answers every stage with the class the MTA answered: the contract and the
+        daemon mean the same."""
+        assert self.policy_file is not None and self.sessions
+        cases = self.policy_file.with_name("lab-cases.yml")
+        cases.write_text(json.dumps({"cases": self.sessions}, indent=1))
+        result = subprocess.run([sys.executable, "-m", "mtaharden", "test", str(self.policy_file), "--cases",
+                                 str(cases)], capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
 
     def settled(self) -> list[str]:
         """Wait (bounded) until nothing but held mail is queued; Postfix's postqueue -j lines left (held)."""
@@ -121,11 +148,23 @@ class Lab:
         return signature.decode().replace("\r\n", "\n") + message
 
 
+def _observed(talked: Conversation, data: bool) -> dict[str, Any]:
+    """What the MTA answered, as a case's ``expect``: a MAIL or RCPT refusal is the recipient's class (the
+    contract allows refusing earlier what it refuses for every recipient); else the end of DATA's."""
+    replies = [code // 100 for code, _ in talked.replies]  # EHLO, MAIL, RCPT[, DATA, the message]
+    refused = next((code for code in replies[1:3] if code != 2), None)
+    if refused is not None:
+        return {"rcpt": [VERDICTS.get(refused, str(refused))]}
+    return {"rcpt": ["accept"], "data": VERDICTS.get(replies[-1], str(replies[-1]))} if data else {"rcpt": ["accept"]}
+
+
 def _dmarc_failures_only_tagged(lab: Lab) -> None:
     """The lenient policy: p=reject (no honour_reject) and p=quarantine (tag) failing are delivered, with
     dmarc=fail in Authentication-Results."""
-    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"))
-    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"))
+    rejected = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "lenient-reject"),
+                        **FAILS_REJECT)
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "lenient-quarantine"),
+                           **FAILS_QUARANTINE)
     assert rejected.last[0] == 250 and quarantined.last[0] == 250, (rejected, quarantined)
     assert _result(lab.arrived("lenient-reject"), "dmarc=fail", "header.from", DMARC_REJECT)
     assert _result(lab.arrived("lenient-quarantine"), "dmarc=fail", "header.from", DMARC_QUARANTINE)
@@ -195,18 +234,20 @@ def test_strict_policy(lab: Lab) -> None:
     trusted clients are not checked; DMARC p=reject failing: 550; aligned DKIM passes it; p=quarantine:
     held; a bad signature alone refuses nothing; what the host signs verifies apart from OpenDKIM."""
     lab.deploy(_policy(strict=True), "strict")
-    assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 550
-    passed = lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"))
-    soft = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"))
-    trusted = lab.send(TRUSTED, f"t@{STRICT}", _message(f"t@{STRICT}", "spf-trusted"))
-    dmarc_fail = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "dmarc-reject"))
+    assert lab.send(UNTRUSTED, f"a@{STRICT}", spf="fail").last[0] == 550
+    passed = lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"), spf="pass")
+    soft = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"), spf="softfail")
+    trusted = lab.send(TRUSTED, f"t@{STRICT}", _message(f"t@{STRICT}", "spf-trusted"), spf="fail")
+    dmarc_fail = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "dmarc-reject"),
+                          **FAILS_REJECT)
     aligned = lab.send(UNTRUSTED, "e@other.example", lab.sign(_message(f"e@{DMARC_REJECT}", "dmarc-aligned"),
-                                                           DMARC_REJECT))
+                                                           DMARC_REJECT), dmarc="pass", dmarc_policy="reject")
     tampered_dmarc = lab.send(UNTRUSTED, "f@other.example", lab.sign(
-        _message(f"f@{DMARC_REJECT}", "dmarc-tampered"), DMARC_REJECT).replace("hello", "HELLO"))
+        _message(f"f@{DMARC_REJECT}", "dmarc-tampered"), DMARC_REJECT).replace("hello", "HELLO"), **FAILS_REJECT)
     tampered = lab.send(UNTRUSTED, "g@other.example", lab.sign(
         _message(f"g@{SIGNED}", "dkim-tampered"), SIGNED).replace("hello", "HELLO"))
-    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "dmarc-quarantine"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "dmarc-quarantine"),
+                           **FAILS_QUARANTINE)
     own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-here"),
                    recipient="bob@foreign.test")
     log = _milter_log(lab)
@@ -227,7 +268,7 @@ def test_strict_policy(lab: Lab) -> None:
     held = lab.settled()
     assert len(held) == 1 and "dmarc-quarantine" not in str(lab.net.sink_messages()), held
     lab.host.run(["postsuper", "-d", "ALL", "hold"])
-
+    lab.agrees_with_the_contract()
     _verifies_apart(lab, "signed-here")
 
 
@@ -235,11 +276,12 @@ def test_lenient_policy(lab: Lab) -> None:
     """on_fail/on_softfail defer: 450 for both; DMARC p=reject without honour_reject and p=quarantine with
     tag: delivered, with dmarc=fail in Authentication-Results."""
     lab.deploy(_policy(strict=False), "lenient")
-    assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 450
-    assert lab.send(UNTRUSTED, f"c@{SOFT}").last[0] == 450
-    assert lab.send(PERMITTED, f"b@{STRICT}").last[0] == 250
+    assert lab.send(UNTRUSTED, f"a@{STRICT}", spf="fail").last[0] == 450
+    assert lab.send(UNTRUSTED, f"c@{SOFT}", spf="softfail").last[0] == 450
+    assert lab.send(PERMITTED, f"b@{STRICT}", spf="pass").last[0] == 250
     _dmarc_failures_only_tagged(lab)
     assert lab.settled() == []
+    lab.agrees_with_the_contract()
 
 
 def test_a_reboot_starts_the_milters_as_debian_services(lab: Lab) -> None:
@@ -273,9 +315,9 @@ def test_exim_with_its_own_conditions(exim_lab: Lab) -> None:
     (a tampered signature is recorded, not refused); what the transport signs verifies apart from Exim."""
     lab = exim_lab
     lab.deploy(_policy(strict=True, dmarc=False, key=EXIM_KEY), "exim")
-    assert lab.send(UNTRUSTED, f"a@{STRICT}").last[0] == 550
-    talks = {"spf-pass": lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass")),
-             "spf-soft": lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft")),
+    assert lab.send(UNTRUSTED, f"a@{STRICT}", spf="fail").last[0] == 550
+    talks = {"spf-pass": lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"), spf="pass"),
+             "spf-soft": lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"), spf="softfail"),
              "dkim-good": lab.send(UNTRUSTED, "g@other.example",
                                    lab.sign(_message(f"g@{SIGNED}", "dkim-good"), SIGNED)),
              "dkim-tampered": lab.send(UNTRUSTED, "g@other.example", lab.sign(
@@ -289,6 +331,7 @@ def test_exim_with_its_own_conditions(exim_lab: Lab) -> None:
     assert _result(lab.arrived("dkim-good"), "dkim=pass", "header.d", SIGNED), lab.arrived("dkim-good")
     assert _result(lab.arrived("dkim-tampered"), "dkim=fail", "header.d", SIGNED), lab.arrived("dkim-tampered")
     assert "Authentication-Results" not in lab.arrived("signed-here")  # a trusted client's mail is not judged
+    lab.agrees_with_the_contract()
     _verifies_apart(lab, "signed-here")
 
 
@@ -304,19 +347,21 @@ def test_sendmail_strict_policy(sendmail_lab: Lab) -> None:
     plan = lab.deploy(_policy(strict=True), "sendmail-strict")
     assert _status(plan, "sender_auth.spf") == "approximated"  # port-25 AUTH and access permits: see the row
     assert all(_status(plan, e) == "enforced" for e in ("sender_auth.dkim", "sender_auth.dmarc", "dkim_signing"))
-    refused = lab.send(UNTRUSTED, f"a@{STRICT}")
+    refused = lab.send(UNTRUSTED, f"a@{STRICT}", spf="fail")
     assert refused.replies[1][0] == 550 and "SPF" in refused.replies[1][1], refused
-    passed = lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"))
-    soft = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"))
-    trusted = lab.send(TRUSTED, f"t@{STRICT}", _message(f"t@{STRICT}", "spf-trusted"))
+    passed = lab.send(PERMITTED, f"b@{STRICT}", _message(f"b@{STRICT}", "spf-pass"), spf="pass")
+    soft = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "spf-soft"), spf="softfail")
+    trusted = lab.send(TRUSTED, f"t@{STRICT}", _message(f"t@{STRICT}", "spf-trusted"), spf="fail")
     submitted = _submit(lab, "alice@example.test", _message("alice@example.test", "signed-submitted"))
     assert _submit(lab, f"s@{STRICT}").replies[-1][0] == 550  # pyspf-milter decided at connect, before AUTH
-    dmarc_fail = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "dmarc-reject"))
+    dmarc_fail = lab.send(UNTRUSTED, "d@other.example", _message(f"d@{DMARC_REJECT}", "dmarc-reject"),
+                          **FAILS_REJECT)
     aligned = lab.send(UNTRUSTED, "e@other.example", lab.sign(_message(f"e@{DMARC_REJECT}", "dmarc-aligned"),
-                                                           DMARC_REJECT))
+                                                           DMARC_REJECT), dmarc="pass", dmarc_policy="reject")
     tampered = lab.send(UNTRUSTED, "g@other.example", lab.sign(
         _message(f"g@{SIGNED}", "dkim-tampered"), SIGNED).replace("hello", "HELLO"))
-    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "dmarc-quarantine"))
+    quarantined = lab.send(UNTRUSTED, "h@other.example", _message(f"h@{DMARC_QUARANTINE}", "dmarc-quarantine"),
+                           **FAILS_QUARANTINE)
     own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-here"),
                    recipient="bob@foreign.test")
     local_message = _message("alice@example.test", "signed-locally").replace(RELAY_TO, "bob@foreign.test")
@@ -340,6 +385,7 @@ def test_sendmail_strict_policy(sendmail_lab: Lab) -> None:
     assert "h@other.example" not in lab.host.run(["mailq"]).stdout
     assert "dmarc-quarantine" not in str(lab.net.sink_messages())
     lab.host.run(["sh", "-c", "rm -f /var/spool/mqueue/hf* /var/spool/mqueue/df*"])  # drop the held job
+    lab.agrees_with_the_contract()  # port-25 AUTH, where pyspf-milter differs (the row says so), is not a send
     for token in ("signed-here", "signed-submitted", "signed-locally"):
         _verifies_apart(lab, token)
 
@@ -359,13 +405,13 @@ def test_sendmail_lenient_policy(sendmail_lab: Lab) -> None:
     _verifies_apart(lab, "signed-on-587")
     assert "a fail is refused 550, not deferred 450" in _detail(plan, "sender_auth.spf")
     assert "a softfail is only tagged" in _detail(plan, "sender_auth.spf")
-    refused = lab.send(UNTRUSTED, f"a@{STRICT}")
+    refused = lab.send(UNTRUSTED, f"a@{STRICT}", spf="fail")
     assert refused.replies[1][0] == 550, refused
-    tagged = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "lenient-softfail"))
+    tagged = lab.send(UNTRUSTED, f"c@{SOFT}", _message(f"c@{SOFT}", "lenient-softfail"), spf="softfail")
     assert tagged.last[0] == 250, tagged
     softfailed = lab.arrived("lenient-softfail")
     assert _result(softfailed, "spf=softfail", "smtp.mailfrom", SOFT), softfailed
-    assert lab.send(PERMITTED, f"b@{STRICT}").last[0] == 250
+    assert lab.send(PERMITTED, f"b@{STRICT}", spf="pass").last[0] == 250
     _dmarc_failures_only_tagged(lab)
     assert "lenient-quarantine" not in lab.host.run(["mailq", "-qQ"]).stdout
 
@@ -391,7 +437,7 @@ def test_sendmail_a_reboot_starts_the_milters_as_debian_services(sendmail_lab: L
         lab.host.run([f"/etc/rc2.d/{links[0].name}", "start"])
     for port in (25, kit_milters.OPENDKIM_PORT, kit_milters.OPENDMARC_PORT, SPF_PORT):
         lab.host.wait_for_port(port)  # pyspf-milter starts in the background: F=T defers mail until it listens
-    assert lab.send(UNTRUSTED, f"a@{STRICT}").replies[1][0] == 550
+    assert lab.send(UNTRUSTED, f"a@{STRICT}", spf="fail").replies[1][0] == 550
     own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "sendmail-signed-after-boot"),
                    recipient="bob@foreign.test")
     assert own.last[0] == 250, (own, _milter_log(lab))

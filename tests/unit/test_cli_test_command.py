@@ -145,3 +145,39 @@ def test_mail_size_and_port_options(tmp_path: Path) -> None:
     assert closed.returncode == 0 and closed.stdout.split()[:5] == ["connect", "203.0.113.5", "reject", "5xx", "role"]
     bad = run(policy, "--client", "203.0.113.5", "--mail-size", "-1")
     assert bad.returncode == 2 and "--mail-size" in bad.stderr
+
+
+def test_sender_authentication_and_line_end_facts(tmp_path: Path) -> None:
+    """--spf, --dmarc/--dmarc-policy and --bare-newlines (spf:, dmarc:, dmarc_policy:, bare_newlines: in a cases
+    file) are the facts the policy's sender_auth and smtp.bare_newlines judge; a wrong value names its option."""
+    policy, _ = files(tmp_path)
+    strict = ["--set", "sender_auth={spf: {enabled: true, on_fail: reject}, dkim: {enabled: true}, "
+                       "dmarc: {enabled: true, honour_reject: true}}", "--set", "smtp.bare_newlines=reject"]
+    stranger = ["--client", "203.0.113.5", "--from", "a@stranger.example", "--to", "user@example.org"]
+    spf = run(policy, *stranger, *strict, "--spf", "fail")
+    assert spf.stdout.splitlines()[-1].split()[:5] == ["rcpt", "user@example.org", "reject", "5xx",
+                                                       "sender_auth.spf"], spf.stdout + spf.stderr
+    dmarc = run(policy, *stranger, *strict, "--dmarc", "fail", "--dmarc-policy", "reject")
+    assert "reject  5xx  sender_auth.dmarc" in dmarc.stdout.splitlines()[-1], dmarc.stdout
+    bare = run(policy, *stranger, *strict, "--bare-newlines")
+    assert "reject  5xx  smtp.bare_newlines" in bare.stdout.splitlines()[-1], bare.stdout
+    assert "accepted" in run(policy, *stranger, "--bare-newlines").stdout.splitlines()[-1]  # normalize, the default
+    bad = run(policy, *stranger, "--spf", "maybe")
+    assert bad.returncode == 2 and "--spf" in bad.stderr and "softfail" in bad.stderr
+    cases = CASES + """\
+  - name: with sender authentication off, its facts change nothing
+    client: 203.0.113.5
+    from: a@stranger.example
+    to: [user@example.org]
+    spf: fail
+    dmarc: fail
+    dmarc_policy: quarantine
+    bare_newlines: true
+    expect: {rcpt: [accept by domains.local], data: accept}
+"""
+    policy, cases_file = files(tmp_path, cases)
+    checked = run(policy, "--cases", cases_file)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    policy, cases_file = files(tmp_path, cases.replace("spf: fail", "spf: failed"))
+    wrong = run(policy, "--cases", cases_file)
+    assert wrong.returncode == 2 and "cases.yml:" in wrong.stderr and "'softfail'" in wrong.stderr, wrong.stderr

@@ -61,6 +61,10 @@ def decided(d: Decision) -> tuple[str, str | None]:
     return d.verdict, d.element
 
 
+SPF_REJECT = {"spf": {"enabled": True, "on_fail": "reject", "on_softfail": "defer"}}
+DMARC = {"spf": {"enabled": True}, "dkim": {"enabled": True},
+         "dmarc": {"enabled": True, "honour_reject": True, "on_quarantine": "hold"}}
+
 # (name, policy changes, transaction, stage, index, verdict, element)
 CASES: list[tuple[str, dict[str, Any], Transaction, str, int, str, str | None]] = [
     ("no port 25 for submission", {"role": "submission"}, tx(), "connect", 0, "reject", "role"),
@@ -110,6 +114,26 @@ CASES: list[tuple[str, dict[str, Any], Transaction, str, int, str, str | None]] 
     ("a header discard", {}, tx(headers=("X-Mailer:   Mass Mailer 2",)), "data", 0, "accept", "header_checks[2]"),
     ("a header hold", {}, tx(headers=("X-Spam: yes",)), "data", 0, "accept", "header_checks[3]"),
     ("nothing in the headers", {}, tx(headers=("Subject: lunch",)), "data", 0, "accept", None),
+    # sender authentication and line ends, from the transaction's facts
+    ("an SPF fail rejected", {"sender_auth": SPF_REJECT}, tx(spf="fail"), "rcpt", 0, "reject", "sender_auth.spf"),
+    ("an SPF softfail deferred", {"sender_auth": SPF_REJECT}, tx(spf="softfail"), "rcpt", 0, "defer",
+     "sender_auth.spf"),
+    ("an SPF fail tagged by default", {"sender_auth": {"spf": {"enabled": True}}}, tx(spf="fail"), "rcpt", 0,
+     "accept", "domains.local"),
+    ("an SPF permerror accepted", {"sender_auth": SPF_REJECT}, tx(spf="permerror"), "rcpt", 0, "accept",
+     "domains.local"),
+    ("SPF off: a fail is accepted", {}, tx(spf="fail"), "rcpt", 0, "accept", "domains.local"),
+    ("a DMARC fail under p=reject honoured", {"sender_auth": DMARC}, tx(dmarc="fail", dmarc_policy="reject"), "data",
+     0, "reject", "sender_auth.dmarc"),
+    ("a DMARC fail under p=quarantine held", {"sender_auth": DMARC}, tx(dmarc="fail", dmarc_policy="quarantine"),
+     "data", 0, "accept", "sender_auth.dmarc"),
+    ("a DMARC pass under p=reject", {"sender_auth": DMARC}, tx(dmarc="pass", dmarc_policy="reject"), "data", 0,
+     "accept", None),
+    ("bare line ends refused", {"smtp": {"bare_newlines": "reject"}}, tx(bare_newlines=True), "data", 0, "reject",
+     "smtp.bare_newlines"),
+    ("bare line ends normalised by default", {}, tx(bare_newlines=True), "data", 0, "accept", None),
+    ("bare line ends from a trusted client", {"smtp": {"bare_newlines": "reject"}},
+     tx("198.51.100.9", bare_newlines=True), "data", 0, "accept", None),
     # the role's ports (README: "Which port takes what")
     ("no listener for a null-client", {"role": "null-client"}, tx(), "connect", 0, "reject", "role"),
     ("an mx opens no submission port", {}, tx(port=587, tls=True, auth="alice"), "connect", 0, "reject", "role"),
@@ -141,7 +165,40 @@ def test_every_deciding_element_is_covered() -> None:
     assert named == {"role", "tls.inbound", "smtp.require_helo", "domains", "domains.local", "domains.relay",
                      "networks.trusted", "auth", "access.clients", "access.recipients", "access.helo",
                      "smtp.strict_envelopes", "access.senders", "dnsbl", "smtp.max_recipients",
-                     "smtp.max_message_size", "header_checks", "auth.submission"}
+                     "smtp.max_message_size", "header_checks", "auth.submission", "sender_auth.spf",
+                     "sender_auth.dmarc", "smtp.bare_newlines"}
+
+
+def test_spf_judges_only_the_clients_that_reach_its_step() -> None:
+    """Trusted, authenticated and permitted clients never meet SPF; a tagged result is still named; the null
+    sender's SPF is its HELO name's; a DNSBL listing decides before SPF."""
+    p = policy(sender_auth=SPF_REJECT)
+    assert decided(rcpt(p, tx("198.51.100.9", spf="fail"))) == ("accept", "networks.trusted")
+    assert decided(rcpt(p, tx(spf="fail", tls=True, auth="alice"))) == ("accept", "auth")
+    assert decided(rcpt(p, tx("192.0.2.7", spf="fail"))) == ("accept", "access.clients[0]")
+    assert decided(rcpt(p, tx(spf="fail", listed={"soft.example": "127.0.0.2"}))) == ("defer", "dnsbl[1]")
+    assert "HELO mail.stranger.example" in rcpt(p, tx(sender="", spf="fail")).note
+    tagged = rcpt(policy(sender_auth={"spf": {"enabled": True}}), tx(spf="softfail"))
+    assert "sender_auth.spf" in tagged.matched
+
+
+def test_dmarc_spares_trusted_and_authenticated_clients_and_follows_the_policy() -> None:
+    def data(changes: dict[str, Any], t: Transaction) -> tuple[str, str | None, str]:
+        decision = evaluate(policy(sender_auth=changes), t).at("data")[0]
+        return decision.verdict, decision.element, decision.note
+
+    fail = {"dmarc": "fail", "dmarc_policy": "reject"}
+    assert data(DMARC, tx("198.51.100.9", **fail))[:2] == ("accept", None)
+    assert data(DMARC, tx(tls=True, auth="alice", **fail))[:2] == ("accept", None)
+    lenient = {**DMARC, "dmarc": {"enabled": True}}  # honour_reject off, on_quarantine tag
+    assert data(lenient, tx(**fail)) == ("accept", "sender_auth.dmarc", "accepted (sender_auth.dmarc: tag)")
+    assert data(lenient, tx(dmarc="fail", dmarc_policy="quarantine"))[2] == "accepted (sender_auth.dmarc: tag)"
+    assert data(DMARC, tx(dmarc="fail", dmarc_policy="quarantine"))[2] == "accepted (sender_auth.dmarc: hold)"
+    # a header check decides first; a hold goes on to DMARC, which still refuses
+    assert data(DMARC, tx(headers=("Subject: money",), **fail))[:2] == ("reject", "header_checks[1]")
+    held = evaluate(policy(sender_auth=DMARC), tx(headers=("X-Spam: yes",), **fail)).at("data")[0]
+    assert decided(held) == ("reject", "sender_auth.dmarc") and held.matched == ("header_checks[3]",
+                                                                                   "sender_auth.dmarc")
 
 
 # --- the documented order ---------------------------------------------------------------------

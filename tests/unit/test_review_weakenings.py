@@ -78,3 +78,29 @@ def test_a_weakening_an_edit_already_flags_is_not_repeated_by_meaning() -> None:
     widened = base.replace("trusted: [192.0.2.0/24]", "trusted: [192.0.0.0/16]")
     found = [c for c in diff_policies(load_policy_text(base), load_policy_text(widened)) if c.risky]
     assert [c.element for c in found] == ["networks.trusted"], found
+
+
+STRICT_AUTH = BASE + """\
+sender_auth: {spf: {enabled: true, on_fail: reject, on_softfail: defer}, dkim: {enabled: true},
+              dmarc: {enabled: true, honour_reject: true}}
+smtp: {bare_newlines: reject}
+"""
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (("on_fail: reject", "on_fail: tag"), "with SPF fail: reject by sender_auth.spf → accept by domains.local"),
+    (("on_softfail: defer", "on_softfail: tag"), "with SPF softfail: defer by sender_auth.spf → accept"),
+    (("honour_reject: true", "honour_reject: false"),
+     "DATA message from 203.0.113.77 on port 25 with DMARC fail under p=reject: reject by sender_auth.dmarc → accept"),
+    (("bare_newlines: reject", "bare_newlines: normalize"),
+     "with bare line ends: reject by smtp.bare_newlines → accept by default"),
+])
+def test_sender_authentication_and_line_end_weakenings_are_found_by_meaning(edit: tuple[str, str], words: str
+                                                                            ) -> None:
+    """The edit alone reads as a value change; what it does is found with the strangers' SPF, DMARC and
+    line-end facts. Undoing it strengthens, and weakens nothing."""
+    old, new = STRICT_AUTH, STRICT_AUTH.replace(*edit)
+    assert new != old
+    found = [c for c in diff_policies(load_policy_text(old), load_policy_text(new)) if c.risky]
+    assert any(words in c.what for c in found), found
+    assert weakenings(load_policy_text(new), load_policy_text(old)) == []
