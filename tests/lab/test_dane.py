@@ -25,7 +25,7 @@ from tests.lab.kind import HostKind
 from tests.lab.network import LabNet
 from tests.lab.postfix import PostfixKind
 from tests.lab.roots import need_lab
-from tests.lab.test_outbound_tls import outbound_policy, relay
+from tests.lab.test_outbound_tls import dane_policy, outbound_policy, relay
 
 WAIT_SECONDS = 30.0
 
@@ -60,15 +60,6 @@ VERIFIED: dict[str, Callable[[str, str], str]] = {"postfix": postfix_verified, "
 DEFERRED: dict[str, Callable[[str, str], bool]] = {"postfix": postfix_deferred, "exim": exim_deferred}
 
 
-def dane_policy(kind: HostKind) -> dict[str, Any]:
-    """``outbound.tls: dane``; Postfix logs each TLS handshake's summary (its site parameter
-    smtp_tls_loglevel = 1, as TLS_README advises), where "Verified" names a TLSA-verified peer."""
-    policy = outbound_policy("dane")
-    if kind.name == "postfix":
-        policy["targets"] = {"postfix": {"parameters": {"smtp_tls_loglevel": 1}}}
-    return policy
-
-
 @dataclass(frozen=True)
 class DaneStock:
     stock: Stock
@@ -99,8 +90,8 @@ def test_dane_deploys_with_a_validating_resolver(dane_stock: DaneStock) -> None:
     stock = dane_stock.stock
     resolv = stock.host.path("/etc/resolv.conf").read_text()
     assert f"nameserver {RESOLVER}" in resolv and "trust-ad" in resolv
-    if stock.kind.name == "postfix":  # the deploy ran (and passed) the DNSSEC check step
-        assert any("posttls-finger" in step.argv for step in stock.plan.steps), stock.plan.steps
+    check = "posttls-finger" if stock.kind.name == "postfix" else "dnssec_strict"  # the DNSSEC check step ran
+    assert any(check in " ".join(step.argv) for step in stock.plan.steps if step.phase == "check"), stock.plan.steps
     assert 25 in stock.host.listening()
     secrets = [dane_stock.dane.work / "mx.key", *dane_stock.dane.work.glob("K*.private")]
     assert len(secrets) == 5 and all(path.stat().st_mode & 0o077 == 0 for path in secrets)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..strict import TargetOptions
-from ..types import AbsolutePath
+from ..types import AbsolutePath, HostName
 from ._version import DEBIAN_12, Version
 
 
@@ -24,6 +24,9 @@ class EximOptions(TargetOptions):
     dovecot_socket: AbsolutePath = Field(
         "/run/dovecot/auth-client", description="Dovecot's auth socket for Exim's dovecot authenticator"
     )
+    dnssec_probe: HostName = Field(
+        "org", description="with outbound.tls dane: a DNSSEC-signed name whose NS lookup through the host's "
+        "resolver must come back authenticated before a deploy (the org TLD has been signed since 2010)")
 
 
 Options = EximOptions

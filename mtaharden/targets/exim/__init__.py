@@ -35,7 +35,7 @@ from ..base import (
 from ..kit.coverage import Recorder
 from ..kit.sasl import saslauthd_sockets
 from . import capabilities as facts
-from . import relay_check, screening, sender_auth, smuggling
+from . import outbound, relay_check, screening, sender_auth, smuggling
 from .acl import RcptAcl, command_acl, mail_acl
 from .auth import SASL_APP, authenticators, sasl_files
 from .config import EximConf
@@ -66,10 +66,10 @@ class EximTarget(Target):
         data = sender_auth.with_results(data_acl(policy.header_checks, policy.smtp.max_message_size, rec), policy, rec)
         acls = (mail, rcpt_acl, data,
                 *(acl for acl in (*commands, screening.connect_acl(policy, rec)) if acl is not None))
-        transport = (*screening.transport_options(policy, rec),
+        transport = (*outbound.transport_options(policy, rec),
                      *sender_auth.transport_options(policy, options.config_dir, rec))
-        conf = EximConf((*main, *screening.main_options(policy)), acls, authenticators(policy, options, rec),
-                        screening.router_options(policy), transport)
+        conf = EximConf((*main, *screening.main_options(policy), *outbound.main_options(policy)), acls,
+                        authenticators(policy, options, rec), outbound.router_options(policy), transport)
         config = f"{options.config_dir}/{CONFIG}"
         files = [PlannedFile(CONFIG, "exim4.conf.j2", conf),
                  *(list_file(path, entries) for path, entries in rcpt.files),
@@ -87,7 +87,8 @@ class EximTarget(Target):
                       "exim -bV: Exim reads the whole configuration without an error", "check")]
         if any(f.path == relay_check.SCRIPT for f in files):
             steps.append(relay_check.check_step(options.config_dir))
-        steps += (*sender_auth.checks(policy, options.user), smuggling.version_check(policy))
+        steps += (*sender_auth.checks(policy, options.user), *outbound.checks(policy, options.exim, config),
+                  smuggling.version_check(policy))
         steps.append(Step((INIT, "reload"), "the daemon re-reads exim4.conf (SIGHUP)", "apply"))
         spool = Folder(SPOOL, options.user, 0o750, "Exim's queue, hints databases and logs (Debian's spool_directory)",
                        options.user)

@@ -82,6 +82,6 @@ OUTBOUND = {"may": ("remote_smtp's default hosts_try_tls = *: STARTTLS when offe
             "dane": ("hosts_try_dane = * in remote_smtp, dnssec_request_domains = * in dnslookup, dns_dnssec_ok = 1: "
                      "DANE-verified TLS where the destination publishes DNSSEC-signed TLSA records (none matching: "
                      "the message stays deferred, no fallback), opportunistic elsewhere; needs a DNSSEC-validating "
-                     "resolver, which nothing checks (Exim has no DNSSEC probe): without one every TLSA lookup is "
-                     "insecure and delivery is opportunistic TLS"),
+                     "resolver, which the check step proves before the swap: a dnssec_strict NS lookup of "
+                     "targets.exim.dnssec_probe must come back authenticated"),
             "encrypt": "hosts_require_tls = * in remote_smtp: no delivery without TLS"}

@@ -1,4 +1,4 @@
-"""Bot screening in Exim's connect ACL, and outbound TLS in the dnslookup router and the smtp transport.
+"""Bot screening in Exim's connect ACL.
 
 Pregreet: with ``smtp_enforce_sync`` (Exim's default, written explicitly), input that arrives before Exim's
 greeting is a synchronization error, answered 554 and the connection closed; the connect ACL's ``delay``
@@ -28,14 +28,12 @@ REFUSAL = "Screened out: $sender_host_address scored $acl_c_screen"
 
 
 def main_options(policy: Policy) -> list[tuple[str, str]]:
-    """acl_smtp_connect when screening is on; smtp_enforce_sync always explicit; DNSSEC for DANE."""
+    """acl_smtp_connect when screening is on; smtp_enforce_sync always explicit."""
     out = [("smtp_enforce_sync", "true")]
     if policy.screening.enabled:
         out.append(("acl_smtp_connect", ACL))
     if policy.screening.enabled and policy.screening.pregreet.action != "log" and _has_pipeconnect(policy):
         out.append(("pipelining_connect_advertise_hosts", ""))  # else early input is PIPECONNECT, never an error
-    if policy.outbound.tls == "dane":
-        out.append(("dns_dnssec_ok", "1"))
     return out
 
 
@@ -94,20 +92,3 @@ def _weighted(policy: Policy, rec: Recorder) -> list[Statement]:
         rec.approximated("screening.dnsbl", facts.SCREENING_DNSBL[weighted.action].format(
             count=len(weighted.sites)))
     return statements
-
-
-def router_options(policy: Policy) -> tuple[tuple[str, str], ...]:
-    """The dnslookup router asks for DNSSEC-validated answers when DANE is on."""
-    return (("dnssec_request_domains", "*"),) if policy.outbound.tls == "dane" else ()
-
-
-def transport_options(policy: Policy, rec: Recorder) -> tuple[tuple[str, str], ...]:
-    """remote_smtp: DANE where TLSA records validate, or TLS required everywhere; ``may`` is Exim's default."""
-    level = policy.outbound.tls
-    # tests/lab/test_dane.py, on signed TLSA records; may is stricter than the contract there (Exim's own DANE)
-    (rec.approximated if level == "may" else rec.enforced)("outbound.tls", facts.OUTBOUND[level])
-    if level == "dane":
-        return (("hosts_try_dane", "*"),)
-    if level == "encrypt":
-        return (("hosts_require_tls", "*"),)
-    return ()
