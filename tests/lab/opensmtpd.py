@@ -26,8 +26,9 @@ INIT = "/etc/init.d/opensmtpd"
 class OpensmtpdKind(HostKind):
     name = "opensmtpd"
     target = "opensmtpd"
-    # sasl2-bin only because the behaviour suite writes its sasldb on every host (OpenSMTPD checks system accounts).
-    packages = ("opensmtpd", "sasl2-bin", "ca-certificates", "busybox-syslogd")
+    # sasl2-bin only because the behaviour suite writes its sasldb on every host (OpenSMTPD checks system accounts);
+    # opensmtpd-filter-dkimsign for dkim_signing (tests/lab/test_sender_auth.py).
+    packages = ("opensmtpd", "opensmtpd-filter-dkimsign", "sasl2-bin", "ca-certificates", "busybox-syslogd")
     setup = ("grep -q '^postmaster:' /etc/aliases 2>/dev/null || echo 'postmaster: root' >> /etc/aliases",)
     # What stock OpenSMTPD cannot do of the behaviour policy (its COVERAGE.md says why).
     policy_targets: ClassVar[Mapping[str, Any]] = {"allow_unsupported": ["auth", "tls", "dnsbl", "header_checks"]}

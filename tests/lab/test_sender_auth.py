@@ -30,6 +30,7 @@ from tests.lab.exim import EximKind
 from tests.lab.host import LabHost
 from tests.lab.kind import DeployError, HostKind, install_plan, run_steps
 from tests.lab.network import DNSBL_LISTINGS, DNSBL_ZONE, LISTED_OUTSIDE, SINK, TRUSTED, UNTRUSTED, LabNet
+from tests.lab.opensmtpd import OpensmtpdKind
 from tests.lab.policy import HOSTNAME, PASSWORD, REALM, USER, behaviour_policy, prepare_auth, render
 from tests.lab.postfix import PostfixKind
 from tests.lab.roots import need_lab
@@ -40,6 +41,7 @@ dkim = pytest.importorskip("dkim")
 
 KEY_PATH = "/etc/dkimkeys/lab.private"  # Debian's opendkim package makes /etc/dkimkeys for keys
 EXIM_KEY = "/etc/exim4/dkim/lab.private"
+OPENSMTPD_KEY = "/etc/mail/dkim/lab.key"  # opensmtpd-filter-dkimsign's README.Debian folder
 SELECTOR, OUTSIDE_SELECTOR = "lab", "ext"
 # Outside domains under .example: OpenDKIM's libunbound answers every .test name NXDOMAIN itself (RFC 6761's
 # special-use names are its default local zones), so the keys it must find live under a TLD it asks about.
@@ -203,6 +205,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def exim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with _lab(EximKind(), tmp_path_factory.mktemp("sender-auth-exim"), EXIM_KEY, "Debian-exim:Debian-exim") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def opensmtpd_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    work = tmp_path_factory.mktemp("sender-auth-opensmtpd")
+    with _lab(OpensmtpdKind(), work, OPENSMTPD_KEY, "_dkimsign:_dkimsign") as running:
         yield running
 
 
@@ -444,6 +453,31 @@ def test_sendmail_a_reboot_starts_the_milters_as_debian_services(sendmail_lab: L
     _verifies_apart(lab, "sendmail-signed-after-boot")
 
 
+def test_opensmtpd_signs_the_hosts_and_the_trusted_networks_mail(opensmtpd_lab: Lab) -> None:
+    """filter-dkimsign on the signing listener: what a trusted client sends to another domain and what the host
+    sends itself (sendmail -t) leaves signed, and dkimpy verifies it apart; a stranger's mail to a relay domain,
+    and a trusted client's (its rule comes first, as the row says), leave unsigned."""
+    lab = opensmtpd_lab
+    policy = behaviour_policy()
+    policy["dkim_signing"] = [{"domain": "example.test", "selector": SELECTOR, "key": OPENSMTPD_KEY}]
+    plan = lab.deploy(policy, "opensmtpd-signing")
+    assert _status(plan, "dkim_signing") == "approximated" and "relayed unsigned" in _detail(plan, "dkim_signing")
+    own = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "signed-by-filter"),
+                   recipient="bob@foreign.test")
+    local_message = _message("alice@example.test", "signed-locally").replace(RELAY_TO, "bob@foreign.test")
+    local = lab.host.run(["sendmail", "-t", "-f", "alice@example.test"], input_text=local_message)
+    inbound = lab.send(UNTRUSTED, "s@stranger.example", _message("s@stranger.example", "inbound-unsigned"))
+    relayed = lab.send(TRUSTED, "alice@example.test", _message("alice@example.test", "relay-domain-unsigned"))
+    for name, talked in (("own", own), ("inbound", inbound), ("relayed", relayed)):
+        assert talked.last[0] == 250, f"{name}: {talked.last}\n{lab.kind.log_text(lab.host)[-3000:]}"
+    assert local.returncode == 0, local
+    for token in ("signed-by-filter", "signed-locally"):
+        _verifies_apart(lab, token)
+    for token in ("inbound-unsigned", "relay-domain-unsigned"):
+        assert "DKIM-Signature" not in lab.arrived(token), lab.arrived(token)
+    lab.agrees_with_the_contract()
+
+
 def _submit(lab: Lab, sender: str, message: str | None = None, port: int = 25) -> Conversation:
     """From UNTRUSTED, authenticated after STARTTLS on ``port`` (the lab policy's role offers no submission
     port): MAIL FROM ``sender``, then ``message`` to a foreign domain (none: the session ends at MAIL)."""
@@ -465,7 +499,10 @@ def _detail(plan: Plan, element: str) -> str:
 def _verifies_apart(lab: Lab, token: str) -> None:
     """The host's signature on ``token``'s message verifies with dkimpy and the key the lab DNS serves; a
     tampered copy does not."""
-    assert re.search(rf"^DKIM-Signature: .*d=example\.test; s={SELECTOR};", lab.arrived(token), re.MULTILINE)
+    header = re.search(r"^DKIM-Signature: (.*)$", lab.arrived(token), re.MULTILINE)
+    assert header, lab.arrived(token)
+    tags = dict(tag.strip().split("=", 1) for tag in header[1].split(";") if "=" in tag)  # in any order
+    assert (tags.get("d"), tags.get("s")) == ("example.test", SELECTOR), header[0]
     record = _served(lab.net, f"{SELECTOR}._domainkey.example.test")
     raw = lab.arrived(token, unfolded=False).encode()
     assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record)

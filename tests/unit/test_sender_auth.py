@@ -136,7 +136,8 @@ def test_every_target_records_the_four_elements_off_as_enforced(target: str) -> 
     ("postfix", dict.fromkeys(ELEMENTS, "enforced")),
     ("exim", {**dict.fromkeys(ELEMENTS, "enforced"), "sender_auth.dmarc": "unsupported"}),
     ("sendmail", {**dict.fromkeys(ELEMENTS, "enforced"), "sender_auth.spf": "approximated"}),
-    *((name, dict.fromkeys(ELEMENTS, "unsupported")) for name in ("qmail", "opensmtpd", "exchange")),
+    ("opensmtpd", {**dict.fromkeys(ELEMENTS, "unsupported"), "dkim_signing": "approximated"}),
+    *((name, dict.fromkeys(ELEMENTS, "unsupported")) for name in ("qmail", "exchange")),
 ])
 def test_turned_on_each_target_says_what_it_carries_out(target: str, expected: dict[str, str]) -> None:
     policy = _policy(dmarc={})

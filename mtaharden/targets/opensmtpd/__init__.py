@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ...policy import Policy
 from ..base import Plan, PlannedFile, Target, coverage_file, placed, register
 from ..kit.coverage import Recorder
-from . import screening, sender_auth, smuggling
+from . import screening, sender_auth, signing, smuggling
 from .capabilities import in_table_order
 from .conf import Directive, Value, line
 from .deploy import record_builtin, service, steps
@@ -45,7 +45,8 @@ class OpensmtpdTarget(Target):
         rec = Recorder()
         settings = globals_(policy, rec)
         domain_tables, domain_matches = domain_rules(policy, rec)
-        trusted_tables, trusted_matches = trusted_rules(policy, rec)
+        signed = signing.lower(policy, rec)  # the host's and the trusted networks' mail then takes the sign action
+        trusted_tables, trusted_matches = trusted_rules(policy, rec, signing.ACTION if signed else "relay")
         access = access_filters(policy, rec) if policy.accepts_inbound else None
         listen = listeners(policy, rec, access.chain if access else None)
         record_builtin(policy, rec)
@@ -53,24 +54,28 @@ class OpensmtpdTarget(Target):
         sender_auth.record(policy, rec)
         smuggling.record(policy, rec)
         local, relay = Value("local", "action"), Value("relay", "action")
+        own = Value(signing.ACTION, "action") if signed else relay
         conf = SmtpdConf(
             settings=tuple(settings),
             tables=(Directive(("table", "aliases", Value("file:/etc/aliases", "aliases"))),
                     *domain_tables, *trusted_tables),
-            filters=access.directives if access else (),
-            listeners=tuple(listen),
+            filters=(*(access.directives if access else ()), *(signed.filters if signed else ())),
+            listeners=(*listen, *(signed.listeners if signed else ())),
             actions=(Directive(("action", local, "maildir", "alias", "<aliases>")),
-                     Directive(("action", relay, "relay"))),
-            # the host's own mail (the sendmail enqueuer) first, then the contract's relay decision
-            rules=(Directive(("match", "from", "socket", "for", "local", "action", local)),
-                   Directive(("match", "from", "socket", "for", "any", "action", relay)),
+                     Directive(("action", relay, "relay")), *(signed.actions if signed else ())),
+            # signed mail back from the signing listener, the host's own mail (the sendmail enqueuer), then the
+            # contract's relay decision
+            rules=(*(signed.rules if signed else ()),
+                   Directive(("match", "from", "socket", "for", "local", "action", local)),
+                   Directive(("match", "from", "socket", "for", "any", "action", own)),
                    *domain_matches, *trusted_matches),
         )
         coverage = in_table_order(rec.items())
         files = [PlannedFile("smtpd.conf", "smtpd.conf.j2", conf), coverage_file(self.name, coverage)]
         config = opensmtpd_options(policy).config_file
-        return Plan(self.name, placed(files, lambda path: config), steps(policy), coverage, apply="restart",
-                    service=service())
+        checks = signed.steps if signed else ()
+        return Plan(self.name, placed(files, lambda path: config), steps(policy, checks), coverage, apply="restart",
+                    service=service(), preflight=signed.requirements if signed else ())
 
     def filters(self) -> Mapping[str, Callable[..., str]]:
         return {"smtpd_line": line}

@@ -175,8 +175,13 @@ CAPABILITIES = FactTable({
     },
     "dkim_signing": {
         "off": _e("off: nothing is signed"),
-        "on": _u("not rendered: Debian 12's opensmtpd-filter-dkimsign signs (a proc filter on the submission "
-                 "listeners, 'filter-dkimsign -d DOMAIN -s SELECTOR -k KEY'), but mtaharden does not write it yet"),
+        "on": _a("filter-dkimsign (package opensmtpd-filter-dkimsign, run as _dkimsign) on a loopback listener, "
+                 "127.0.0.1 port {port}: the host's own mail and the trusted networks' to other domains take the "
+                 "'sign' action to it and leave signed ({domains}, selector {selector}); mail to a relay domain is "
+                 "relayed unsigned, and mail whose From: is in none of these domains is signed as {first} "
+                 "(unaligned); any local process may relay through that listener, as through the sendmail command"),
+        "several": _u("filter-dkimsign signs with one key file, selector and algorithm (and a domain per From:); "
+                      "a chain of filters would sign every message once per key: give every key the same three"),
     },
     # SMTP smuggling, as the lab's CVE-2023-51764 payloads showed on Debian's 6.8.0p2 (tests/lab/test_smuggling.py).
     "smtp.bare_newlines": {

@@ -24,10 +24,11 @@ STOPPED = ("sh", "-c", "i=0; while pidof smtpd >/dev/null; do i=$((i+1)); if [ $
                        "echo 'OpenSMTPD did not stop within 20 s' >&2; exit 1; fi; sleep 0.1; done")
 
 
-def steps(policy: Policy) -> tuple[Step, ...]:
+def steps(policy: Policy, checks: tuple[Step, ...] = ()) -> tuple[Step, ...]:
+    """``smtpd -n`` and the ``checks`` the other pieces need (the signing filter's), then the restart."""
     config = opensmtpd_options(policy).config_file
     why = "OpenSMTPD reads smtpd.conf only at start: stop, wait until every smtpd process is gone, start"
-    return (Step(("smtpd", "-n", "-f", config), "let OpenSMTPD parse smtpd.conf and its tables", "check"),
+    return (Step(("smtpd", "-n", "-f", config), "let OpenSMTPD parse smtpd.conf and its tables", "check"), *checks,
             Step((INIT, "stop"), why, "apply"), Step(STOPPED, why, "apply"), Step((INIT, "start"), why, "apply"))
 
 

@@ -57,14 +57,15 @@ def domain_rules(policy: Policy, rec: Recorder) -> tuple[list[Directive], list[D
     return tables, rules
 
 
-def trusted_rules(policy: Policy, rec: Recorder) -> tuple[list[Directive], list[Directive]]:
-    """(tables, match rules) for the trusted networks: they relay to any domain."""
+def trusted_rules(policy: Policy, rec: Recorder, action: str = "relay") -> tuple[list[Directive], list[Directive]]:
+    """(tables, match rules) for the trusted networks: they relay to any domain (``action``: ``relay``, or
+    ``sign`` when their mail is signed on the way)."""
     networks = [canonical.network(network) for network in policy.networks.trusted]
     note(rec, "networks.trusted", "table")
     if not networks:
         return [], []
     return ([table("trusted", networks, "networks.trusted")],
-            [Directive(("match", "from", "src", "<trusted>", "for", "any", "action", Value("relay", "trusted")))])
+            [Directive(("match", "from", "src", "<trusted>", "for", "any", "action", Value(action, "trusted")))])
 
 
 def access_filters(policy: Policy, rec: Recorder) -> Access:

@@ -1,4 +1,4 @@
-"""Inbound SPF/DKIM/DMARC and DKIM signing on OpenSMTPD 6.8: the capability table's rows for them."""
+"""Inbound SPF/DKIM/DMARC on OpenSMTPD 6.8: the capability table's rows for them (signing: :mod:`.signing`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .capabilities import note
 
 
 def record(policy: Policy, rec: Recorder) -> None:
-    """Each element off (enforced), or on (unsupported: see the table for what to do instead)."""
+    """Each inbound element off (enforced), or on (unsupported: see the table for what to do instead)."""
     for element, on in wanted(policy).items():
-        note(rec, element, "on" if on else "off")
+        if element != "dkim_signing":
+            note(rec, element, "on" if on else "off")
