@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from mtaharden.targets.opensmtpd.signing import PORT as SIGNING_PORT
 from tests.ansible.lab_kinds import ANSIBLE_KINDS, BARE_KINDS, OFFLINE_APT
 from tests.ansible.lab_play import Lab, recap, task_section
 from tests.ansible.playbook import PlayResult
@@ -202,6 +204,7 @@ def test_an_inet_interfaces_change_stops_and_starts_and_moves_the_listener(lab: 
     lab.keep.append(f"targets.postfix.inet_interfaces=[{lab.host.address}]")
 
 
+DKIMSIGN_KEY = "/etc/mail/dkim/lab.key"  # opensmtpd-filter-dkimsign's README.Debian folder
 MILTERS = ("sender_auth.spf.enabled=true", "sender_auth.dkim.enabled=true", "sender_auth.dmarc.enabled=true")
 
 
@@ -225,6 +228,29 @@ def test_sender_auth_deploys_the_milters_as_debian_services(lab: Lab) -> None:
                    f"{name} runs under no PID file of Debian's or does not listen on {port}", 30)
     assert lab.greeting().startswith("220 ")
     restored = lab.play()  # the milters off again: what the later scenarios start from
+    assert restored.returncode == 0, why(lab, restored)
+
+
+def test_opensmtpd_signing_is_refused_for_a_readable_key_then_deploys_the_filter(lab: Lab) -> None:
+    """dkim_signing through the opensmtpd role: a key others may read stops it at the check step, nothing
+    changed; owner-only, it deploys filter-dkimsign on the loopback signing listener. (The milters' test
+    covers Postfix and Sendmail.)"""
+    if lab.target != "opensmtpd":
+        pytest.skip("OpenSMTPD's filter-dkimsign; the milters' test covers Postfix and Sendmail")
+    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True, timeout=60).stdout
+    lab.host.put(DKIMSIGN_KEY, pem, mode=0o644, owner="_dkimsign:_dkimsign")
+    signing = f"dkim_signing=[{{domain: example.test, selector: lab, key: {DKIMSIGN_KEY}}}]"
+    before = lab.files()
+    refused = lab.play(signing)
+    assert refused.returncode != 0 and "make it owner-only" in refused.output, why(lab, refused)
+    assert "Nothing on the host was changed" in refused.output and lab.files() == before
+    lab.host.run(["chmod", "600", DKIMSIGN_KEY])
+    result = lab.play(signing)
+    assert result.returncode == 0, why(lab, result)
+    assert "filter-dkimsign" in lab.host.path("/etc/smtpd.conf").read_text()
+    wait_until(ANSIBLE_KINDS[lab.target], lab.host, lambda: SIGNING_PORT in lab.host.listening(),
+               f"nothing listens on the signing port {SIGNING_PORT}", 30)
+    restored = lab.play()  # signing off again: what the later scenarios start from
     assert restored.returncode == 0, why(lab, restored)
 
 
