@@ -204,20 +204,25 @@ def test_an_inet_interfaces_change_stops_and_starts_and_moves_the_listener(lab: 
     lab.keep.append(f"targets.postfix.inet_interfaces=[{lab.host.address}]")
 
 
+STAGED_CHECKS = "Build and check the staged configuration with the MTA's own tools"
 DKIMSIGN_KEY = "/etc/mail/dkim/lab.key"  # opensmtpd-filter-dkimsign's README.Debian folder
-MILTERS = ("sender_auth.spf.enabled=true", "sender_auth.dkim.enabled=true", "sender_auth.dmarc.enabled=true")
+MILTER_KEY = "/etc/dkimkeys/lab.private"  # Debian's opendkim package makes /etc/dkimkeys for keys
+MILTERS = ("sender_auth.spf.enabled=true", "sender_auth.dkim.enabled=true", "sender_auth.dmarc.enabled=true",
+           f"dkim_signing=[{{domain: example.test, selector: lab, key: {MILTER_KEY}}}]")
 
 
 def test_sender_auth_deploys_the_milters_as_debian_services(lab: Lab) -> None:
     """Their files go outside the config folder (/etc/opendkim.conf, ...): staged and checked in the staging
-    folder like the rest (the role asserts every staged file lies there), then Debian's services restarted,
-    listening where the MTA calls them (Sendmail also pyspf-milter, on 8894)."""
+    folder like the rest (the role asserts every staged file lies there), the signing key checked owner-only,
+    then Debian's services restarted, listening where the MTA calls them (Sendmail also pyspf-milter, on 8894)."""
     ports = {"postfix": {"opendkim": 8891, "opendmarc": 8893},
              "sendmail": {"opendkim": 8891, "opendmarc": 8893, "pyspf-milter": 8894}}.get(lab.target)
     if ports is None:
         pytest.skip("the milters as Debian services: Postfix's and Sendmail's")
+    lab.host.put(MILTER_KEY, _rsa_key(), mode=0o600, owner="opendkim:opendkim")  # signing too: its key check
     result = lab.play(*MILTERS)
     assert result.returncode == 0, why(lab, result)
+    assert "every DKIM private key is owner-only" in task_section(result, STAGED_CHECKS), why(lab, result)
     assert "inet:8891@127.0.0.1" in lab.host.path("/etc/opendkim.conf").read_text()
     assert "inet:8893@127.0.0.1" in lab.host.path("/etc/opendmarc.conf").read_text()
     for name, port in ports.items():  # running under Debian's PID file (written once it is up), on its port
@@ -231,14 +236,17 @@ def test_sender_auth_deploys_the_milters_as_debian_services(lab: Lab) -> None:
     assert restored.returncode == 0, why(lab, restored)
 
 
+def _rsa_key() -> bytes:
+    return subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True, timeout=60).stdout
+
+
 def test_opensmtpd_signing_is_refused_for_a_readable_key_then_deploys_the_filter(lab: Lab) -> None:
     """dkim_signing through the opensmtpd role: a key others may read stops it at the check step, nothing
     changed; owner-only, it deploys filter-dkimsign on the loopback signing listener. (The milters' test
     covers Postfix and Sendmail.)"""
     if lab.target != "opensmtpd":
         pytest.skip("OpenSMTPD's filter-dkimsign; the milters' test covers Postfix and Sendmail")
-    pem = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, check=True, timeout=60).stdout
-    lab.host.put(DKIMSIGN_KEY, pem, mode=0o644, owner="_dkimsign:_dkimsign")
+    lab.host.put(DKIMSIGN_KEY, _rsa_key(), mode=0o644, owner="_dkimsign:_dkimsign")
     signing = f"dkim_signing=[{{domain: example.test, selector: lab, key: {DKIMSIGN_KEY}}}]"
     before = lab.files()
     refused = lab.play(signing)
