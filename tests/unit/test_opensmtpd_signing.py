@@ -73,6 +73,14 @@ def test_without_keys_nothing_changes() -> None:
     assert "sign" not in str(plan.files[0].context) and plan.preflight == ()
 
 
+def test_the_signing_port_is_a_knob_and_never_the_public_one() -> None:
+    conf = _plan(_policy(ONE_KEY, targets={"opensmtpd": {"signing_port": 10099}})).files[0].context
+    assert isinstance(conf, SmtpdConf)
+    assert conf.listeners[-1].words[:5] == ("listen", "on", "127.0.0.1", "port", "10099")
+    clash = _plan(_policy(ONE_KEY, targets={"opensmtpd": {"signing_port": 25, "allow_unsupported": ["dkim_signing"]}}))
+    assert _row(clash)[0] == "unsupported" and "public SMTP port" in _row(clash)[1]
+
+
 def test_keys_that_differ_in_file_selector_or_algorithm_are_unsupported_and_render_no_filter() -> None:
     keys = [{"domain": "example.test", "selector": "s1", "key": KEY}, {"domain": "other.test", "selector": "s2",
                                                                        "key": KEY}]

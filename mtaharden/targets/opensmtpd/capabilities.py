@@ -182,6 +182,8 @@ CAPABILITIES = FactTable({
                  "(unaligned); any local process may relay through that listener, as through the sendmail command"),
         "several": _u("filter-dkimsign signs with one key file, selector and algorithm (and a domain per From:); "
                       "a chain of filters would sign every message once per key: give every key the same three"),
+        "port": _u("targets.opensmtpd.signing_port {port} is the public SMTP port too: give the signing listener "
+                   "a port of its own"),
     },
     # SMTP smuggling, as the lab's CVE-2023-51764 payloads showed on Debian's 6.8.0p2 (tests/lab/test_smuggling.py).
     "smtp.bare_newlines": {

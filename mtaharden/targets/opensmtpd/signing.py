@@ -3,7 +3,8 @@
 OpenSMTPD runs a filter on a listener, for every message that listener takes, so filter-dkimsign on port 25 would
 sign inbound mail from anyone too. The mail that is the site's own, the host's (the sendmail enqueuer) and the
 trusted networks' to other domains, takes the ``sign`` action instead of ``relay``: it is handed to a loopback
-listener that runs the filter and tags what it takes, and tagged mail is relayed by MX (that rule comes first).
+listener (``targets.opensmtpd.signing_port``, default 10028) that runs the filter and tags what it takes, and
+tagged mail is relayed by MX (that rule comes first).
 The filter is Debian's: ``/usr/libexec/opensmtpd/filter-dkimsign``, run by smtpd through ``/bin/sh -c`` as the
 package's ``_dkimsign`` user, which alone may read the key (a check step proves it before the swap).
 
@@ -24,10 +25,10 @@ from ..kit.coverage import Recorder
 from ..kit.milters import key_check
 from .capabilities import note
 from .conf import Directive, Value
+from .options import opensmtpd_options
 
 FILTER = "/usr/libexec/opensmtpd/filter-dkimsign"
 SIGNER = "_dkimsign"  # the user and group opensmtpd-filter-dkimsign's postinst creates
-PORT = 10028  # the loopback listener's port (Debian's README of dkimproxy-style setups uses 10027/10028)
 TAG = "dkim-signed"
 ACTION = "sign"
 
@@ -58,13 +59,17 @@ def lower(policy: Policy, rec: Recorder) -> Signing | None:
         return None
     first = keys[0]
     domains = list(dict.fromkeys(key.domain for key in keys))
-    note(rec, "dkim_signing", "on", domains=", ".join(domains), selector=first.selector, port=PORT,
+    port = opensmtpd_options(policy).signing_port
+    if port == opensmtpd_options(policy).smtp_port:
+        note(rec, "dkim_signing", "port", port=port)
+        return None
+    note(rec, "dkim_signing", "on", domains=", ".join(domains), selector=first.selector, port=port,
          first=domains[0])
     return Signing(
         filters=(Directive(("filter", "dkimsign", "proc-exec", Value(_command(first, domains), "dkim_signing"),
                             "user", SIGNER, "group", SIGNER)),),
-        listeners=(Directive(("listen", "on", "127.0.0.1", "port", str(PORT), "tag", TAG, "filter", "dkimsign")),),
-        actions=(Directive(("action", Value(ACTION, "action"), "relay", "host", f"smtp://127.0.0.1:{PORT}")),),
+        listeners=(Directive(("listen", "on", "127.0.0.1", "port", str(port), "tag", TAG, "filter", "dkimsign")),),
+        actions=(Directive(("action", Value(ACTION, "action"), "relay", "host", f"smtp://127.0.0.1:{port}")),),
         rules=(Directive(("match", "from", "local", "tag", TAG, "for", "any", "action", Value("relay", "action"))),),
         steps=(Step(("sh", "-c", f'[ -x {FILTER} ] || {{ echo "error: {FILTER} is missing: apt install '
                                  f'opensmtpd-filter-dkimsign (it also creates the {SIGNER} user)"; exit 1; }}'),
