@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.lab.conftest import Stock, deployed
+from tests.lab.contract import agrees, verdict
 from tests.lab.kind import registered_kinds
 from tests.lab.network import RELAY_DOMAIN, TRUSTED, UNTRUSTED
 from tests.lab.policy import behaviour_policy
@@ -181,6 +182,20 @@ def test_trusted_exemption(run: Run, line_end: str) -> None:
             assert trusted[1] is not None, trusted
         else:
             assert trusted == _outcome(run, UNTRUSTED, line_end)
+
+
+def test_the_contract_gives_each_line_end_message_the_daemons_answer(run: Run) -> None:
+    """``mtaharden test --cases``, told each plain message had bare line ends (``bare_newlines: true``), answers
+    its end of DATA as the MTA did: refused under reject, accepted under normalize and for exempt trusted
+    clients. A row that declares the MTA differs makes it an xfail, as above."""
+    cases = [{"name": f"{name} from {source}", "client": source, "helo": "client.test", "from": "probe@client.test",
+              "to": [recipient], "bare_newlines": True,
+              "expect": {"rcpt": [verdict(conversation.replies[2][0][0])],  # the replies to EHLO, MAIL, RCPT, DATA
+                         "data": verdict(_after_data(conversation)[0][0])}}
+             for (source, name), (recipient, conversation) in run.line_ends.items() if _after_data(conversation)]
+    with unless_declared(run, "smtp.bare_newlines"), unless_declared(run, "smtp.bare_newlines_exempt_trusted"):
+        assert len(cases) == len(run.line_ends), "a message got no answer after DATA"
+        agrees(run.stock.policy_file, cases)
 
 
 def _outcome(run: Run, source: str, line_end: str) -> tuple[int, str | None]:
