@@ -195,7 +195,9 @@ def _walk(policy: Policy, t: Transaction, recipient: str, accepted: int, matched
 
 def _spf_identity(t: Transaction) -> str:
     """What SPF checked: the envelope sender's domain, or the HELO name for the null sender (RFC 7208 2.3)."""
-    return split_address(t.sender)[1] or t.sender if t.sender else f"HELO {t.helo or ''}"
+    if not t.sender:
+        return f"HELO {t.helo or ''}"
+    return split_address(t.sender)[1] or t.sender
 
 
 def _destination(policy: Policy, t: Transaction, domain: str) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 
+from mtaharden.targets.exim.outbound import PROBE as DNSSEC_PROBE
 from mtaharden.targets.kit.escape import Unexpressible
 from tests.filters.harness import need as need_filter_tools
 from tests.filters.harness import procmail, sieve_home, sievec
@@ -118,7 +119,8 @@ def test_exim_files_pass_the_plans_check_steps(data: dict[str, Any]) -> None:
         for planned in plan.files:
             if planned.dest is not None:
                 exim.put(planned.dest, (out / planned.path).read_text(), planned.mode)
-        for argv in (step.argv for step in plan.steps if step.phase == "check"):
+        # DANE's DNSSEC check asks this machine's resolver, which need not validate: tests/lab/test_dane.py proves it
+        for argv in (step.argv for step in plan.steps if step.phase == "check" and DNSSEC_PROBE not in step.argv):
             checked = exim.run(list(argv), timeout=120)
             assert checked.returncode == 0 and checked.stdout == checked.stderr == "", \
                 f"{argv}: {checked.stdout}{checked.stderr}"
