@@ -23,7 +23,7 @@ from typing import TypeVar
 from ..policy import Policy
 from ..policy.evaluate import Decision, domain_matches, evaluate
 from ..policy.model import AddressFile, AddressItem, ClientFile, HeloFile
-from ..policy.transaction import Transaction, split_address
+from ..policy.transaction import DmarcPolicy, DmarcResult, SpfResult, Transaction, split_address
 from ..policy.types import filter_octets
 
 ENTRIES_PER_LIST_FILE = 8  # samples taken from each list file: its first entries
@@ -34,9 +34,10 @@ STRANGERS = tuple(ipaddress.ip_address(a) for a in (
     "2001:db8:ffff::77", "2001:db8:eeee::77", "3fff:ffff::77", "100::77"))
 FOREIGN = "user@foreign.example"
 # What sender authentication and the line-end rule judge, tried on the strangers' mail.
-JUDGED_FACTS: tuple[dict[str, str | bool], ...] = (
-    {"spf": "fail"}, {"spf": "softfail"}, {"dmarc": "fail", "dmarc_policy": "reject"},
-    {"dmarc": "fail", "dmarc_policy": "quarantine"}, {"bare_newlines": True})
+# (spf, dmarc, dmarc_policy, bare_newlines)
+JUDGED_FACTS: tuple[tuple[SpfResult, DmarcResult, DmarcPolicy, bool], ...] = (
+    ("fail", "none", "none", False), ("softfail", "none", "none", False), ("none", "fail", "reject", False),
+    ("none", "fail", "quarantine", False), ("none", "none", "none", True))
 _STRENGTH = {"accept": 0, "defer": 1, "reject": 2}
 T = TypeVar("T")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -120,8 +121,9 @@ def _transactions(old: Policy, new: Policy) -> Iterator[Transaction]:
                          *(("client.example", s) for s in _senders(old, new))]:
         for client, recipient in product(clients[:1], recipients):
             yield Transaction(client, helo=helo, sender=sender, recipients=(recipient,))
-    for facts, client, recipient in product(JUDGED_FACTS, clients[:2], recipients):  # the strangers come first
-        yield Transaction(client, sender="user@client.example", recipients=(recipient,), **facts)  # type: ignore[arg-type]
+    for (spf, dmarc, dmarc_policy, bare), client, recipient in product(JUDGED_FACTS, clients[:2], recipients):
+        yield Transaction(client, sender="user@client.example", recipients=(recipient,), spf=spf, dmarc=dmarc,
+                          dmarc_policy=dmarc_policy, bare_newlines=bare)  # clients[:2]: the strangers
 
 
 def _unique(values: Iterable[T]) -> list[T]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from mtaharden.policy.options.opensmtpd import OpensmtpdOptions
 from tests.ansible.lab_kinds import ANSIBLE_KINDS, BARE_KINDS, OFFLINE_APT
 from tests.ansible.lab_play import Lab, recap, task_section
 from tests.ansible.playbook import PlayResult
@@ -204,7 +205,7 @@ def test_an_inet_interfaces_change_stops_and_starts_and_moves_the_listener(lab: 
 
 
 STAGED_CHECKS = "Build and check the staged configuration with the MTA's own tools"
-SIGNING_PORT = 10028  # targets.opensmtpd.signing_port's default
+SIGNING_PORT = OpensmtpdOptions.model_fields["signing_port"].default
 DKIMSIGN_KEY = "/etc/mail/dkim/lab.key"  # opensmtpd-filter-dkimsign's README.Debian folder
 MILTER_KEY = "/etc/dkimkeys/lab.private"  # Debian's opendkim package makes /etc/dkimkeys for keys
 MILTERS = ("sender_auth.spf.enabled=true", "sender_auth.dkim.enabled=true", "sender_auth.dmarc.enabled=true",

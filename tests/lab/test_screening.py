@@ -135,10 +135,13 @@ def exim_screened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stock]:
         yield running
 
 
-def test_exim_refuses_an_early_talker_with_a_synchronization_error(exim_screened: Stock) -> None:
-    replies = early_talk(exim_screened, EXEMPT)
+@pytest.mark.parametrize("screened", ["exim_screened", "exim_drop_and_log"], ids=["reject", "drop"])
+def test_exim_refuses_an_early_talker_with_a_synchronization_error(screened: str,
+                                                                   request: pytest.FixtureRequest) -> None:
+    """Under the reject policy and under drop alike: 554 and hung up."""
+    replies = early_talk(request.getfixturevalue(screened), EXEMPT)
     assert replies[0][0] == 554 and "synchronization error" in replies[0][1], replies
-    assert replies[-1][0] == -1, replies  # and hung up
+    assert replies[-1][0] == DISCONNECTED, replies
 
 
 def test_exim_refuses_a_client_whose_weighted_score_reaches_the_threshold(exim_screened: Stock) -> None:
@@ -166,12 +169,6 @@ def test_exim_does_not_screen_an_allowed_or_trusted_early_talker(exim_screened: 
 def exim_drop_and_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stock]:
     with deployed(EximKind(), tmp_path_factory.mktemp("exim-screening-drop"), drop_and_log_policy()) as running:
         yield running
-
-
-def test_exim_drops_an_early_talker_with_a_synchronization_error(exim_drop_and_log: Stock) -> None:
-    replies = early_talk(exim_drop_and_log, EXEMPT)
-    assert replies[0][0] == 554 and "synchronization error" in replies[0][1], replies
-    assert replies[-1][0] == DISCONNECTED, replies
 
 
 def test_exim_only_logs_a_listed_client_when_the_action_is_log(exim_drop_and_log: Stock) -> None:

@@ -102,7 +102,8 @@ class Lab:
             commands += ["DATA", body(message)]
         talked = talk(self.net, [Session(self.host.address, source, commands)])[0]
         listed = [f"{DNSBL_ZONE}={DNSBL_LISTINGS[source]}"] if source in DNSBL_LISTINGS else []
-        self.sessions.append({"name": f"{sender} from {source}" + (f" ({message.splitlines()[2]})" if message else ""),
+        subject = re.search(r"^Subject: (.*)$", message or "", re.MULTILINE)  # a signed message starts otherwise
+        self.sessions.append({"name": f"{sender} from {source}" + (f" ({subject[1]})" if subject else ""),
                               "client": source, "helo": "client.test", "from": sender, "to": [recipient],
                               "listed": listed, **facts, "expect": _observed(talked, message is not None)})
         return talked

@@ -20,7 +20,8 @@ def test_only_dane_gets_the_check_and_it_names_the_probe_and_the_staged_config()
     assert _check("outbound: {tls: may}") is None and _check("outbound: {tls: encrypt}") is None
     argv = _check("outbound: {tls: dane}\ntargets: {exim: {dnssec_probe: Signed.Example.}}")
     assert argv is not None and argv[3:] == ("/usr/sbin/exim4", "/etc/exim4/exim4.conf", "signed.example")
-    assert _check("outbound: {tls: dane}") is not None and _check("outbound: {tls: dane}")[-1] == "org"  # type: ignore[index]
+    default = _check("outbound: {tls: dane}")
+    assert default is not None and default[-1] == "org"
 
 
 @pytest.mark.parametrize("name", ["org}{yes}", "a b", "x;reboot", "$(id)", "-x"])

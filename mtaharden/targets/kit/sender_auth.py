@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from ...policy import Policy
 from .coverage import Recorder
 
-ELEMENTS = ("sender_auth.spf", "sender_auth.dkim", "sender_auth.dmarc", "dkim_signing")
+INBOUND = ("sender_auth.spf", "sender_auth.dkim", "sender_auth.dmarc")  # judged on mail that comes in
+ELEMENTS = (*INBOUND, "dkim_signing")
 
 
 def wanted(policy: Policy) -> dict[str, bool]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from ...policy import Policy
 from ..kit.coverage import Recorder
-from ..kit.sender_auth import wanted
+from ..kit.sender_auth import INBOUND, wanted
 from .capabilities import note
 
 
 def record(policy: Policy, rec: Recorder) -> None:
     """Each inbound element off (enforced), or on (unsupported: see the table for what to do instead)."""
-    for element, on in wanted(policy).items():
-        if element != "dkim_signing":
-            note(rec, element, "on" if on else "off")
+    on = wanted(policy)
+    for element in INBOUND:
+        note(rec, element, "on" if on[element] else "off")
