@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,20 @@ def test_a_warning_fails_a_step_that_exits_0() -> None:
     warned = run("sh", "-c", "echo 'postconf: warning: unused parameter'", shell=None)
     assert warned.returncode == 1 and "warning" in warned.stdout
     assert run("sh", "-c", "exit 3", shell=None).returncode == 3
+
+
+def test_a_daemon_the_step_starts_outlives_the_step(tmp_path: Path) -> None:
+    """A start step whose daemon forks and is still in the step's session when the step's shell exits (smtpd,
+    sendmail and exim call setsid only after the fork): the hang-up of script's terminal must not kill it."""
+    mark = tmp_path / "alive"
+    started = run("sh", "-c", f"( sleep 0.5; echo up > {mark} ) & exit 0", shell=None)
+    assert started.returncode == 0, started
+    deadline = time.monotonic() + 10
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert mark.exists(), "the step's background child died with the step's terminal"
+
+
+def test_the_step_still_writes_to_a_terminal() -> None:
+    """postfix(1) reports its warnings only to a terminal: run-quiet must keep giving it one."""
+    assert run("sh", "-c", "[ -t 2 ] && echo terminal", shell=None).stdout.strip() == "terminal"
